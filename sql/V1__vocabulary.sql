@@ -1,0 +1,103 @@
+-- msgpool's vocabulary: the schema, the enumerations and the key formats every other
+-- migration uses. Enumerations are ordered, so `urgency < 'urgent'` means what it says.
+
+CREATE SCHEMA IF NOT EXISTS msgpool;
+
+COMMENT ON SCHEMA msgpool IS
+  'msgpool: message types, recipients, the message pool, deliveries and the in-site inbox';
+
+CREATE TYPE msgpool.urgency AS ENUM ('low', 'normal', 'high', 'urgent');
+
+CREATE TYPE msgpool.channel AS ENUM ('inbox', 'email', 'sms', 'webhook');
+
+CREATE TYPE msgpool.webhook_flavor AS ENUM ('dingtalk', 'wecom', 'feishu', 'slack', 'generic');
+
+-- When a message of a type becomes due (the behaviour of the non-immediate policies is the
+-- scheduler's; the columns exist from the start so producers never see the table change).
+CREATE TYPE msgpool.send_policy AS ENUM ('immediate', 'times_of_day', 'interval');
+
+-- A message: `pending` until a worker expands it into deliveries (`dispatched`); `cancelled`
+-- by an operator; `dead` when it cannot be expanded at all (the error is kept on the row).
+CREATE TYPE msgpool.message_state AS ENUM ('pending', 'dispatched', 'cancelled', 'dead');
+
+-- A delivery: `pending` (due at next_attempt_at), `sending` (leased by a worker), then
+-- `sent`, `dead` (gave up, last_error kept), `skipped` (not sendable, skip_reason kept) or
+-- `cancelled`.
+CREATE TYPE msgpool.delivery_state AS ENUM
+  ('pending', 'sending', 'sent', 'dead', 'skipped', 'cancelled');
+
+CREATE TYPE msgpool.attempt_outcome AS ENUM ('sent', 'retry', 'dead');
+
+-- A message type key is what producers write in their code: dotted lowercase words,
+-- e.g. `order.dispatch_backlog`. The Rust `TypeKey` accepts exactly the same strings.
+CREATE DOMAIN msgpool.type_key AS text
+  CONSTRAINT type_key_format CHECK (
+    length(VALUE) <= 100
+    AND VALUE ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'
+  );
+
+-- A recipient or group key: an id from the business side, e.g. `zhang.san`, `ops-robot`,
+-- `E1001`. The Rust `RecipientKey` accepts exactly the same strings.
+CREATE DOMAIN msgpool.recipient_key AS text
+  CONSTRAINT recipient_key_format CHECK (
+    length(VALUE) <= 100
+    AND VALUE ~ '^[A-Za-z0-9][A-Za-z0-9._@-]*$'
+  );
+
+-- The existing key nearest to a mistyped one (Levenshtein distance), for error hints.
+-- Returns NULL when nothing is close enough to be a plausible typo.
+CREATE FUNCTION msgpool.nearest_key(wanted text, candidates text[])
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+  best text;
+  best_distance integer;
+  candidate text;
+  previous integer[];
+  current integer[];
+  i integer;
+  j integer;
+BEGIN
+  FOREACH candidate IN ARRAY coalesce(candidates, '{}') LOOP
+    previous := ARRAY(SELECT generate_series(0, length(candidate)));
+    FOR i IN 1 .. length(wanted) LOOP
+      current := ARRAY[i];
+      FOR j IN 1 .. length(candidate) LOOP
+        current := current || least(
+          previous[j + 1] + 1,
+          current[j] + 1,
+          previous[j] + (substr(wanted, i, 1) <> substr(candidate, j, 1))::integer
+        );
+      END LOOP;
+      previous := current;
+    END LOOP;
+    IF best_distance IS NULL OR previous[length(candidate) + 1] < best_distance THEN
+      best := candidate;
+      best_distance := previous[length(candidate) + 1];
+    END IF;
+  END LOOP;
+  -- More than a third of the word changed is not a typo, it is another word.
+  IF best_distance IS NULL OR best_distance > greatest(2, length(wanted) / 3) THEN
+    RETURN NULL;
+  END IF;
+  RETURN best;
+END;
+$$;
+
+-- True when `name` is an IANA time zone known to this server (e.g. 'Asia/Shanghai').
+CREATE FUNCTION msgpool.is_time_zone(name text)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$ SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = is_time_zone.name) $$;
+
+-- Keeps updated_at honest whoever writes the row.
+CREATE FUNCTION msgpool.touch_updated_at()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END;
+$$;

@@ -1,0 +1,140 @@
+-- What administrators configure: message types and their templates, recipients, groups,
+-- and who subscribes to what. Everything here is plain SQL-editable; the constraints make
+-- an invalid configuration impossible whoever writes it (CLI, psql, another service).
+
+CREATE TABLE msgpool.message_type (
+  key           msgpool.type_key PRIMARY KEY,
+  name          text NOT NULL CONSTRAINT message_type_name_present CHECK (btrim(name) <> ''),
+  description   text NOT NULL DEFAULT '',
+  category      text NOT NULL DEFAULT '',
+  urgency       msgpool.urgency NOT NULL DEFAULT 'normal',
+  channels      msgpool.channel[] NOT NULL DEFAULT '{inbox}'
+                CONSTRAINT message_type_channels_present
+                CHECK (cardinality(channels) > 0 AND array_position(channels, NULL) IS NULL),
+  send_policy   msgpool.send_policy NOT NULL DEFAULT 'immediate',
+  -- times_of_day: local times in time_zone at which due messages go out, e.g. {08:00,17:00}
+  send_times    time[] NOT NULL DEFAULT '{}',
+  time_zone     text NOT NULL DEFAULT 'UTC'
+                CONSTRAINT message_type_time_zone_known CHECK (msgpool.is_time_zone(time_zone)),
+  -- interval: at most one notification per recipient and channel per send_interval
+  send_interval interval,
+  -- the same dedup key inside this window is counted on the open message, not sent again
+  dedup_window  interval NOT NULL DEFAULT '1 hour'
+                CONSTRAINT message_type_dedup_window_not_negative CHECK (dedup_window >= interval '0'),
+  max_attempts  integer NOT NULL DEFAULT 8
+                CONSTRAINT message_type_max_attempts_range CHECK (max_attempts BETWEEN 1 AND 100),
+  enabled       boolean NOT NULL DEFAULT true,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT message_type_send_times_given
+    CHECK (send_policy <> 'times_of_day' OR cardinality(send_times) > 0),
+  CONSTRAINT message_type_send_interval_given
+    CHECK (send_policy <> 'interval' OR send_interval > interval '0')
+);
+
+COMMENT ON TABLE msgpool.message_type IS
+  'Kinds of message producers may send, keyed by a developer-facing key such as server.down';
+
+CREATE TRIGGER message_type_touch BEFORE UPDATE ON msgpool.message_type
+  FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
+
+-- One template per type and channel; variables come from the message payload.
+-- A channel without a template gets the worker's built-in default.
+CREATE TABLE msgpool.template (
+  type_key   msgpool.type_key NOT NULL
+             REFERENCES msgpool.message_type (key) ON UPDATE CASCADE ON DELETE CASCADE,
+  channel    msgpool.channel NOT NULL,
+  subject    text NOT NULL DEFAULT '',
+  body       text NOT NULL CONSTRAINT template_body_present CHECK (body <> ''),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (type_key, channel)
+);
+
+CREATE TRIGGER template_touch BEFORE UPDATE ON msgpool.template
+  FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
+
+-- A person or a chat group that can be told things. Each contact is optional: a channel
+-- is used for a recipient only where the recipient has the contact for it.
+CREATE TABLE msgpool.recipient (
+  key            msgpool.recipient_key PRIMARY KEY,
+  name           text NOT NULL CONSTRAINT recipient_name_present CHECK (btrim(name) <> ''),
+  email          text CONSTRAINT recipient_email_format
+                 CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' AND length(email) <= 254),
+  -- E.164: a plus sign, the country code, the number, no spaces
+  phone          text CONSTRAINT recipient_phone_format CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),
+  webhook_url    text CONSTRAINT recipient_webhook_url_format
+                 CHECK (webhook_url ~ '^https?://[^[:space:]/]+[^[:space:]]*$'),
+  webhook_flavor msgpool.webhook_flavor NOT NULL DEFAULT 'generic',
+  -- DingTalk/Feishu signing secret, or the HMAC key of a generic webhook
+  webhook_secret text CONSTRAINT recipient_webhook_secret_needs_url
+                 CHECK (webhook_secret IS NULL OR webhook_url IS NOT NULL),
+  enabled        boolean NOT NULL DEFAULT true,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TRIGGER recipient_touch BEFORE UPDATE ON msgpool.recipient
+  FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
+
+CREATE TABLE msgpool.recipient_group (
+  key         msgpool.recipient_key PRIMARY KEY,
+  name        text NOT NULL CONSTRAINT recipient_group_name_present CHECK (btrim(name) <> ''),
+  description text NOT NULL DEFAULT '',
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE msgpool.group_member (
+  group_key     msgpool.recipient_key NOT NULL
+                REFERENCES msgpool.recipient_group (key) ON UPDATE CASCADE ON DELETE CASCADE,
+  recipient_key msgpool.recipient_key NOT NULL
+                REFERENCES msgpool.recipient (key) ON UPDATE CASCADE ON DELETE CASCADE,
+  added_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (group_key, recipient_key)
+);
+
+CREATE INDEX group_member_recipient ON msgpool.group_member (recipient_key);
+
+-- A type's subscribers: a recipient or a group, optionally narrowed to some of the
+-- type's channels (NULL: all of them).
+CREATE TABLE msgpool.subscription (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  type_key      msgpool.type_key NOT NULL
+                REFERENCES msgpool.message_type (key) ON UPDATE CASCADE ON DELETE CASCADE,
+  recipient_key msgpool.recipient_key
+                REFERENCES msgpool.recipient (key) ON UPDATE CASCADE ON DELETE CASCADE,
+  group_key     msgpool.recipient_key
+                REFERENCES msgpool.recipient_group (key) ON UPDATE CASCADE ON DELETE CASCADE,
+  channels      msgpool.channel[]
+                CONSTRAINT subscription_channels_present
+                CHECK (cardinality(channels) > 0 AND array_position(channels, NULL) IS NULL),
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT subscription_one_subscriber CHECK (num_nonnulls(recipient_key, group_key) = 1)
+);
+
+CREATE UNIQUE INDEX subscription_type_recipient
+  ON msgpool.subscription (type_key, recipient_key) WHERE recipient_key IS NOT NULL;
+CREATE UNIQUE INDEX subscription_type_group
+  ON msgpool.subscription (type_key, group_key) WHERE group_key IS NOT NULL;
+
+-- A subscription may only narrow the type's channels, never add one the type does not use.
+CREATE FUNCTION msgpool.subscription_check_channels()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  type_channels msgpool.channel[];
+BEGIN
+  SELECT t.channels INTO type_channels FROM msgpool.message_type t WHERE t.key = NEW.type_key;
+  IF NEW.channels IS NOT NULL AND NOT NEW.channels <@ type_channels THEN
+    RAISE EXCEPTION 'message type % does not use channel(s) %', NEW.type_key,
+        array_to_string(ARRAY(SELECT unnest(NEW.channels) EXCEPT SELECT unnest(type_channels)), ', ')
+      USING ERRCODE = 'MP010',
+            HINT = format('%s uses %s; add the channel to the type first or leave it out',
+                          NEW.type_key, array_to_string(type_channels, ', '));
+  END IF;
+  RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER subscription_check_channels BEFORE INSERT OR UPDATE ON msgpool.subscription
+  FOR EACH ROW EXECUTE FUNCTION msgpool.subscription_check_channels();
