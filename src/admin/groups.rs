@@ -1,0 +1,127 @@
+//! Recipient groups: subscribe a group and every member hears about the type.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::Keyed;
+use crate::domain::RecipientKey;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Group {
+    #[sqlx(try_from = "String")]
+    pub key: RecipientKey,
+    pub name: String,
+    pub description: String,
+    pub members: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT key, name, description,
+                    ARRAY(SELECT m.recipient_key::text FROM msgpool.group_member m
+                           WHERE m.group_key = g.key ORDER BY 1) AS members,
+                    created_at
+               FROM msgpool.recipient_group g ",
+            $rest
+        )
+    };
+}
+
+pub async fn add(
+    pool: &PgPool,
+    key: &RecipientKey,
+    name: &str,
+    description: Option<&str>,
+) -> Result<Group> {
+    sqlx::query("INSERT INTO msgpool.recipient_group (key, name, description) VALUES ($1, $2, coalesce($3, ''))")
+        .bind(key.as_str())
+        .bind(name)
+        .bind(description)
+        .execute(pool)
+        .await
+        .map_err(Error::from_database(format!("adding group {key}")))?;
+    get(pool, key).await
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<Group>> {
+    sqlx::query_as(select!("ORDER BY key"))
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_database("listing groups"))
+}
+
+pub async fn get(pool: &PgPool, key: &RecipientKey) -> Result<Group> {
+    let found = sqlx::query_as(select!("WHERE key = $1"))
+        .bind(key.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(Error::from_database(format!("reading group {key}")))?;
+    match found {
+        Some(g) => Ok(g),
+        None => Err(Keyed::Group.not_found(pool, key.as_str()).await),
+    }
+}
+
+/// Removes a group; its memberships and subscriptions go with it (the recipients stay).
+/// Returns the group as it was, so the caller can say what went.
+pub async fn remove(pool: &PgPool, key: &RecipientKey) -> Result<Group> {
+    let group = get(pool, key).await?;
+    sqlx::query("DELETE FROM msgpool.recipient_group WHERE key = $1")
+        .bind(key.as_str())
+        .execute(pool)
+        .await
+        .map_err(Error::from_database(format!("removing group {key}")))?;
+    Ok(group)
+}
+
+/// Adds recipients to a group; adding one who is already a member changes nothing.
+pub async fn add_members(
+    pool: &PgPool,
+    key: &RecipientKey,
+    members: &[RecipientKey],
+) -> Result<Group> {
+    Keyed::Group.require(pool, key.as_str()).await?;
+    for member in members {
+        Keyed::Recipient.require(pool, member.as_str()).await?;
+    }
+    sqlx::query(
+        "INSERT INTO msgpool.group_member (group_key, recipient_key)
+         SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(key.as_str())
+    .bind(members.iter().map(RecipientKey::as_str).collect::<Vec<_>>())
+    .execute(pool)
+    .await
+    .map_err(Error::from_database(format!(
+        "adding members to group {key}"
+    )))?;
+    get(pool, key).await
+}
+
+pub async fn remove_member(
+    pool: &PgPool,
+    key: &RecipientKey,
+    member: &RecipientKey,
+) -> Result<Group> {
+    let gone =
+        sqlx::query("DELETE FROM msgpool.group_member WHERE group_key = $1 AND recipient_key = $2")
+            .bind(key.as_str())
+            .bind(member.as_str())
+            .execute(pool)
+            .await
+            .map_err(Error::from_database(format!(
+                "removing {member} from group {key}"
+            )))?;
+    if gone.rows_affected() == 0 {
+        Keyed::Group.require(pool, key.as_str()).await?;
+        return Err(Error::not_found(
+            format!("{member} is not a member of group {key}"),
+            Some(format!("see the members with: msgpool group list")),
+        ));
+    }
+    get(pool, key).await
+}

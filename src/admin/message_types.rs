@@ -1,0 +1,199 @@
+//! Message types: what producers may send, how urgent it is, on which channels.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgExecutor, PgPool};
+
+use super::Keyed;
+use crate::domain::{Channels, SendPolicy, TypeKey, Urgency};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct MessageType {
+    #[sqlx(try_from = "String")]
+    pub key: TypeKey,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    #[sqlx(try_from = "String")]
+    pub urgency: Urgency,
+    #[sqlx(try_from = "Vec<String>")]
+    pub channels: Channels,
+    #[sqlx(try_from = "String")]
+    pub send_policy: SendPolicy,
+    /// Local times of day (HH:MM) in `time_zone`.
+    pub send_times: Vec<String>,
+    pub time_zone: String,
+    pub send_interval: Option<String>,
+    pub dedup_window: String,
+    pub max_attempts: i32,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `SELECT <a message type's columns as MessageType reads them> FROM msgpool.message_type <rest>`
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT key, name, description, category, urgency::text AS urgency, channels::text[] AS channels,
+                    send_policy::text AS send_policy,
+                    ARRAY(SELECT to_char(t, 'HH24:MI') FROM unnest(send_times) t ORDER BY t) AS send_times,
+                    time_zone, send_interval::text AS send_interval, dedup_window::text AS dedup_window,
+                    max_attempts, enabled, created_at, updated_at
+               FROM msgpool.message_type ",
+            $rest
+        )
+    };
+}
+
+/// The settings of a type to add or change; `None` leaves a setting as it is (or at its
+/// default, for a new type).
+#[derive(Debug, Clone, Default)]
+pub struct MessageTypeSpec {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub urgency: Option<Urgency>,
+    pub channels: Option<Channels>,
+    pub send_policy: Option<SendPolicy>,
+    pub send_times: Option<Vec<String>>,
+    pub time_zone: Option<String>,
+    /// A PostgreSQL interval, e.g. `2 hours`.
+    pub send_interval: Option<String>,
+    pub dedup_window: Option<String>,
+    pub max_attempts: Option<i32>,
+}
+
+pub async fn add(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result<MessageType> {
+    let name = spec
+        .name
+        .as_deref()
+        .ok_or_else(|| Error::invalid("a new message type needs a name", "give --name"))?;
+    let context = format!("adding message type {key}");
+    let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
+    sqlx::query("INSERT INTO msgpool.message_type (key, name) VALUES ($1, $2)")
+        .bind(key.as_str())
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::from_database(&context))?;
+    let added = apply(&mut *tx, key, spec)
+        .await
+        .map_err(Error::from_database(&context))?;
+    tx.commit().await.map_err(Error::from_database(&context))?;
+    added.ok_or_else(|| {
+        Error::not_found(
+            format!("message type {key} vanished while being added"),
+            None,
+        )
+    })
+}
+
+pub async fn edit(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result<MessageType> {
+    match apply(pool, key, spec)
+        .await
+        .map_err(Error::from_database(format!("changing message type {key}")))?
+    {
+        Some(t) => Ok(t),
+        None => Err(Keyed::MessageType.not_found(pool, key.as_str()).await),
+    }
+}
+
+async fn apply<'e>(
+    db: impl PgExecutor<'e>,
+    key: &TypeKey,
+    spec: &MessageTypeSpec,
+) -> sqlx::Result<Option<MessageType>> {
+    sqlx::query_as(concat!(
+        "WITH changed AS (
+           UPDATE msgpool.message_type SET
+             name          = coalesce($2, name),
+             description   = coalesce($3, description),
+             category      = coalesce($4, category),
+             urgency       = coalesce($5::text::msgpool.urgency, urgency),
+             channels      = coalesce($6::text[]::msgpool.channel[], channels),
+             send_policy   = coalesce($7::text::msgpool.send_policy, send_policy),
+             send_times    = coalesce($8::text[]::time[], send_times),
+             time_zone     = coalesce($9, time_zone),
+             send_interval = coalesce($10::interval, send_interval),
+             dedup_window  = coalesce($11::interval, dedup_window),
+             max_attempts  = coalesce($12, max_attempts)
+           WHERE key = $1
+           RETURNING key)
+         ",
+        select!("WHERE key = (SELECT key FROM changed)")
+    ))
+    .bind(key.as_str())
+    .bind(spec.name.as_deref())
+    .bind(spec.description.as_deref())
+    .bind(spec.category.as_deref())
+    .bind(spec.urgency.map(Urgency::as_str))
+    .bind(spec.channels.as_ref().map(Channels::names))
+    .bind(spec.send_policy.map(SendPolicy::as_str))
+    .bind(spec.send_times.as_deref())
+    .bind(spec.time_zone.as_deref())
+    .bind(spec.send_interval.as_deref())
+    .bind(spec.dedup_window.as_deref())
+    .bind(spec.max_attempts)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<MessageType>> {
+    sqlx::query_as(select!("ORDER BY key"))
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_database("listing message types"))
+}
+
+pub async fn get(pool: &PgPool, key: &TypeKey) -> Result<MessageType> {
+    let found = sqlx::query_as(select!("WHERE key = $1"))
+        .bind(key.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(Error::from_database(format!("reading message type {key}")))?;
+    match found {
+        Some(t) => Ok(t),
+        None => Err(Keyed::MessageType.not_found(pool, key.as_str()).await),
+    }
+}
+
+pub async fn set_enabled(pool: &PgPool, key: &TypeKey, enabled: bool) -> Result<MessageType> {
+    sqlx::query("UPDATE msgpool.message_type SET enabled = $2 WHERE key = $1")
+        .bind(key.as_str())
+        .bind(enabled)
+        .execute(pool)
+        .await
+        .map_err(Error::from_database(format!("changing message type {key}")))?;
+    get(pool, key).await
+}
+
+/// What removing a type took with it: its configuration, never its history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Removed {
+    pub templates: i64,
+    pub subscriptions: i64,
+}
+
+/// Removes a type that has never been used. One with messages in the pool is refused with
+/// the advice to disable it: its messages are history.
+pub async fn remove(pool: &PgPool, key: &TypeKey) -> Result<Removed> {
+    let removed: Option<(i64, i64)> = sqlx::query_as(
+        "WITH gone AS (DELETE FROM msgpool.message_type WHERE key = $1 RETURNING key)
+         SELECT (SELECT count(*) FROM msgpool.template WHERE type_key = $1),
+                (SELECT count(*) FROM msgpool.subscription WHERE type_key = $1)
+           FROM gone",
+    )
+    .bind(key.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(Error::from_database(format!("removing message type {key}")))?;
+    match removed {
+        Some((templates, subscriptions)) => Ok(Removed {
+            templates,
+            subscriptions,
+        }),
+        None => Err(Keyed::MessageType.not_found(pool, key.as_str()).await),
+    }
+}

@@ -1,0 +1,157 @@
+//! Recipients: people and chat groups, with the contacts each channel needs.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgExecutor, PgPool};
+
+use super::Keyed;
+use crate::domain::{RecipientKey, WebhookFlavor};
+use crate::{Error, Result};
+
+/// A recipient as administrators see it; the webhook secret itself is never shown.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Recipient {
+    #[sqlx(try_from = "String")]
+    pub key: RecipientKey,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub webhook_url: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub webhook_flavor: WebhookFlavor,
+    pub has_webhook_secret: bool,
+    pub enabled: bool,
+    pub groups: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT key, name, email, phone, webhook_url, webhook_flavor::text AS webhook_flavor,
+                    webhook_secret IS NOT NULL AS has_webhook_secret, enabled,
+                    ARRAY(SELECT m.group_key::text FROM msgpool.group_member m
+                           WHERE m.recipient_key = r.key ORDER BY 1) AS groups,
+                    created_at, updated_at
+               FROM msgpool.recipient r ",
+            $rest
+        )
+    };
+}
+
+/// Contacts to add or change. `None` leaves a field as it is; `Some("")` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct RecipientSpec {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_flavor: Option<WebhookFlavor>,
+    pub webhook_secret: Option<String>,
+}
+
+pub async fn add(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
+    let name = spec
+        .name
+        .as_deref()
+        .ok_or_else(|| Error::invalid("a new recipient needs a name", "give --name"))?;
+    let context = format!("adding recipient {key}");
+    let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
+    sqlx::query("INSERT INTO msgpool.recipient (key, name) VALUES ($1, $2)")
+        .bind(key.as_str())
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::from_database(&context))?;
+    let added = apply(&mut *tx, key, spec)
+        .await
+        .map_err(Error::from_database(&context))?;
+    tx.commit().await.map_err(Error::from_database(&context))?;
+    added.ok_or_else(|| {
+        Error::not_found(format!("recipient {key} vanished while being added"), None)
+    })
+}
+
+pub async fn edit(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
+    match apply(pool, key, spec)
+        .await
+        .map_err(Error::from_database(format!("changing recipient {key}")))?
+    {
+        Some(r) => Ok(r),
+        None => Err(Keyed::Recipient.not_found(pool, key.as_str()).await),
+    }
+}
+
+async fn apply<'e>(
+    db: impl PgExecutor<'e>,
+    key: &RecipientKey,
+    spec: &RecipientSpec,
+) -> sqlx::Result<Option<Recipient>> {
+    sqlx::query_as(concat!(
+        "WITH changed AS (
+           UPDATE msgpool.recipient SET
+             name           = coalesce($2, name),
+             email          = CASE WHEN $3::text IS NULL THEN email ELSE nullif($3, '') END,
+             phone          = CASE WHEN $4::text IS NULL THEN phone ELSE nullif($4, '') END,
+             webhook_url    = CASE WHEN $5::text IS NULL THEN webhook_url ELSE nullif($5, '') END,
+             webhook_flavor = coalesce($6::text::msgpool.webhook_flavor, webhook_flavor),
+             webhook_secret = CASE WHEN $7::text IS NULL THEN webhook_secret ELSE nullif($7, '') END
+           WHERE key = $1
+           RETURNING key)
+         ",
+        select!("WHERE key = (SELECT key FROM changed)")
+    ))
+    .bind(key.as_str())
+    .bind(spec.name.as_deref())
+    .bind(spec.email.as_deref())
+    .bind(spec.phone.as_deref())
+    .bind(spec.webhook_url.as_deref())
+    .bind(spec.webhook_flavor.map(WebhookFlavor::as_str))
+    .bind(spec.webhook_secret.as_deref())
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<Recipient>> {
+    sqlx::query_as(select!("ORDER BY key"))
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_database("listing recipients"))
+}
+
+pub async fn get(pool: &PgPool, key: &RecipientKey) -> Result<Recipient> {
+    let found = sqlx::query_as(select!("WHERE key = $1"))
+        .bind(key.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(Error::from_database(format!("reading recipient {key}")))?;
+    match found {
+        Some(r) => Ok(r),
+        None => Err(Keyed::Recipient.not_found(pool, key.as_str()).await),
+    }
+}
+
+pub async fn set_enabled(pool: &PgPool, key: &RecipientKey, enabled: bool) -> Result<Recipient> {
+    sqlx::query("UPDATE msgpool.recipient SET enabled = $2 WHERE key = $1")
+        .bind(key.as_str())
+        .bind(enabled)
+        .execute(pool)
+        .await
+        .map_err(Error::from_database(format!("changing recipient {key}")))?;
+    get(pool, key).await
+}
+
+/// Removes a recipient nobody has sent anything to yet; one with deliveries is refused with
+/// the advice to disable it. Group memberships and subscriptions go with it.
+pub async fn remove(pool: &PgPool, key: &RecipientKey) -> Result<()> {
+    let gone = sqlx::query("DELETE FROM msgpool.recipient WHERE key = $1")
+        .bind(key.as_str())
+        .execute(pool)
+        .await
+        .map_err(Error::from_database(format!("removing recipient {key}")))?;
+    if gone.rows_affected() == 0 {
+        return Err(Keyed::Recipient.not_found(pool, key.as_str()).await);
+    }
+    Ok(())
+}

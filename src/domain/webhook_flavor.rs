@@ -1,0 +1,7 @@
+use super::sql_enum;
+
+sql_enum!(
+    /// Which chat robot a recipient's webhook is: decides the JSON format and the signature.
+    WebhookFlavor, "webhook flavor",
+    { Dingtalk => "dingtalk", Wecom => "wecom", Feishu => "feishu", Slack => "slack", Generic => "generic" }
+);

@@ -1,0 +1,8 @@
+//! The embedded default: with no database URL, msgpool runs its own PostgreSQL cluster from
+//! the machine's binaries in a folder of its own, and reuses it on later calls.
+
+mod binaries;
+mod cluster;
+mod server_user;
+
+pub use cluster::{Cluster, ClusterState};

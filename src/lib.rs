@@ -1,0 +1,20 @@
+//! msgpool: a message pool that lives inside PostgreSQL.
+//!
+//! Producers put messages into `msgpool.message` with `msgpool.send()` or a plain INSERT;
+//! workers expand them into deliveries and deliver them to the in-site inbox, email, SMS and
+//! chat webhooks. This library holds what the CLI and the workers share: the database
+//! connection (an existing server or the embedded default), migrations, the domain types and
+//! thin typed wrappers over the SQL API in `sql/`.
+
+pub mod admin;
+pub mod database;
+pub mod domain;
+pub mod embedded;
+mod error;
+pub mod inbox;
+pub mod migrations;
+pub mod send;
+pub mod status;
+
+pub use database::Database;
+pub use error::{Error, Result};

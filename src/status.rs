@@ -1,0 +1,37 @@
+//! How the pool is doing, from the `msgpool.status` view.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::PgPool;
+use sqlx::types::Json;
+
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Messages per state, e.g. `pending: 3`.
+    pub messages: BTreeMap<String, i64>,
+    /// Deliveries per state.
+    pub deliveries: BTreeMap<String, i64>,
+    /// Seconds the longest-waiting due message or delivery has waited; `None` when nothing is due.
+    pub oldest_due_seconds: Option<f64>,
+    /// Deliveries that gave up.
+    pub dead: i64,
+}
+
+pub async fn read(pool: &PgPool) -> Result<Status> {
+    let (messages, deliveries, oldest_due_seconds, dead): (Json<BTreeMap<String, i64>>, Json<BTreeMap<String, i64>>, Option<f64>, i64) =
+        sqlx::query_as(
+            "SELECT messages, deliveries, extract(epoch FROM oldest_due_age)::float8, dead FROM msgpool.status",
+        )
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from_database("reading the pool's status"))?;
+    Ok(Status {
+        messages: messages.0,
+        deliveries: deliveries.0,
+        oldest_due_seconds,
+        dead,
+    })
+}
