@@ -28,13 +28,13 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Database {
         context: String,
         #[source]
         source: sqlx::Error,
     },
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]
@@ -172,14 +172,11 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, Option<&'static
             ("the name must not be empty", Some("give --name"))
         }
         "template_body_present" => ("the template body must not be empty", Some("give --body")),
-        "message_type_key_fkey" => (
-            "the message type has messages in the pool, which are history",
-            Some("disable it instead: msgpool type disable KEY"),
-        ),
-        "delivery_recipient_key_fkey" => (
-            "the recipient has deliveries, which are history",
-            Some("disable it instead: msgpool recipient disable KEY"),
-        ),
         _ => return None,
     })
+}
+
+/// True for a foreign-key violation: the row is still referenced, by history.
+pub(crate) fn is_still_referenced(e: &sqlx::Error) -> bool {
+    database_error(e).is_some_and(|d| d.code() == "23503")
 }

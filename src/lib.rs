@@ -10,7 +10,7 @@ pub mod admin;
 pub mod database;
 pub mod domain;
 pub mod embedded;
-mod error;
+pub(crate) mod error;
 pub mod inbox;
 pub mod migrations;
 pub mod send;

@@ -1,1 +1,119 @@
-fn main() {}
+//! `msgpool`: administer the pool, send messages, run the embedded database.
+
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use msgpool::Database;
+use sqlx::PgPool;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "msgpool",
+    version,
+    about = "A message pool inside PostgreSQL: types, recipients, subscriptions, sending, the inbox"
+)]
+struct Cli {
+    /// PostgreSQL URL; without one, msgpool runs its own cluster in MSGPOOL_HOME (default ./.msgpool)
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Print JSON instead of tables (for anything that lists or shows)
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The database: start, stop, status, url, migrate
+    #[command(subcommand)]
+    Db(commands::db::DbCommand),
+    /// Message types: what producers may send
+    #[command(subcommand, name = "type")]
+    Type(commands::message_type::TypeCommand),
+    /// Per-channel templates of a message type
+    #[command(subcommand)]
+    Template(commands::template::TemplateCommand),
+    /// Recipients: people and chat groups with their contacts
+    #[command(subcommand)]
+    Recipient(commands::recipient::RecipientCommand),
+    /// Groups of recipients
+    #[command(subcommand)]
+    Group(commands::group::GroupCommand),
+    /// Subscribe a recipient or group to a message type
+    Subscribe(commands::subscription::SubscribeArgs),
+    /// Remove a subscription
+    Unsubscribe(commands::subscription::UnsubscribeArgs),
+    /// Put a message into the pool
+    Send(commands::send::SendArgs),
+    /// How the pool is doing
+    Status,
+    /// A recipient's in-site inbox
+    Inbox(commands::inbox::InboxArgs),
+}
+
+/// What every command gets: where the database is and how to print.
+pub struct Context {
+    pub database: Database,
+    pub json: bool,
+}
+
+impl Context {
+    pub async fn pool(&self) -> msgpool::Result<PgPool> {
+        self.database.pool(4).await
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MSGPOOL_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let ctx = Context {
+        database: Database::from_env(cli.database_url),
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Db(cmd) => commands::db::run(&ctx, cmd).await,
+        Command::Type(cmd) => commands::message_type::run(&ctx, cmd).await,
+        Command::Template(cmd) => commands::template::run(&ctx, cmd).await,
+        Command::Recipient(cmd) => commands::recipient::run(&ctx, cmd).await,
+        Command::Group(cmd) => commands::group::run(&ctx, cmd).await,
+        Command::Subscribe(args) => commands::subscription::subscribe(&ctx, args).await,
+        Command::Unsubscribe(args) => commands::subscription::unsubscribe(&ctx, args).await,
+        Command::Send(args) => commands::send::run(&ctx, args).await,
+        Command::Status => commands::status::run(&ctx).await,
+        Command::Inbox(args) => commands::inbox::run(&ctx, args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error, its causes and msgpool's hint on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e
+        .chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    if let Some(hint) = e
+        .downcast_ref::<msgpool::Error>()
+        .and_then(msgpool::Error::hint)
+    {
+        line.push_str(&format!(" ({hint})"));
+    }
+    line.replace('\n', " ")
+}

@@ -1,0 +1,77 @@
+//! `msgpool db`: the embedded cluster's lifecycle, and migrations for any database.
+
+use anyhow::bail;
+use clap::Subcommand;
+use msgpool::Database;
+use msgpool::embedded::{Cluster, ClusterState};
+use sqlx::Connection;
+
+use crate::{Context, output};
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Start the embedded cluster (creating it the first time) and bring its schema up to date
+    Start,
+    /// Stop the embedded cluster
+    Stop,
+    /// Say whether the embedded cluster runs, and where
+    Status,
+    /// Print a URL that psql or any language can use (starts the embedded cluster if needed)
+    Url,
+    /// Apply msgpool's migrations to the database (a no-op when up to date)
+    Migrate,
+}
+
+pub async fn run(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
+    match cmd {
+        DbCommand::Url => println!("{}", ctx.database.url().await?),
+        DbCommand::Migrate => {
+            let url = ctx.database.url().await?;
+            let mut conn = sqlx::PgConnection::connect(&url).await?;
+            let applied = msgpool::migrations::run(&mut conn).await?;
+            if applied.is_empty() {
+                println!("the schema is up to date");
+            } else {
+                println!("applied {}", applied.join(", "));
+            }
+        }
+        DbCommand::Start => {
+            let url = ctx.database.url().await?;
+            println!("running: {url}");
+        }
+        DbCommand::Stop => {
+            if cluster(ctx)?.stop().await? {
+                println!("stopped");
+            } else {
+                println!("was not running");
+            }
+        }
+        DbCommand::Status => {
+            let cluster = cluster(ctx)?;
+            let state = cluster.state()?;
+            if ctx.json {
+                return output::json(&state);
+            }
+            let home = cluster.home().display();
+            match state {
+                ClusterState::NotInitialized => {
+                    println!("not created yet in {home} (msgpool db start creates it)")
+                }
+                ClusterState::Stopped => println!("stopped ({home})"),
+                ClusterState::Running { pid, port } => {
+                    println!("running: pid {pid}, port {port} ({home})")
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cluster(ctx: &Context) -> anyhow::Result<Cluster> {
+    match &ctx.database {
+        Database::Embedded(home) => Ok(Cluster::new(home)?),
+        Database::Url(_) => bail!(
+            "DATABASE_URL (or --database-url) is set, so msgpool does not manage that server; unset it to use the embedded cluster"
+        ),
+    }
+}

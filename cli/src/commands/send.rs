@@ -1,0 +1,57 @@
+//! `msgpool send`: put a message into the pool, as a producer would.
+
+use chrono::{DateTime, Utc};
+use clap::Args;
+use msgpool::domain::{RecipientKey, TypeKey, Urgency};
+use msgpool::send::{self, NewMessage};
+
+use super::parse;
+use crate::{Context, output};
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[arg(value_parser = parse::<TypeKey>)]
+    type_key: TypeKey,
+    /// The payload, a JSON object whose keys are the template variables
+    #[arg(long, default_value = "{}")]
+    data: String,
+    /// Messages with the same type and dedup key inside the type's window count as one
+    #[arg(long)]
+    dedup_key: Option<String>,
+    /// When to deliver, RFC 3339, e.g. 2026-11-27T08:00:00+08:00 (default: the type's policy)
+    #[arg(long)]
+    deliver_at: Option<DateTime<Utc>>,
+    /// Explicit recipients instead of the type's subscribers, comma-separated
+    #[arg(long, value_delimiter = ',', value_parser = parse::<RecipientKey>)]
+    to: Option<Vec<RecipientKey>>,
+    /// Which service sends it
+    #[arg(long, default_value = "msgpool-cli")]
+    source: String,
+    /// Override the type's urgency for this message
+    #[arg(long, value_parser = parse::<Urgency>)]
+    urgency: Option<Urgency>,
+}
+
+pub async fn run(ctx: &Context, args: SendArgs) -> anyhow::Result<()> {
+    let payload: serde_json::Value = serde_json::from_str(&args.data).map_err(|e| {
+        msgpool::Error::invalid(
+            format!("--data is not valid JSON: {e}"),
+            r#"give an object, e.g. --data '{"count": 120}'"#,
+        )
+    })?;
+    let message = NewMessage {
+        dedup_key: args.dedup_key,
+        deliver_at: args.deliver_at,
+        recipients: args.to,
+        source: Some(args.source),
+        urgency: args.urgency,
+        ..NewMessage::new(args.type_key, payload)
+    };
+    let pool = ctx.pool().await?;
+    let id = send::send(&pool, &message).await?;
+    if ctx.json {
+        return output::json(&serde_json::json!({ "id": id }));
+    }
+    println!("sent message {id} ({})", message.type_key);
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! `msgpool subscribe` / `unsubscribe`.
+
+use clap::{ArgGroup, Args};
+use msgpool::admin::subscriptions::{self, Subscriber};
+use msgpool::domain::{Channels, RecipientKey, TypeKey};
+
+use super::parse;
+use crate::{Context, output};
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("who").required(true).args(["recipient", "group"])))]
+pub struct Who {
+    #[arg(long, value_parser = parse::<RecipientKey>)]
+    recipient: Option<RecipientKey>,
+    #[arg(long, value_parser = parse::<RecipientKey>)]
+    group: Option<RecipientKey>,
+}
+
+impl Who {
+    fn subscriber(self) -> anyhow::Result<Subscriber> {
+        match (self.recipient, self.group) {
+            (Some(r), None) => Ok(Subscriber::Recipient(r)),
+            (None, Some(g)) => Ok(Subscriber::Group(g)),
+            _ => anyhow::bail!("give one of --recipient or --group"),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribeArgs {
+    #[arg(value_parser = parse::<TypeKey>)]
+    type_key: TypeKey,
+    #[command(flatten)]
+    who: Who,
+    /// Only these of the type's channels (default: all of them)
+    #[arg(long, value_parser = parse::<Channels>)]
+    channels: Option<Channels>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnsubscribeArgs {
+    #[arg(value_parser = parse::<TypeKey>)]
+    type_key: TypeKey,
+    #[command(flatten)]
+    who: Who,
+}
+
+pub async fn subscribe(ctx: &Context, args: SubscribeArgs) -> anyhow::Result<()> {
+    let pool = ctx.pool().await?;
+    let subscriber = args.who.subscriber()?;
+    let s = subscriptions::subscribe(&pool, &args.type_key, &subscriber, args.channels.as_ref())
+        .await?;
+    if ctx.json {
+        return output::json(&s);
+    }
+    let channels = s
+        .channels
+        .as_ref()
+        .map_or("all its channels".to_owned(), ToString::to_string);
+    println!("subscribed {subscriber} to {} ({channels})", s.type_key);
+    Ok(())
+}
+
+pub async fn unsubscribe(ctx: &Context, args: UnsubscribeArgs) -> anyhow::Result<()> {
+    let pool = ctx.pool().await?;
+    let subscriber = args.who.subscriber()?;
+    subscriptions::unsubscribe(&pool, &args.type_key, &subscriber).await?;
+    println!("unsubscribed {subscriber} from {}", args.type_key);
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! The inbox API a back-office page uses, and the status view.
+
+mod support;
+
+use msgpool::domain::RecipientKey;
+use msgpool::{inbox, status};
+use support::{TestDb, seed};
+
+/// Puts `n` inbox rows for zhang.san as the inbox channel would, oldest first.
+async fn fill_inbox(db: &TestDb, n: i32) -> Vec<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO msgpool.inbox (recipient_key, type_key, urgency, subject, body, created_at)
+         SELECT 'zhang.san', 'order.dispatch_backlog', 'high', 'backlog ' || i, i || ' orders', now() - (100 - i) * interval '1 minute'
+           FROM generate_series(1, $1) i
+         RETURNING id",
+    )
+    .bind(n)
+    .fetch_all(&db.pool)
+    .await
+    .expect("fill inbox")
+}
+
+#[tokio::test]
+async fn inbox_lists_unread_first_newest_first_in_pages_and_marks_read() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let ids = fill_inbox(&db, 5).await;
+    let who = RecipientKey::parse("zhang.san").expect("key");
+
+    assert_eq!(inbox::unread_count(&db.pool, &who).await.expect("count"), 5);
+    assert_eq!(
+        inbox::mark_read(&db.pool, &who, Some(&[ids[4], ids[3]]))
+            .await
+            .expect("mark"),
+        2
+    );
+    assert_eq!(inbox::unread_count(&db.pool, &who).await.expect("count"), 3);
+
+    let page1 = inbox::list(&db.pool, &who, false, 1, 2)
+        .await
+        .expect("page 1");
+    let page2 = inbox::list(&db.pool, &who, false, 2, 2)
+        .await
+        .expect("page 2");
+    let page3 = inbox::list(&db.pool, &who, false, 3, 2)
+        .await
+        .expect("page 3");
+    let order: Vec<i64> = [page1, page2, page3]
+        .concat()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(
+        order,
+        vec![ids[2], ids[1], ids[0], ids[4], ids[3]],
+        "unread newest first, then read newest first"
+    );
+
+    let unread = inbox::list(&db.pool, &who, true, 1, 20)
+        .await
+        .expect("unread only");
+    assert_eq!(unread.len(), 3);
+    assert!(unread.iter().all(|i| i.read_at.is_none()));
+
+    assert_eq!(
+        inbox::mark_read(&db.pool, &who, None)
+            .await
+            .expect("mark all"),
+        3
+    );
+    assert_eq!(inbox::unread_count(&db.pool, &who).await.expect("count"), 0);
+    assert_eq!(
+        inbox::mark_read(&db.pool, &who, None).await.expect("again"),
+        0,
+        "marking read twice changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn inbox_refuses_unknown_recipients_and_other_peoples_messages() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let ids = fill_inbox(&db, 1).await;
+
+    let typo = RecipientKey::parse("zhang.sam").expect("key");
+    let err = inbox::list(&db.pool, &typo, false, 1, 20)
+        .await
+        .expect_err("unknown recipient");
+    assert_eq!(err.sqlstate(), Some("MP005"));
+    assert_eq!(err.hint(), Some("did you mean 'zhang.san'?"));
+
+    let li_si = RecipientKey::parse("li.si").expect("key");
+    let err = inbox::mark_read(&db.pool, &li_si, Some(&ids))
+        .await
+        .expect_err("not li.si's");
+    assert_eq!(err.sqlstate(), Some("MP009"));
+    let zhang = RecipientKey::parse("zhang.san").expect("key");
+    assert_eq!(
+        inbox::unread_count(&db.pool, &zhang).await.expect("count"),
+        1,
+        "still unread"
+    );
+
+    let err = inbox::list(&db.pool, &zhang, false, 0, 20)
+        .await
+        .expect_err("page 0");
+    assert_eq!(err.sqlstate(), Some("22023"));
+}
+
+#[tokio::test]
+async fn status_counts_messages_and_deliveries_by_state_and_ages_the_oldest_due() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let empty = status::read(&db.pool).await.expect("status");
+    assert!(empty.messages.is_empty() && empty.deliveries.is_empty());
+    assert_eq!((empty.oldest_due_seconds, empty.dead), (None, 0));
+
+    sqlx::raw_sql(
+        "SELECT msgpool.send('server.down') FROM generate_series(1, 3);
+         SELECT msgpool.send('server.down', deliver_at => now() + interval '1 day');
+         UPDATE msgpool.message SET due_at = now() - interval '90 seconds' WHERE id = (SELECT min(id) FROM msgpool.message);
+         INSERT INTO msgpool.delivery (message_id, recipient_key, channel, state, last_error)
+         SELECT min(id), 'zhang.san', 'sms', 'dead', 'gateway said no' FROM msgpool.message;",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("fill");
+    let s = status::read(&db.pool).await.expect("status");
+    assert_eq!(s.messages.get("pending"), Some(&4));
+    assert_eq!(s.deliveries.get("dead"), Some(&1));
+    assert_eq!(s.dead, 1);
+    let age = s.oldest_due_seconds.expect("something is due");
+    assert!(
+        (89.0..150.0).contains(&age),
+        "oldest due waited about 90s, got {age}"
+    );
+}

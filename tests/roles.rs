@@ -1,0 +1,191 @@
+//! Least privilege: what each msgpool role may and may not do.
+
+mod support;
+
+use support::{TestDb, seed, sqlstate};
+
+/// Runs `sql` as `role` in a transaction that is rolled back; `Ok` or the SQLSTATE.
+async fn as_role(db: &TestDb, role: &str, sql: &str) -> Result<(), String> {
+    let mut tx = db.pool.begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL ROLE {role}")))
+        .execute(&mut *tx)
+        .await
+        .expect("set role");
+    let result = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *tx)
+        .await
+        .map(|_| ())
+        .map_err(|e| sqlstate(&e));
+    tx.rollback().await.expect("rollback");
+    result
+}
+
+fn check(role: &str, sql: &str, got: Result<(), String>, allowed: bool) {
+    match (allowed, got) {
+        (true, Ok(())) => {}
+        (false, Err(code)) if code == "42501" => {}
+        (_, got) => panic!(
+            "{role}: {sql}: expected {}, got {got:?}",
+            if allowed { "allowed" } else { "42501" }
+        ),
+    }
+}
+
+#[tokio::test]
+async fn each_role_may_do_its_job_and_nothing_more() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let delivery = "INSERT INTO msgpool.delivery (message_id, recipient_key, channel)
+                    SELECT msgpool.send('server.down'), 'zhang.san', 'inbox'";
+    let cases: &[(&str, &str, bool)] = &[
+        // producer: send only
+        (
+            "msgpool_producer",
+            "SELECT msgpool.send('server.down', '{\"host\": \"db1\"}')",
+            true,
+        ),
+        (
+            "msgpool_producer",
+            "INSERT INTO msgpool.message (type_key, payload) VALUES ('server.down', '{}') RETURNING id",
+            true,
+        ),
+        (
+            "msgpool_producer",
+            "SELECT email, phone FROM msgpool.recipient",
+            false,
+        ),
+        (
+            "msgpool_producer",
+            "SELECT webhook_secret FROM msgpool.recipient",
+            false,
+        ),
+        (
+            "msgpool_producer",
+            "SELECT payload FROM msgpool.message",
+            false,
+        ),
+        ("msgpool_producer", "SELECT * FROM msgpool.inbox", false),
+        (
+            "msgpool_producer",
+            "UPDATE msgpool.message SET state = 'cancelled'",
+            false,
+        ),
+        ("msgpool_producer", "DELETE FROM msgpool.message", false),
+        (
+            "msgpool_producer",
+            "INSERT INTO msgpool.message_type (key, name) VALUES ('x.y', 'X')",
+            false,
+        ),
+        ("msgpool_producer", "SELECT * FROM msgpool.status", false),
+        (
+            "msgpool_producer",
+            "SELECT msgpool.inbox_unread_count('zhang.san')",
+            false,
+        ),
+        // worker: read configuration, claim and record
+        (
+            "msgpool_worker",
+            "SELECT email, phone, webhook_url, webhook_secret FROM msgpool.recipient",
+            true,
+        ),
+        (
+            "msgpool_worker",
+            "SELECT * FROM msgpool.template, msgpool.subscription, msgpool.group_member",
+            true,
+        ),
+        (
+            "msgpool_worker",
+            "UPDATE msgpool.message SET state = 'dispatched'",
+            true,
+        ),
+        ("msgpool_worker", delivery, false), // it may not send() as a producer would
+        (
+            "msgpool_worker",
+            "UPDATE msgpool.delivery SET attempts = attempts + 1",
+            true,
+        ),
+        (
+            "msgpool_worker",
+            "INSERT INTO msgpool.inbox (recipient_key, type_key, urgency, body) VALUES ('zhang.san', 'server.down', 'urgent', 'down')",
+            true,
+        ),
+        ("msgpool_worker", "SELECT * FROM msgpool.status", true),
+        (
+            "msgpool_worker",
+            "INSERT INTO msgpool.message_type (key, name) VALUES ('x.y', 'X')",
+            false,
+        ),
+        (
+            "msgpool_worker",
+            "UPDATE msgpool.recipient SET email = 'evil@example.com'",
+            false,
+        ),
+        ("msgpool_worker", "DELETE FROM msgpool.delivery", false),
+        // admin: configuration and everything above
+        (
+            "msgpool_admin",
+            "INSERT INTO msgpool.message_type (key, name) VALUES ('x.y', 'X')",
+            true,
+        ),
+        (
+            "msgpool_admin",
+            "UPDATE msgpool.recipient SET email = 'new@example.com' WHERE key = 'zhang.san'",
+            true,
+        ),
+        (
+            "msgpool_admin",
+            "INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('server.down', 'zhang.san')",
+            true,
+        ),
+        ("msgpool_admin", "SELECT msgpool.send('server.down')", true),
+        ("msgpool_admin", delivery, true),
+        (
+            "msgpool_admin",
+            "SELECT msgpool.inbox_unread_count('zhang.san')",
+            true,
+        ),
+    ];
+    for (role, sql, allowed) in cases {
+        check(role, sql, as_role(&db, role, sql).await, *allowed);
+    }
+}
+
+#[tokio::test]
+async fn a_login_role_granted_producer_can_send_but_not_read_contacts() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let login = format!("billing_{}", std::process::id());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP ROLE IF EXISTS {login}; CREATE ROLE {login} LOGIN PASSWORD 'pw' IN ROLE msgpool_producer"
+    )))
+    .execute(&db.pool)
+    .await
+    .expect("create login role");
+    let url = db
+        .url
+        .split_once('@')
+        .map(|(_, rest)| format!("postgres://{login}:pw@{rest}"))
+        .expect("url");
+    let producer = sqlx::PgPool::connect(&url)
+        .await
+        .expect("connect as the service");
+
+    let id: i64 =
+        sqlx::query_scalar("SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 1}')")
+            .fetch_one(&producer)
+            .await
+            .expect("the service sends");
+    assert!(id > 0);
+    let err = sqlx::query("SELECT email FROM msgpool.recipient")
+        .execute(&producer)
+        .await
+        .expect_err("contacts are private");
+    assert_eq!(sqlstate(&err), "42501");
+    producer.close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP OWNED BY {login}; DROP ROLE {login}"
+    )))
+    .execute(&db.pool)
+    .await
+    .expect("drop role");
+}

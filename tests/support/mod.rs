@@ -1,0 +1,218 @@
+//! The test harness: a real PostgreSQL, started by msgpool's own embedded launcher.
+//!
+//! All test processes share one cluster in `target/tmp/msgpool-tests` (the launcher reuses
+//! a running server and serialises starts). Migrations run once into a template database
+//! named for the migrations' content; each test gets its own copy of it, so tests never see
+//! each other's rows and a changed migration gets a fresh template.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::fs::File;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+
+use msgpool::embedded::Cluster;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+pub fn cluster_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("msgpool-tests")
+}
+
+impl TestDb {
+    /// A fresh database with msgpool's schema applied.
+    pub async fn new() -> TestDb {
+        let admin_url = Cluster::new(cluster_home())
+            .expect("PostgreSQL binaries")
+            .ensure_running()
+            .await
+            .expect("test cluster");
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test cluster");
+        let template = ensure_template(&admin_url, &mut admin).await;
+        let name = format!("t_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE {name} TEMPLATE {template}"
+            )))
+            .await
+            .expect("create the test database");
+        TestDb::connect(&admin_url, name).await
+    }
+
+    /// A fresh database with nothing in it, for testing the migrations themselves.
+    pub async fn empty() -> TestDb {
+        let admin_url = Cluster::new(cluster_home())
+            .expect("PostgreSQL binaries")
+            .ensure_running()
+            .await
+            .expect("test cluster");
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test cluster");
+        drop_leftovers(&mut admin).await;
+        let name = format!("t_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create the test database");
+        TestDb::connect(&admin_url, name).await
+    }
+
+    async fn connect(admin_url: &str, name: String) -> TestDb {
+        let url = database_url(admin_url, &name);
+        let options: PgConnectOptions = url.parse().expect("url");
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .expect("connect to the test database");
+        TestDb { name, url, pool }
+    }
+}
+
+fn database_url(admin_url: &str, database: &str) -> String {
+    let (base, _) = admin_url.rsplit_once('/').expect("url has a database");
+    format!("{base}/{database}")
+}
+
+/// The migrated template for the current migrations, made once under a file lock.
+async fn ensure_template(admin_url: &str, admin: &mut PgConnection) -> String {
+    let template = format!("template_{:016x}", migrations_hash());
+    let lock = File::create(cluster_home().join("template.lock")).expect("template lock file");
+    lock.lock().expect("lock the template");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut *admin)
+            .await
+            .expect("look for the template");
+    if !exists {
+        drop_leftovers(admin).await;
+        // Tests need no durability; this keeps database copies and commits fast.
+        admin
+            .execute("ALTER SYSTEM SET fsync = off")
+            .await
+            .expect("fsync off");
+        admin
+            .execute("ALTER SYSTEM SET synchronous_commit = off")
+            .await
+            .expect("synchronous_commit off");
+        admin
+            .execute("SELECT pg_reload_conf()")
+            .await
+            .expect("reload");
+        let building = format!("{template}_building");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {building}"
+            )))
+            .await
+            .expect("drop");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {building}")))
+            .await
+            .expect("create template");
+        let mut conn = PgConnection::connect(&database_url(admin_url, &building))
+            .await
+            .expect("connect to template");
+        msgpool::migrations::run(&mut conn)
+            .await
+            .expect("migrate the template");
+        conn.close().await.expect("close");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE {building} RENAME TO {template}"
+            )))
+            .await
+            .expect("publish the template");
+    }
+    template
+}
+
+fn migrations_hash() -> u64 {
+    // the root package's sql/, seen from the root package or from cli/
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = if root.join("sql").is_dir() {
+        root.join("sql")
+    } else {
+        root.join("../sql")
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("sql folder")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut hasher = DefaultHasher::new();
+    for file in files {
+        std::fs::read(&file)
+            .expect("read migration")
+            .hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Test databases of processes that have ended, and templates of older migrations.
+async fn drop_leftovers(admin: &mut PgConnection) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname ~ '^(t_|template_[0-9a-f])'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .expect("list databases");
+    let current = format!("template_{:016x}", migrations_hash());
+    for name in names {
+        let stale = match name
+            .strip_prefix("t_")
+            .and_then(|rest| rest.split('_').next()?.parse::<i32>().ok())
+        {
+            Some(pid) => {
+                pid != std::process::id() as i32
+                    && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            }
+            None => !name.starts_with(&current),
+        };
+        if stale {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await;
+        }
+    }
+}
+
+/// The SQLSTATE of a failed query, e.g. `MP001`.
+pub fn sqlstate(e: &sqlx::Error) -> String {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|| format!("not a database error: {e}"))
+}
+
+/// Adds the quick start's type, recipients, group and subscriptions.
+pub async fn seed(pool: &PgPool) {
+    sqlx::raw_sql(
+        "INSERT INTO msgpool.message_type (key, name, category, urgency, channels)
+         VALUES ('order.dispatch_backlog', '派单堆积', '订单异常', 'high', '{inbox,email,sms,webhook}'),
+                ('server.down', 'Server down', '服务器异常', 'urgent', '{inbox,sms}');
+         INSERT INTO msgpool.recipient (key, name, email, phone) VALUES
+                ('zhang.san', '张三', 'zhang.san@example.com', '+8613800000000'),
+                ('li.si', '李四', 'li.si@example.com', NULL);
+         INSERT INTO msgpool.recipient (key, name, webhook_url, webhook_flavor, webhook_secret) VALUES
+                ('ops-robot', '运维群', 'https://oapi.dingtalk.com/robot/send?access_token=T', 'dingtalk', 'SEC123');
+         INSERT INTO msgpool.recipient_group (key, name) VALUES ('ops', '运维');
+         INSERT INTO msgpool.group_member (group_key, recipient_key) VALUES ('ops', 'zhang.san'), ('ops', 'li.si');
+         INSERT INTO msgpool.subscription (type_key, group_key) VALUES ('order.dispatch_backlog', 'ops');",
+    )
+    .execute(pool)
+    .await
+    .expect("seed");
+}
