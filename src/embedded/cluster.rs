@@ -116,8 +116,11 @@ impl Cluster {
             .map_err(Error::io(format!("creating {}", self.home.display())))?;
         let lock = File::create(self.home.join("lock"))
             .map_err(Error::io("creating the cluster's lock file"))?;
-        // Blocks only while another process initialises or starts this same cluster.
-        lock.lock()
+        // Waits only while another caller initialises or starts this same cluster; off the
+        // runtime, so a caller in this process holding the lock can go on meanwhile.
+        let _lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+            .await
+            .map_err(|e| Error::io("locking the cluster's folder")(std::io::Error::other(e)))?
             .map_err(Error::io("locking the cluster's folder"))?;
         if self.state()? == ClusterState::NotInitialized {
             self.initialise().await?;
