@@ -16,7 +16,7 @@ mod embedded {
 /// The history table lives in msgpool's own schema, beside what it describes.
 const HISTORY_TABLE: &str = "msgpool.schema_history";
 /// Serialises concurrent `migrate` calls on one database (e.g. two CLI calls at once).
-const LOCK_KEY: i64 = 0x6d73_6770_6f6f_6c; // "msgpool"
+const LOCK_KEY: i64 = 0x006d_7367_706f_6f6c; // "msgpool"
 
 /// Brings the database's msgpool schema up to date; a no-op when it is. Returns the names
 /// of the migrations it applied.

@@ -8,12 +8,15 @@ use sqlx::types::Json;
 
 use crate::{Error, Result};
 
+/// Count per state, e.g. `pending: 3`.
+pub type Counts = BTreeMap<String, i64>;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     /// Messages per state, e.g. `pending: 3`.
-    pub messages: BTreeMap<String, i64>,
+    pub messages: Counts,
     /// Deliveries per state.
-    pub deliveries: BTreeMap<String, i64>,
+    pub deliveries: Counts,
     /// Seconds the longest-waiting due message or delivery has waited; `None` when nothing is due.
     pub oldest_due_seconds: Option<f64>,
     /// Deliveries that gave up.
@@ -21,7 +24,7 @@ pub struct Status {
 }
 
 pub async fn read(pool: &PgPool) -> Result<Status> {
-    let (messages, deliveries, oldest_due_seconds, dead): (Json<BTreeMap<String, i64>>, Json<BTreeMap<String, i64>>, Option<f64>, i64) =
+    let (messages, deliveries, oldest_due_seconds, dead): (Json<Counts>, Json<Counts>, Option<f64>, i64) =
         sqlx::query_as(
             "SELECT messages, deliveries, extract(epoch FROM oldest_due_age)::float8, dead FROM msgpool.status",
         )

@@ -145,7 +145,8 @@ async fn the_readme_quick_start_works_as_written() {
         .expect("template");
     assert_eq!(subject, "Dispatch backlog: {{ count }}");
 
-    let subs: Vec<(Option<String>, Option<String>, Option<Vec<String>>)> = sqlx::query_as(
+    type Row = (Option<String>, Option<String>, Option<Vec<String>>);
+    let subs: Vec<Row> = sqlx::query_as(
         "SELECT recipient_key::text, group_key::text, channels::text[] FROM msgpool.subscription ORDER BY id",
     )
     .fetch_all(&db.pool)

@@ -120,7 +120,7 @@ pub async fn remove_member(
         Keyed::Group.require(pool, key.as_str()).await?;
         return Err(Error::not_found(
             format!("{member} is not a member of group {key}"),
-            Some(format!("see the members with: msgpool group list")),
+            Some("see the members with: msgpool group list".to_owned()),
         ));
     }
     get(pool, key).await
