@@ -633,3 +633,27 @@ async fn db_commands_manage_the_embedded_cluster_and_not_a_given_server() {
     assert_eq!(embedded(&["db", "stop"]).trim(), "stopped");
     assert!(embedded(&["db", "status"]).starts_with("stopped"));
 }
+
+#[tokio::test]
+async fn missing_postgres_binaries_and_a_missing_schema_are_explained() {
+    let empty_dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_msgpool"))
+        .args(["db", "start"])
+        .env_remove("DATABASE_URL")
+        .env("MSGPOOL_HOME", empty_dir.path().join("home"))
+        .env("MSGPOOL_PG_BINDIR", empty_dir.path())
+        .output()
+        .expect("run msgpool");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("holds no PostgreSQL server") && err.contains("/usr/lib/postgresql/15/bin"),
+        "{err}"
+    );
+
+    let unmigrated = TestDb::empty().await;
+    let err = fails(&unmigrated, &["type", "list"]);
+    assert!(err.contains("run `msgpool db migrate`"), "{err}");
+    assert!(ok(&unmigrated, &["db", "migrate"]).starts_with("applied "));
+    assert_eq!(json(&unmigrated, &["type", "list"]), serde_json::json!([]));
+}

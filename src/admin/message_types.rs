@@ -160,12 +160,9 @@ pub async fn get(pool: &PgPool, key: &TypeKey) -> Result<MessageType> {
 }
 
 pub async fn set_enabled(pool: &PgPool, key: &TypeKey, enabled: bool) -> Result<MessageType> {
-    sqlx::query("UPDATE msgpool.message_type SET enabled = $2 WHERE key = $1")
-        .bind(key.as_str())
-        .bind(enabled)
-        .execute(pool)
-        .await
-        .map_err(Error::from_database(format!("changing message type {key}")))?;
+    Keyed::MessageType
+        .set_enabled(pool, key.as_str(), enabled)
+        .await?;
     get(pool, key).await
 }
 

@@ -61,6 +61,36 @@ impl Keyed {
         }
     }
 
+    fn set_enabled_sql(self) -> &'static str {
+        match self {
+            Keyed::MessageType => "UPDATE msgpool.message_type SET enabled = $2 WHERE key = $1",
+            Keyed::Recipient => "UPDATE msgpool.recipient SET enabled = $2 WHERE key = $1",
+            Keyed::Group => unreachable!("groups have no enabled flag"),
+        }
+    }
+
+    /// Enables or disables the row `key` names (types and recipients).
+    pub(crate) async fn set_enabled(
+        self,
+        pool: &sqlx::PgPool,
+        key: &str,
+        enabled: bool,
+    ) -> Result<()> {
+        let changed = sqlx::query(self.set_enabled_sql())
+            .bind(key)
+            .bind(enabled)
+            .execute(pool)
+            .await
+            .map_err(Error::from_database(format!(
+                "changing {} {key}",
+                self.noun()
+            )))?;
+        if changed.rows_affected() == 0 {
+            return Err(self.not_found(pool, key).await);
+        }
+        Ok(())
+    }
+
     /// "unknown message type 'x'", with the nearest existing key as the hint.
     pub(crate) async fn not_found<'e>(self, db: impl PgExecutor<'e>, key: &str) -> Error {
         let nearest: Option<String> = sqlx::query_scalar(self.nearest_sql())

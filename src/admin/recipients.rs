@@ -133,12 +133,9 @@ pub async fn get(pool: &PgPool, key: &RecipientKey) -> Result<Recipient> {
 }
 
 pub async fn set_enabled(pool: &PgPool, key: &RecipientKey, enabled: bool) -> Result<Recipient> {
-    sqlx::query("UPDATE msgpool.recipient SET enabled = $2 WHERE key = $1")
-        .bind(key.as_str())
-        .bind(enabled)
-        .execute(pool)
-        .await
-        .map_err(Error::from_database(format!("changing recipient {key}")))?;
+    Keyed::Recipient
+        .set_enabled(pool, key.as_str(), enabled)
+        .await?;
     get(pool, key).await
 }
 

@@ -4,14 +4,26 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
-/// The folder holding `initdb`, `pg_ctl` and `postgres`: `MSGPOOL_PG_BINDIR` if set, else
-/// what `pg_config --bindir` says, else the newest `/usr/lib/postgresql/*/bin` (Debian's
-/// layout, where `pg_config` may belong to the client package only).
+/// The folder holding `initdb`, `pg_ctl` and `postgres`: `MSGPOOL_PG_BINDIR` if set (and
+/// only it: an explicit setting never falls back silently), else what `pg_config --bindir`
+/// says, else the newest `/usr/lib/postgresql/*/bin` (Debian's layout, where `pg_config` may
+/// belong to the client package only).
 pub fn find() -> Result<PathBuf> {
-    let mut candidates = Vec::new();
     if let Some(dir) = std::env::var_os("MSGPOOL_PG_BINDIR") {
-        candidates.push(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        return if has_server(&dir) {
+            Ok(dir)
+        } else {
+            Err(Error::setup(
+                format!(
+                    "MSGPOOL_PG_BINDIR is {}, which holds no PostgreSQL server (initdb, pg_ctl, postgres)",
+                    dir.display()
+                ),
+                "point it at the server's bin folder (e.g. /usr/lib/postgresql/15/bin) or unset it",
+            ))
+        };
     }
+    let mut candidates = Vec::new();
     if let Ok(out) = std::process::Command::new("pg_config")
         .arg("--bindir")
         .output()
@@ -22,7 +34,7 @@ pub fn find() -> Result<PathBuf> {
     candidates.extend(debian_bin_dirs());
     candidates.into_iter().find(|dir| has_server(dir)).ok_or_else(|| {
         Error::setup(
-            "no PostgreSQL server binaries found (looked for initdb via MSGPOOL_PG_BINDIR, pg_config --bindir and /usr/lib/postgresql/*/bin)",
+            "no PostgreSQL server binaries found (looked for initdb via pg_config --bindir and in /usr/lib/postgresql/*/bin)",
             "install them (Debian/Ubuntu: apt-get install postgresql; Fedora: dnf install postgresql-server; macOS: brew install postgresql@15), set MSGPOOL_PG_BINDIR, or set DATABASE_URL to use an existing server",
         )
     })

@@ -27,6 +27,15 @@ pub fn cluster_home() -> PathBuf {
 impl TestDb {
     /// A fresh database with msgpool's schema applied.
     pub async fn new() -> TestDb {
+        TestDb::create(true).await
+    }
+
+    /// A fresh database with nothing in it, for testing the migrations themselves.
+    pub async fn empty() -> TestDb {
+        TestDb::create(false).await
+    }
+
+    async fn create(migrated: bool) -> TestDb {
         let admin_url = Cluster::new(cluster_home())
             .expect("PostgreSQL binaries")
             .ensure_running()
@@ -35,31 +44,15 @@ impl TestDb {
         let mut admin = PgConnection::connect(&admin_url)
             .await
             .expect("connect to the test cluster");
-        let template = ensure_template(&admin_url, &mut admin).await;
+        let template = match migrated {
+            true => ensure_template(&admin_url, &mut admin).await,
+            false => "template0".to_owned(),
+        };
         let name = format!("t_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
         admin
             .execute(sqlx::AssertSqlSafe(format!(
                 "CREATE DATABASE {name} TEMPLATE {template}"
             )))
-            .await
-            .expect("create the test database");
-        TestDb::connect(&admin_url, name).await
-    }
-
-    /// A fresh database with nothing in it, for testing the migrations themselves.
-    pub async fn empty() -> TestDb {
-        let admin_url = Cluster::new(cluster_home())
-            .expect("PostgreSQL binaries")
-            .ensure_running()
-            .await
-            .expect("test cluster");
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the test cluster");
-        drop_leftovers(&mut admin).await;
-        let name = format!("t_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
             .expect("create the test database");
         TestDb::connect(&admin_url, name).await
