@@ -89,3 +89,29 @@ async fn concurrent_first_starts_make_one_cluster() {
         .await
         .expect("stop");
 }
+
+#[tokio::test]
+async fn as_root_a_home_the_postgres_user_cannot_reach_is_refused_with_advice() {
+    if !nix::unistd::Uid::effective().is_root() {
+        return; // only root hands the server to the postgres user
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let outer = tempfile::tempdir().expect("temp dir");
+    let closed = outer.path().join("closed");
+    std::fs::create_dir(&closed).expect("mkdir");
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let err = Cluster::new(closed.join("pool"))
+        .expect("cluster")
+        .ensure_running()
+        .await
+        .expect_err("unreachable");
+    assert!(
+        err.to_string().contains("the postgres user cannot reach"),
+        "{err}"
+    );
+    assert!(
+        err.hint().is_some_and(|h| h.contains("MSGPOOL_HOME")),
+        "{:?}",
+        err.hint()
+    );
+}

@@ -153,6 +153,7 @@ impl Cluster {
         fs::create_dir_all(&server_dir)
             .map_err(Error::io(format!("creating {}", server_dir.display())))?;
         if let Some(user) = &self.server_user {
+            user.check_reachable(&self.home)?;
             // The server user must be able to walk into the home folder.
             let mut perms = fs::metadata(&self.home)
                 .map_err(Error::io("reading the home folder"))?

@@ -31,6 +31,31 @@ impl ServerUser {
         }
     }
 
+    /// Fails with advice when a folder above `path` is closed to other users, since the
+    /// server user could not reach its data there (e.g. a checkout under /root).
+    pub fn check_reachable(&self, path: &Path) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        for dir in path.ancestors().skip(1) {
+            let Ok(meta) = std::fs::metadata(dir) else {
+                continue;
+            };
+            let reachable = meta.mode() & 0o001 != 0
+                || meta.uid() == self.uid.as_raw()
+                || (meta.gid() == self.gid.as_raw() && meta.mode() & 0o010 != 0);
+            if !reachable {
+                return Err(Error::setup(
+                    format!(
+                        "the postgres user cannot reach {}: {} is closed to other users",
+                        path.display(),
+                        dir.display()
+                    ),
+                    "set MSGPOOL_HOME to a folder it can reach, such as /var/lib/msgpool, or run as a normal user",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Hands a folder msgpool created to the server user.
     pub fn give(&self, path: &Path) -> Result<()> {
         nix::unistd::chown(path, Some(self.uid), Some(self.gid)).map_err(|e| {

@@ -1,6 +1,6 @@
 //! The test harness: a real PostgreSQL, started by msgpool's own embedded launcher.
 //!
-//! All test processes share one cluster in `target/tmp/msgpool-tests` (the launcher reuses
+//! All test processes share one cluster in the temp folder (the launcher reuses
 //! a running server and serialises starts). Migrations run once into a template database
 //! named for the migrations' content; each test gets its own copy of it, so tests never see
 //! each other's rows and a changed migration gets a fresh template.
@@ -20,8 +20,12 @@ pub struct TestDb {
     pub pool: PgPool,
 }
 
+/// In the system temp folder, which the postgres user can reach when the tests run as root
+/// wherever the checkout is; one per target folder, so two checkouts never share a cluster.
 pub fn cluster_home() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("msgpool-tests")
+    let mut hasher = DefaultHasher::new();
+    env!("CARGO_TARGET_TMPDIR").hash(&mut hasher);
+    std::env::temp_dir().join(format!("msgpool-tests-{:08x}", hasher.finish() as u32))
 }
 
 impl TestDb {
