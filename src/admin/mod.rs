@@ -61,11 +61,13 @@ impl Keyed {
         }
     }
 
-    fn set_enabled_sql(self) -> &'static str {
+    fn set_enabled_sql(self) -> Option<&'static str> {
         match self {
-            Keyed::MessageType => "UPDATE msgpool.message_type SET enabled = $2 WHERE key = $1",
-            Keyed::Recipient => "UPDATE msgpool.recipient SET enabled = $2 WHERE key = $1",
-            Keyed::Group => unreachable!("groups have no enabled flag"),
+            Keyed::MessageType => {
+                Some("UPDATE msgpool.message_type SET enabled = $2 WHERE key = $1")
+            }
+            Keyed::Recipient => Some("UPDATE msgpool.recipient SET enabled = $2 WHERE key = $1"),
+            Keyed::Group => None,
         }
     }
 
@@ -76,7 +78,13 @@ impl Keyed {
         key: &str,
         enabled: bool,
     ) -> Result<()> {
-        let changed = sqlx::query(self.set_enabled_sql())
+        let Some(sql) = self.set_enabled_sql() else {
+            return Err(Error::invalid(
+                format!("a {} cannot be disabled", self.noun()),
+                "remove it, or remove its members, instead",
+            ));
+        };
+        let changed = sqlx::query(sql)
             .bind(key)
             .bind(enabled)
             .execute(pool)
