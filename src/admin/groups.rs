@@ -60,10 +60,7 @@ pub async fn get(pool: &PgPool, key: &RecipientKey) -> Result<Group> {
         .fetch_optional(pool)
         .await
         .map_err(Error::from_database(format!("reading group {key}")))?;
-    match found {
-        Some(g) => Ok(g),
-        None => Err(Keyed::Group.not_found(pool, key.as_str()).await),
-    }
+    Keyed::Group.found(pool, key.as_str(), found).await
 }
 
 /// Removes a group; its memberships and subscriptions go with it (the recipients stay).

@@ -91,13 +91,10 @@ pub async fn add(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result
 }
 
 pub async fn edit(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result<MessageType> {
-    match apply(pool, key, spec)
+    let changed = apply(pool, key, spec)
         .await
-        .map_err(Error::from_database(format!("changing message type {key}")))?
-    {
-        Some(t) => Ok(t),
-        None => Err(Keyed::MessageType.not_found(pool, key.as_str()).await),
-    }
+        .map_err(Error::from_database(format!("changing message type {key}")))?;
+    Keyed::MessageType.found(pool, key.as_str(), changed).await
 }
 
 async fn apply<'e>(
@@ -153,10 +150,7 @@ pub async fn get(pool: &PgPool, key: &TypeKey) -> Result<MessageType> {
         .fetch_optional(pool)
         .await
         .map_err(Error::from_database(format!("reading message type {key}")))?;
-    match found {
-        Some(t) => Ok(t),
-        None => Err(Keyed::MessageType.not_found(pool, key.as_str()).await),
-    }
+    Keyed::MessageType.found(pool, key.as_str(), found).await
 }
 
 pub async fn set_enabled(pool: &PgPool, key: &TypeKey, enabled: bool) -> Result<MessageType> {

@@ -113,6 +113,19 @@ impl Keyed {
         Error::not_found(format!("unknown {} '{key}'", self.noun()), Some(hint))
     }
 
+    /// The row a lookup found, or the not-found error with its suggestion.
+    pub(crate) async fn found<T>(
+        self,
+        pool: &sqlx::PgPool,
+        key: &str,
+        row: Option<T>,
+    ) -> Result<T> {
+        match row {
+            Some(row) => Ok(row),
+            None => Err(self.not_found(pool, key).await),
+        }
+    }
+
     /// Ok when `key` names a row, else the not-found error with its suggestion.
     pub(crate) async fn require(self, pool: &sqlx::PgPool, key: &str) -> Result<()> {
         let exists: bool = sqlx::query_scalar(self.exists_sql())

@@ -74,13 +74,10 @@ pub async fn add(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Res
 }
 
 pub async fn edit(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
-    match apply(pool, key, spec)
+    let changed = apply(pool, key, spec)
         .await
-        .map_err(Error::from_database(format!("changing recipient {key}")))?
-    {
-        Some(r) => Ok(r),
-        None => Err(Keyed::Recipient.not_found(pool, key.as_str()).await),
-    }
+        .map_err(Error::from_database(format!("changing recipient {key}")))?;
+    Keyed::Recipient.found(pool, key.as_str(), changed).await
 }
 
 async fn apply<'e>(
@@ -126,10 +123,7 @@ pub async fn get(pool: &PgPool, key: &RecipientKey) -> Result<Recipient> {
         .fetch_optional(pool)
         .await
         .map_err(Error::from_database(format!("reading recipient {key}")))?;
-    match found {
-        Some(r) => Ok(r),
-        None => Err(Keyed::Recipient.not_found(pool, key.as_str()).await),
-    }
+    Keyed::Recipient.found(pool, key.as_str(), found).await
 }
 
 pub async fn set_enabled(pool: &PgPool, key: &RecipientKey, enabled: bool) -> Result<Recipient> {
