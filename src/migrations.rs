@@ -37,6 +37,17 @@ pub async fn run(conn: &mut PgConnection) -> Result<Vec<String>> {
     Ok(applied)
 }
 
+/// A fingerprint of the migrations embedded in this build (versions, names and checksums):
+/// equal fingerprints mean the same schema.
+pub fn fingerprint() -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    for migration in embedded::migrations::runner().get_migrations() {
+        (migration.version(), migration.name(), migration.checksum()).hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 async fn apply(conn: &mut PgConnection) -> Result<Vec<String>> {
     sqlx::raw_sql("CREATE SCHEMA IF NOT EXISTS msgpool")
         .execute(&mut *conn)

@@ -110,6 +110,22 @@ async fn each_role_may_do_its_job_and_nothing_more() {
             true,
         ),
         ("msgpool_worker", "SELECT * FROM msgpool.status", true),
+        ("msgpool_worker", "SELECT msgpool.dispatch(10)", true),
+        (
+            "msgpool_worker",
+            "SELECT * FROM msgpool.claim_deliveries('email', 10, '30 seconds')",
+            true,
+        ),
+        (
+            "msgpool_worker",
+            "SELECT msgpool.record_outcomes('[]'), msgpool.deliver_to_inbox('[]')",
+            true,
+        ),
+        (
+            "msgpool_worker",
+            "SELECT msgpool.extend_leases('{}', '1 minute'), msgpool.release_deliveries('{}')",
+            true,
+        ),
         (
             "msgpool_worker",
             "INSERT INTO msgpool.message_type (key, name) VALUES ('x.y', 'X')",

@@ -2,7 +2,7 @@
 //!
 //! All test processes share one cluster in the temp folder (the launcher reuses
 //! a running server and serialises starts). Migrations run once into a template database
-//! named for the migrations' content; each test gets its own copy of it, so tests never see
+//! named for the migrations embedded in this build; each test gets its own copy of it, so tests never see
 //! each other's rows and a changed migration gets a fresh template.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
@@ -81,7 +81,7 @@ fn database_url(admin_url: &str, database: &str) -> String {
 
 /// The migrated template for the current migrations, made once under a file lock.
 async fn ensure_template(admin_url: &str, admin: &mut PgConnection) -> String {
-    let template = format!("template_{:016x}", migrations_hash());
+    let template = format!("template_{:016x}", msgpool::migrations::fingerprint());
     let lock = File::create(cluster_home().join("template.lock")).expect("template lock file");
     lock.lock().expect("lock the template");
     let exists: bool =
@@ -133,29 +133,6 @@ async fn ensure_template(admin_url: &str, admin: &mut PgConnection) -> String {
     template
 }
 
-fn migrations_hash() -> u64 {
-    // the root package's sql/, seen from the root package or from cli/
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = if root.join("sql").is_dir() {
-        root.join("sql")
-    } else {
-        root.join("../sql")
-    };
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("sql folder")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    let mut hasher = DefaultHasher::new();
-    for file in files {
-        std::fs::read(&file)
-            .expect("read migration")
-            .hash(&mut hasher);
-    }
-    hasher.finish()
-}
-
 /// Test databases of processes that have ended, and templates of older migrations.
 async fn drop_leftovers(admin: &mut PgConnection) {
     let names: Vec<String> = sqlx::query_scalar(
@@ -164,7 +141,7 @@ async fn drop_leftovers(admin: &mut PgConnection) {
     .fetch_all(&mut *admin)
     .await
     .expect("list databases");
-    let current = format!("template_{:016x}", migrations_hash());
+    let current = format!("template_{:016x}", msgpool::migrations::fingerprint());
     for name in names {
         let stale = match name
             .strip_prefix("t_")

@@ -1,0 +1,392 @@
+//! The queue contract workers run on (sql/V8__dispatch.sql): expansion, leases, outcomes
+//! under the lease token, retries with backoff, expired leases, concurrent claimers.
+
+mod support;
+
+use std::collections::HashSet;
+
+use support::{TestDb, seed};
+
+async fn exec(db: &TestDb, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn dispatch(db: &TestDb) -> i32 {
+    sqlx::query_scalar("SELECT msgpool.dispatch(100)")
+        .fetch_one(&db.pool)
+        .await
+        .expect("dispatch")
+}
+
+/// (recipient, channel, state, skip_reason) of every delivery, sorted.
+async fn deliveries(db: &TestDb) -> Vec<(String, String, String, Option<String>)> {
+    sqlx::query_as(
+        "SELECT recipient_key::text, channel::text, state::text, skip_reason FROM msgpool.delivery ORDER BY 1, 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("deliveries")
+}
+
+/// Claims up to `n` deliveries of `channel`: (id, token, attempt).
+async fn claim(db: &TestDb, channel: &str, n: i32, lease: &str) -> Vec<(i64, uuid::Uuid, i32)> {
+    sqlx::query_as("SELECT id, lease_token, attempt FROM msgpool.claim_deliveries($1::text::msgpool.channel, $2, $3::interval)")
+        .bind(channel)
+        .bind(n)
+        .bind(lease)
+        .fetch_all(&db.pool)
+        .await
+        .expect("claim")
+}
+
+async fn record(
+    db: &TestDb,
+    id: i64,
+    token: uuid::Uuid,
+    outcome: &str,
+    error: Option<&str>,
+) -> i32 {
+    sqlx::query_scalar("SELECT msgpool.record_outcomes($1)")
+        .bind(serde_json::json!([{ "id": id, "token": token, "outcome": outcome, "error": error, "worker": "test" }]))
+        .fetch_one(&db.pool)
+        .await
+        .expect("record")
+}
+
+async fn state_of(db: &TestDb, id: i64) -> (String, i32, Option<String>) {
+    sqlx::query_as("SELECT state::text, attempts, last_error FROM msgpool.delivery WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("delivery")
+}
+
+fn row(r: &str, c: &str, s: &str, why: Option<&str>) -> (String, String, String, Option<String>) {
+    (r.into(), c.into(), s.into(), why.map(Into::into))
+}
+
+#[tokio::test]
+async fn dispatch_expands_to_subscribers_and_group_members_once_with_narrowed_channels() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await; // ops (zhang.san, li.si) subscribes to order.dispatch_backlog
+    exec(&db, "INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('order.dispatch_backlog', 'zhang.san');
+               INSERT INTO msgpool.subscription (type_key, recipient_key, channels) VALUES ('order.dispatch_backlog', 'ops-robot', '{webhook}');
+               INSERT INTO msgpool.recipient (key, name, email, enabled) VALUES ('off', 'Off', 'off@example.com', false);
+               INSERT INTO msgpool.group_member VALUES ('ops', 'off');
+               SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 120}');").await;
+    assert_eq!(dispatch(&db).await, 1);
+    assert_eq!(
+        deliveries(&db).await,
+        vec![
+            row("li.si", "email", "pending", None),
+            row("li.si", "inbox", "pending", None),
+            row(
+                "li.si",
+                "sms",
+                "skipped",
+                Some("recipient has no phone number")
+            ),
+            row(
+                "li.si",
+                "webhook",
+                "skipped",
+                Some("recipient has no webhook")
+            ),
+            row("off", "email", "skipped", Some("recipient disabled")),
+            row("off", "inbox", "skipped", Some("recipient disabled")),
+            row("off", "sms", "skipped", Some("recipient disabled")),
+            row("off", "webhook", "skipped", Some("recipient disabled")),
+            row("ops-robot", "webhook", "pending", None),
+            row("zhang.san", "email", "pending", None),
+            row("zhang.san", "inbox", "pending", None),
+            row("zhang.san", "sms", "pending", None),
+            row(
+                "zhang.san",
+                "webhook",
+                "skipped",
+                Some("recipient has no webhook")
+            ),
+        ],
+        "zhang.san, subscribed directly and through ops, is one recipient; ops-robot only on webhook"
+    );
+    assert_eq!(dispatch(&db).await, 0, "nothing left to expand");
+    let state: String = sqlx::query_scalar("SELECT state::text FROM msgpool.message")
+        .fetch_one(&db.pool)
+        .await
+        .expect("state");
+    assert_eq!(state, "dispatched");
+}
+
+#[tokio::test]
+async fn explicit_recipients_replace_the_subscribers_and_future_messages_wait() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    exec(&db, "SELECT msgpool.send('server.down', recipients => '{li.si}');
+               SELECT msgpool.send('server.down', deliver_at => now() + interval '1 hour', recipients => '{zhang.san}');").await;
+    assert_eq!(dispatch(&db).await, 1, "only the due message");
+    assert_eq!(
+        deliveries(&db).await,
+        vec![
+            row("li.si", "inbox", "pending", None),
+            row(
+                "li.si",
+                "sms",
+                "skipped",
+                Some("recipient has no phone number")
+            )
+        ]
+    );
+}
+
+#[tokio::test]
+async fn outcomes_are_written_only_under_the_current_lease() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    exec(
+        &db,
+        "SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
+    )
+    .await;
+    dispatch(&db).await;
+    let claimed = claim(&db, "inbox", 10, "30 seconds").await;
+    assert_eq!(claimed.len(), 1);
+    let (id, token, attempt) = claimed[0];
+    assert_eq!(attempt, 1);
+    assert!(
+        claim(&db, "inbox", 10, "30 seconds").await.is_empty(),
+        "a leased delivery is not claimed twice"
+    );
+
+    assert_eq!(
+        record(&db, id, uuid::Uuid::new_v4(), "sent", None).await,
+        0,
+        "a stranger's token writes nothing"
+    );
+    assert_eq!(state_of(&db, id).await.0, "sending");
+    assert_eq!(record(&db, id, token, "sent", None).await, 1);
+    assert_eq!(state_of(&db, id).await.0, "sent");
+    assert_eq!(
+        record(&db, id, token, "dead", Some("late")).await,
+        0,
+        "an outcome is written once"
+    );
+    assert_eq!(state_of(&db, id).await.0, "sent");
+}
+
+#[tokio::test]
+async fn transient_failures_back_off_in_the_database_then_go_dead_after_max_attempts() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    exec(
+        &db,
+        "UPDATE msgpool.message_type SET max_attempts = 3 WHERE key = 'server.down';
+               SELECT msgpool.send('server.down', recipients => '{zhang.san}');",
+    )
+    .await;
+    dispatch(&db).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM msgpool.delivery WHERE channel = 'sms'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("id");
+
+    for attempt in 1..=3 {
+        let claimed = claim(&db, "sms", 10, "30 seconds").await;
+        assert_eq!(claimed.len(), 1, "attempt {attempt} is due");
+        assert_eq!(claimed[0].2, attempt);
+        record(&db, id, claimed[0].1, "retry", Some("gateway timed out")).await;
+        let wait: f64 = sqlx::query_scalar("SELECT extract(epoch FROM next_attempt_at - now())::float8 FROM msgpool.delivery WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("wait");
+        if attempt < 3 {
+            let base = 5.0 * 2f64.powi(attempt - 1);
+            assert!(
+                (base * 0.7..base * 1.3).contains(&wait),
+                "attempt {attempt}: waits about {base}s, got {wait}"
+            );
+            assert!(
+                claim(&db, "sms", 10, "30 seconds").await.is_empty(),
+                "not due while backing off"
+            );
+            exec(
+                &db,
+                "UPDATE msgpool.delivery SET next_attempt_at = now() WHERE channel = 'sms'",
+            )
+            .await;
+        }
+    }
+    assert_eq!(
+        state_of(&db, id).await,
+        ("dead".into(), 3, Some("gateway timed out".into()))
+    );
+    let log: Vec<(i32, String)> = sqlx::query_as("SELECT attempt, outcome::text FROM msgpool.delivery_attempt WHERE delivery_id = $1 ORDER BY attempt")
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await
+        .expect("attempt log");
+    assert_eq!(
+        log,
+        vec![(1, "retry".into()), (2, "retry".into()), (3, "dead".into())]
+    );
+
+    let other: i64 = sqlx::query_scalar("SELECT id FROM msgpool.delivery WHERE channel = 'inbox'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("id");
+    let claimed = claim(&db, "inbox", 10, "30 seconds").await;
+    record(&db, other, claimed[0].1, "dead", Some("550 no such user")).await;
+    assert_eq!(
+        state_of(&db, other).await,
+        ("dead".into(), 1, Some("550 no such user".into())),
+        "permanent: dead at once"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_back_and_the_stale_worker_cannot_write() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    exec(
+        &db,
+        "SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
+    )
+    .await;
+    dispatch(&db).await;
+    let first = claim(&db, "inbox", 10, "50 milliseconds").await;
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    let second = claim(&db, "inbox", 10, "30 seconds").await;
+    assert_eq!(second.len(), 1, "the expired lease is claimable again");
+    assert_eq!(
+        (second[0].0, second[0].2),
+        (first[0].0, 2),
+        "same delivery, second attempt"
+    );
+    assert_eq!(
+        record(&db, first[0].0, first[0].1, "sent", None).await,
+        0,
+        "the first worker's token is stale"
+    );
+    assert_eq!(record(&db, second[0].0, second[0].1, "sent", None).await, 1);
+}
+
+#[tokio::test]
+async fn heartbeats_keep_a_lease_and_release_gives_unstarted_work_back() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    exec(
+        &db,
+        "SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
+    )
+    .await;
+    dispatch(&db).await;
+    let claimed = claim(&db, "inbox", 10, "100 milliseconds").await;
+    let tokens = vec![claimed[0].1];
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        let held: i32 = sqlx::query_scalar("SELECT msgpool.extend_leases($1, '100 milliseconds')")
+            .bind(&tokens)
+            .fetch_one(&db.pool)
+            .await
+            .expect("heartbeat");
+        assert_eq!(held, 1);
+    }
+    assert!(
+        claim(&db, "inbox", 10, "30 seconds").await.is_empty(),
+        "still leased after 180 ms thanks to heartbeats"
+    );
+
+    let released: i32 = sqlx::query_scalar("SELECT msgpool.release_deliveries($1)")
+        .bind(&tokens)
+        .fetch_one(&db.pool)
+        .await
+        .expect("release");
+    assert_eq!(released, 1);
+    assert_eq!(
+        state_of(&db, claimed[0].0).await,
+        ("pending".into(), 0, None),
+        "a released claim is not an attempt"
+    );
+}
+
+#[tokio::test]
+async fn inbox_rows_and_their_outcomes_are_written_together() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    exec(
+        &db,
+        "SELECT msgpool.send('server.down', recipients => '{zhang.san,li.si}')",
+    )
+    .await;
+    dispatch(&db).await;
+    let claimed = claim(&db, "inbox", 10, "30 seconds").await;
+    assert_eq!(claimed.len(), 2);
+    let items: Vec<_> = claimed
+        .iter()
+        .map(|(id, token, _)| serde_json::json!({ "id": id, "token": token, "subject": "down", "body": "db1 is down" }))
+        .collect();
+    let mut items_with_stale = items.clone();
+    items_with_stale[1]["token"] = serde_json::json!(uuid::Uuid::new_v4());
+    let written: i32 = sqlx::query_scalar("SELECT msgpool.deliver_to_inbox($1)")
+        .bind(serde_json::Value::Array(items_with_stale))
+        .fetch_one(&db.pool)
+        .await
+        .expect("deliver");
+    assert_eq!(written, 1, "only the row still leased under its token");
+    let written: i32 = sqlx::query_scalar("SELECT msgpool.deliver_to_inbox($1)")
+        .bind(serde_json::Value::Array(items))
+        .fetch_one(&db.pool)
+        .await
+        .expect("deliver again");
+    assert_eq!(
+        written, 1,
+        "the first row is sent already; only the second is new"
+    );
+    let inbox: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT i.recipient_key::text, i.body, d.provider_ref FROM msgpool.inbox i JOIN msgpool.delivery d ON d.id = i.delivery_id ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("inbox");
+    assert_eq!(inbox.len(), 2, "one inbox row per delivery: {inbox:?}");
+    assert!(inbox.iter().all(|(_, body, r)| body == "db1 is down"
+        && r.as_deref().is_some_and(|r| r.starts_with("inbox:"))));
+}
+
+#[tokio::test]
+async fn concurrent_claimers_never_share_a_delivery() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    exec(&db, "INSERT INTO msgpool.message (type_key, recipients) SELECT 'server.down', '{zhang.san}' FROM generate_series(1, 400)").await;
+    while dispatch(&db).await > 0 {}
+    let claimers = (0..6).map(|_| {
+        let pool = db.pool.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch: Vec<i64> = sqlx::query_scalar(
+                    "SELECT id FROM msgpool.claim_deliveries('inbox', 25, '30 seconds')",
+                )
+                .fetch_all(&pool)
+                .await
+                .expect("claim");
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch);
+            }
+        })
+    });
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for claimer in claimers {
+        for id in claimer.await.expect("join") {
+            total += 1;
+            assert!(seen.insert(id), "delivery {id} claimed twice");
+        }
+    }
+    assert_eq!(total, 400, "every inbox delivery claimed exactly once");
+}
