@@ -15,6 +15,7 @@ pub mod inbox;
 pub mod migrations;
 pub mod send;
 pub mod status;
+pub mod template;
 
 pub use database::Database;
 pub use error::{Error, Result};

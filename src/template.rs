@@ -1,0 +1,182 @@
+//! Rendering a message for one channel: the type's template for that channel (or the
+//! built-in default) with the payload's keys and msgpool's own variables.
+//!
+//! Variables: every key of the payload, plus `type_key`, `type_name`, `category`, `urgency`,
+//! `created_at` (RFC 3339), `duplicate_count` and `recipient_name`. A variable the template
+//! names but the payload lacks is an error, never silently blank text.
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::domain::Channel;
+
+/// The built-in template of a channel without one of its own.
+const DEFAULT_SUBJECT: &str = "[{{ urgency }}] {{ type_name }}";
+const DEFAULT_BODY: &str = "{{ type_name }}{% if category %} ({{ category }}){% endif %}\n\
+{% for key, value in payload|items %}{{ key }}: {{ value }}\n{% endfor %}";
+
+/// What a template can refer to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Variables<'a> {
+    pub payload: &'a serde_json::Value,
+    pub type_key: &'a str,
+    pub type_name: &'a str,
+    pub category: &'a str,
+    pub urgency: &'a str,
+    pub created_at: String,
+    pub duplicate_count: i32,
+    pub recipient_name: &'a str,
+}
+
+/// A rendered subject and body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+/// Renders templates; one per worker, shared by its tasks.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        Renderer { env }
+    }
+}
+
+impl Renderer {
+    /// Renders `subject` and `body` (the channel's template; `None` for the built-in one).
+    /// The error names the part and the problem, e.g. "body: undefined value `count`".
+    pub fn render(
+        &self,
+        channel: Channel,
+        subject: Option<&str>,
+        body: Option<&str>,
+        vars: &Variables<'_>,
+    ) -> Result<Rendered, String> {
+        let (subject, body) = match body {
+            Some(body) => (subject.unwrap_or_default(), body),
+            None => (DEFAULT_SUBJECT, DEFAULT_BODY),
+        };
+        let context = context(vars);
+        let render = |part: &str, source: &str| {
+            let fail = |problem: String| format!("{channel} template {part}: {problem}");
+            let template = self
+                .env
+                .template_from_str(source)
+                .map_err(|e| fail(e.to_string()))?;
+            template
+                .render(minijinja::Value::from_serialize(&context))
+                .map_err(|e| {
+                    if e.kind() != minijinja::ErrorKind::UndefinedError {
+                        return fail(e.to_string());
+                    }
+                    let mut missing: Vec<String> = template
+                        .undeclared_variables(false)
+                        .into_iter()
+                        .filter(|v| !context.contains_key(v))
+                        .collect();
+                    missing.sort();
+                    fail(format!(
+                        "{} not in the payload; add it to the payload or change the template",
+                        missing.join(", ")
+                    ))
+                })
+        };
+        Ok(Rendered {
+            subject: render("subject", subject)?,
+            body: render("body", body)?.trim_end().to_owned(),
+        })
+    }
+}
+
+/// The payload's keys at the top level, msgpool's variables beside them (they win a clash),
+/// and the whole payload as `payload`.
+fn context(vars: &Variables<'_>) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = match vars.payload {
+        serde_json::Value::Object(object) => object.clone(),
+        _ => serde_json::Map::new(),
+    };
+    if let Ok(serde_json::Value::Object(own)) = serde_json::to_value(vars) {
+        map.extend(own);
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(payload: &serde_json::Value) -> Variables<'_> {
+        Variables {
+            payload,
+            type_key: "order.dispatch_backlog",
+            type_name: "派单堆积",
+            category: "订单异常",
+            urgency: "high",
+            created_at: "2026-11-26T08:00:00Z".into(),
+            duplicate_count: 0,
+            recipient_name: "张三",
+        }
+    }
+
+    #[test]
+    fn renders_payload_keys_and_builtins() {
+        let payload = serde_json::json!({"count": 120});
+        let r = Renderer::default()
+            .render(
+                Channel::Email,
+                Some("Dispatch backlog: {{ count }}"),
+                Some("{{ recipient_name }}: {{ count }} orders ({{ urgency }})"),
+                &vars(&payload),
+            )
+            .expect("renders");
+        assert_eq!(
+            r,
+            Rendered {
+                subject: "Dispatch backlog: 120".into(),
+                body: "张三: 120 orders (high)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_naming_the_part() {
+        let payload = serde_json::json!({});
+        let err = Renderer::default()
+            .render(
+                Channel::Sms,
+                None,
+                Some("{{ count }} orders"),
+                &vars(&payload),
+            )
+            .expect_err("count is missing");
+        assert_eq!(
+            err,
+            "sms template body: count not in the payload; add it to the payload or change the template"
+        );
+    }
+
+    #[test]
+    fn a_broken_template_is_an_error() {
+        let payload = serde_json::json!({"count": 1});
+        let err = Renderer::default()
+            .render(Channel::Inbox, Some("{% if %}"), Some("x"), &vars(&payload))
+            .expect_err("syntax");
+        assert!(err.starts_with("inbox template subject:"), "{err}");
+    }
+
+    #[test]
+    fn without_a_template_the_default_lists_the_payload() {
+        let payload = serde_json::json!({"count": 120, "warehouse": "WH-1"});
+        let r = Renderer::default()
+            .render(Channel::Inbox, None, None, &vars(&payload))
+            .expect("renders");
+        assert_eq!(r.subject, "[high] 派单堆积");
+        assert_eq!(r.body, "派单堆积 (订单异常)\ncount: 120\nwarehouse: WH-1");
+    }
+}
