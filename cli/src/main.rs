@@ -53,6 +53,8 @@ enum Command {
     Status,
     /// A recipient's in-site inbox
     Inbox(commands::inbox::InboxArgs),
+    /// Run a worker: expand due messages and deliver them, until SIGINT or SIGTERM
+    Worker(commands::worker::WorkerArgs),
 }
 
 /// What every command gets: where the database is and how to print.
@@ -72,7 +74,7 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MSGPOOL_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_log_filter().into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -92,6 +94,7 @@ async fn main() -> ExitCode {
         Command::Send(args) => commands::send::run(&ctx, args).await,
         Command::Status => commands::status::run(&ctx).await,
         Command::Inbox(args) => commands::inbox::run(&ctx, args).await,
+        Command::Worker(args) => commands::worker::run(&ctx, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -99,6 +102,15 @@ async fn main() -> ExitCode {
             eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A worker reports what it does; admin commands stay quiet unless something is wrong.
+fn default_log_filter() -> &'static str {
+    if std::env::args().nth(1).as_deref() == Some("worker") {
+        "info,sqlx=warn,refinery_core=warn"
+    } else {
+        "warn"
     }
 }
 

@@ -10,6 +10,7 @@ pub mod send;
 pub mod status;
 pub mod subscription;
 pub mod template;
+pub mod worker;
 
 /// A clap value parser for msgpool's domain types that keeps the hint in the message.
 pub fn parse<T: std::str::FromStr<Err = msgpool::Error>>(s: &str) -> Result<T, String> {

@@ -1,0 +1,79 @@
+//! `msgpool worker`: expand due messages into deliveries and deliver them.
+
+use std::time::Duration;
+
+use clap::Args;
+use msgpool::domain::Channels;
+use msgpool_workers::WorkerConfig;
+use tokio_util::sync::CancellationToken;
+
+use super::parse;
+use crate::Context;
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Channels to deliver (comma-separated); run channels on separate machines to scale them apart
+    #[arg(long, env = "MSGPOOL_CHANNELS", default_value = "inbox", value_parser = parse::<Channels>)]
+    channels: Channels,
+    /// Sends in flight at once, per channel
+    #[arg(long, env = "MSGPOOL_CONCURRENCY", default_value_t = 16)]
+    concurrency: usize,
+    /// Rows per claim
+    #[arg(long, env = "MSGPOOL_BATCH_SIZE", default_value_t = 100)]
+    batch_size: i32,
+    /// Milliseconds between looks for due work when no notification arrives
+    #[arg(long, env = "MSGPOOL_POLL_INTERVAL_MS", default_value_t = 1000)]
+    poll_interval_ms: u64,
+    /// Seconds a claim is held before another worker may take it (heartbeats extend it)
+    #[arg(long, env = "MSGPOOL_LEASE_SECS", default_value_t = 60)]
+    lease_secs: u64,
+    /// Do not LISTEN, only poll (for PgBouncer in transaction mode)
+    #[arg(long, env = "MSGPOOL_POLL_ONLY")]
+    poll_only: bool,
+    /// Only deliver; leave expanding messages to other workers
+    #[arg(long)]
+    no_dispatch: bool,
+    /// Seconds in-flight sends may take to finish after SIGINT or SIGTERM
+    #[arg(long, default_value_t = 10)]
+    grace_secs: u64,
+}
+
+pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
+    let config = WorkerConfig {
+        channels: args.channels.iter().collect(),
+        dispatch: !args.no_dispatch,
+        concurrency: args.concurrency.max(1),
+        batch_size: args.batch_size.max(1),
+        poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
+        lease: Duration::from_secs(args.lease_secs.max(1)),
+        poll_only: args.poll_only,
+        grace: Duration::from_secs(args.grace_secs),
+        ..WorkerConfig::default()
+    };
+    // a connection per send slot and channel, plus the dispatcher, listener and writer
+    let pool = ctx
+        .database
+        .pool((config.concurrency * config.channels.len() + 4) as u32)
+        .await?;
+    let stop = CancellationToken::new();
+    tokio::spawn(stop_on_signal(stop.clone()));
+    msgpool_workers::run(pool, config, stop).await?;
+    Ok(())
+}
+
+async fn stop_on_signal(stop: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    stop.cancel();
+}

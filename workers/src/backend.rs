@@ -1,0 +1,203 @@
+//! The apalis backend over msgpool's own tables: per channel, a stream of leased deliveries.
+//! apalis pulls the next delivery only when a send slot is free; the queue claims a batch
+//! when its buffer runs dry and otherwise waits for a wake-up or the poll interval.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use apalis_core::backend::finalize::Ephemeral;
+use apalis_core::backend::{Backend, BackendConfig};
+use apalis_core::task::Task;
+use apalis_core::task::task_id::RandomId;
+use apalis_core::worker::context::WorkerContext;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt};
+use msgpool::domain::Channel;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tower_layer::Identity;
+
+use crate::WorkerConfig;
+use crate::claim::{ClaimedDelivery, claim};
+use crate::leases::Leases;
+
+/// One channel's claimed-but-unstarted deliveries. It outlives the apalis worker that reads
+/// it, so a worker restarted after a database error picks up where the last one stopped.
+pub struct ChannelQueue {
+    pub channel: Channel,
+    pool: PgPool,
+    config: Arc<WorkerConfig>,
+    leases: Arc<Leases>,
+    buffer: Mutex<VecDeque<ClaimedDelivery>>,
+    /// Held while a claim is in flight, so a release waits for its rows.
+    claiming: tokio::sync::Mutex<()>,
+    /// Notified when the dispatcher made new deliveries.
+    pub wake: Notify,
+    stop: CancellationToken,
+}
+
+impl ChannelQueue {
+    pub fn new(
+        channel: Channel,
+        pool: PgPool,
+        config: Arc<WorkerConfig>,
+        leases: Arc<Leases>,
+        stop: CancellationToken,
+    ) -> Self {
+        ChannelQueue {
+            channel,
+            pool,
+            config,
+            leases,
+            buffer: Mutex::default(),
+            claiming: tokio::sync::Mutex::new(()),
+            wake: Notify::new(),
+            stop,
+        }
+    }
+
+    /// The next delivery to send; `None` once stopping (what is buffered stays for
+    /// [`ChannelQueue::release_unstarted`]).
+    async fn next(self: &Arc<Self>) -> Option<sqlx::Result<ClaimedDelivery>> {
+        loop {
+            if self.stop.is_cancelled() {
+                return None;
+            }
+            if let Some(delivery) = self
+                .buffer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front()
+            {
+                return Some(Ok(delivery));
+            }
+            match self.fill().await {
+                Err(e) => return Some(Err(e)),
+                Ok(true) => {}
+                Ok(false) => {
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(self.config.poll_interval) => {}
+                        _ = self.stop.cancelled() => return None,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims a batch into the buffer; false when nothing was due. The claim runs in a task of
+    /// its own: when a stop drops the caller mid-claim, the committed claim still lands in the
+    /// buffer, where the release at shutdown finds it.
+    async fn fill(self: &Arc<Self>) -> sqlx::Result<bool> {
+        let queue = self.clone();
+        let claimed = tokio::spawn(async move {
+            let _claiming = queue.claiming.lock().await;
+            let batch = claim(
+                &queue.pool,
+                queue.channel,
+                queue.config.batch_size,
+                &queue.config.lease_interval(),
+            )
+            .await?;
+            queue.leases.hold(batch.iter().map(|d| d.lease_token));
+            let any = !batch.is_empty();
+            queue
+                .buffer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(batch);
+            Ok(any)
+        });
+        claimed
+            .await
+            .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+    }
+
+    /// Gives the claimed deliveries that were never started back to the pool (at shutdown),
+    /// due at once and without counting an attempt.
+    pub async fn release_unstarted(&self) -> sqlx::Result<i32> {
+        let _claiming = self.claiming.lock().await;
+        let tokens: Vec<_> = self
+            .buffer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .map(|d| d.lease_token)
+            .collect();
+        if tokens.is_empty() {
+            return Ok(0);
+        }
+        let released = sqlx::query_scalar("SELECT msgpool.release_deliveries($1)")
+            .bind(&tokens)
+            .fetch_one(&self.pool)
+            .await?;
+        self.leases.done(tokens);
+        Ok(released)
+    }
+}
+
+/// The apalis [`Backend`]: a stream over a [`ChannelQueue`].
+pub struct DeliveryBackend {
+    stream: BoxStream<'static, Result<Task<ClaimedDelivery>, sqlx::Error>>,
+}
+
+impl DeliveryBackend {
+    pub fn new(queue: Arc<ChannelQueue>) -> Self {
+        let stream = futures_util::stream::unfold(queue, |queue| async move {
+            let next = queue.next().await?;
+            Some((next.map(Task::new), queue))
+        });
+        DeliveryBackend {
+            stream: stream.boxed(),
+        }
+    }
+}
+
+impl Backend for DeliveryBackend {
+    type Task = Task<ClaimedDelivery>;
+    type Error = sqlx::Error;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
+        Pin::new(&mut self.stream).poll_next(cx)
+    }
+
+    fn poll_close(
+        &mut self,
+        _: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl BackendConfig for DeliveryBackend {
+    type Args = ClaimedDelivery;
+    type Id = RandomId;
+    // Outcomes are written by msgpool's own batching writer, not through apalis.
+    type Kind = Ephemeral;
+    type Config = ();
+    type Layer = Identity;
+
+    fn config(&self) -> &Self::Config {
+        &()
+    }
+
+    fn middleware(&mut self, _: &mut WorkerContext) -> Self::Layer {
+        Identity::new()
+    }
+}

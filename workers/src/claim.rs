@@ -1,0 +1,54 @@
+//! Claiming deliveries: one call of `msgpool.claim_deliveries`, which leases a batch of a
+//! channel's due deliveries and returns everything needed to render and send them.
+
+use chrono::{DateTime, Utc};
+use msgpool::domain::Channel;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub lease_token: Uuid,
+    pub attempt: i32,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    pub message_id: i64,
+    pub payload: serde_json::Value,
+    pub duplicate_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub urgency: String,
+    pub type_key: String,
+    pub type_name: String,
+    pub category: String,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub recipient_key: String,
+    pub recipient_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub webhook_url: Option<String>,
+    pub webhook_flavor: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+/// Leases up to `batch_size` due deliveries of `channel` for `lease` (a PostgreSQL interval).
+pub async fn claim(
+    pool: &PgPool,
+    channel: Channel,
+    batch_size: i32,
+    lease: &str,
+) -> sqlx::Result<Vec<ClaimedDelivery>> {
+    sqlx::query_as(
+        "SELECT id, lease_token, attempt, channel::text AS channel, message_id, payload, duplicate_count,
+                created_at, urgency::text AS urgency, type_key, type_name, category, subject, body,
+                recipient_key, recipient_name, email, phone, webhook_url, webhook_flavor::text AS webhook_flavor,
+                webhook_secret
+           FROM msgpool.claim_deliveries($1::text::msgpool.channel, $2, $3::interval)",
+    )
+    .bind(channel.as_str())
+    .bind(batch_size)
+    .bind(lease)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,81 @@
+//! Expanding due messages into deliveries: `msgpool.dispatch()` in a loop, batch after batch
+//! while there is work, then waiting for a notification or the poll interval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::WorkerConfig;
+use crate::backend::ChannelQueue;
+
+pub async fn run(
+    pool: PgPool,
+    config: Arc<WorkerConfig>,
+    new_messages: Arc<Notify>,
+    queues: Vec<Arc<ChannelQueue>>,
+    stop: CancellationToken,
+) {
+    let mut failures = 0u32;
+    while !stop.is_cancelled() {
+        let wait = match sqlx::query_scalar::<_, i32>("SELECT msgpool.dispatch($1)")
+            .bind(config.batch_size)
+            .fetch_one(&pool)
+            .await
+        {
+            Ok(expanded) => {
+                failures = 0;
+                if expanded > 0 {
+                    tracing::debug!(expanded, "expanded messages into deliveries");
+                    queues.iter().for_each(|q| q.wake.notify_one());
+                }
+                if expanded == config.batch_size {
+                    continue;
+                }
+                config.poll_interval
+            }
+            Err(e) => {
+                failures += 1;
+                let wait = Duration::from_millis(250 * 2u64.pow(failures.min(7)));
+                tracing::warn!(error = %e, retry_in = ?wait, "could not expand messages");
+                wait
+            }
+        };
+        tokio::select! {
+            _ = new_messages.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+}
+
+/// Wakes the dispatcher on `msgpool_message` notifications; reconnects after errors. A lost
+/// notification costs at most a poll interval.
+pub async fn listen(pool: PgPool, new_messages: Arc<Notify>, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen("msgpool_message").await {
+                Ok(()) => loop {
+                    tokio::select! {
+                        received = listener.recv() => match received {
+                            Ok(_) => new_messages.notify_one(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "lost the notification connection; polling meanwhile");
+                                break;
+                            }
+                        },
+                        _ = stop.cancelled() => return,
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "could not LISTEN; polling meanwhile"),
+            },
+            Err(e) => tracing::warn!(error = %e, "could not connect to LISTEN; polling meanwhile"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Writing outcomes in batches: deliveries finish one by one, outcomes go to the database a
+//! few hundred at a time, each only under its lease token. A failed write is retried (the
+//! leases are kept alive meanwhile), so a database outage delays outcomes, never loses them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::leases::Leases;
+
+const MAX_BATCH: usize = 500;
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Delivered; the provider's reference if it gave one.
+    Sent { provider_ref: Option<String> },
+    /// The inbox row to write; it is written with its outcome in one transaction.
+    Inbox { subject: String, body: String },
+    /// Failed for now (timeout, refused connection, 5xx, 429, SMTP 4xx): back off and retry.
+    Retry(String),
+    /// Will never work (bad address, 4xx, SMTP 5xx, broken template): dead at once.
+    Dead(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub id: i64,
+    pub token: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub outcome: Outcome,
+}
+
+/// Where the deliverers hand in outcomes.
+#[derive(Clone)]
+pub struct OutcomeWriter {
+    tx: mpsc::Sender<Finished>,
+}
+
+impl OutcomeWriter {
+    pub async fn send(&self, finished: Finished) -> Result<(), String> {
+        self.tx
+            .send(finished)
+            .await
+            .map_err(|_| "the outcome writer has stopped".to_owned())
+    }
+}
+
+/// Starts the writer; it ends once every [`OutcomeWriter`] is dropped and all is written.
+pub fn spawn(
+    pool: PgPool,
+    leases: Arc<Leases>,
+    worker: String,
+) -> (OutcomeWriter, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Finished>(MAX_BATCH * 4);
+    let task = tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            write_until_done(&pool, &batch, &worker).await;
+            leases.done(batch.drain(..).map(|f| f.token));
+        }
+    });
+    (OutcomeWriter { tx }, task)
+}
+
+async fn write_until_done(pool: &PgPool, batch: &[Finished], worker: &str) {
+    let mut failures = 0u32;
+    while let Err(e) = write(pool, batch, worker).await {
+        failures += 1;
+        let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+        tracing::warn!(error = %e, outcomes = batch.len(), retry_in = ?wait, "could not write outcomes");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn write(pool: &PgPool, batch: &[Finished], worker: &str) -> sqlx::Result<()> {
+    let mut inbox = Vec::new();
+    let mut outcomes = Vec::new();
+    for f in batch {
+        let outcome = |outcome: &str, error: Option<&str>, provider_ref: Option<&str>| {
+            serde_json::json!({
+                "id": f.id, "token": f.token, "outcome": outcome, "error": error,
+                "provider_ref": provider_ref, "started_at": f.started_at, "worker": worker,
+            })
+        };
+        match &f.outcome {
+            Outcome::Inbox { subject, body } => inbox.push(serde_json::json!({
+                "id": f.id, "token": f.token, "subject": subject, "body": body,
+                "started_at": f.started_at, "worker": worker,
+            })),
+            Outcome::Sent { provider_ref } => {
+                outcomes.push(outcome("sent", None, provider_ref.as_deref()))
+            }
+            Outcome::Retry(error) => outcomes.push(outcome("retry", Some(error), None)),
+            Outcome::Dead(error) => outcomes.push(outcome("dead", Some(error), None)),
+        }
+    }
+    if !inbox.is_empty() {
+        sqlx::query("SELECT msgpool.deliver_to_inbox($1)")
+            .bind(serde_json::Value::Array(inbox))
+            .execute(pool)
+            .await?;
+    }
+    if !outcomes.is_empty() {
+        sqlx::query("SELECT msgpool.record_outcomes($1)")
+            .bind(serde_json::Value::Array(outcomes))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}

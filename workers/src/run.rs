@@ -1,0 +1,164 @@
+//! Running a worker: the dispatcher, one supervised apalis worker per channel, the lease
+//! heartbeat and the outcome writer, and a graceful stop: no new claims, in-flight sends
+//! finish within the grace period, unstarted claims go back to the pool, outcomes are written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::WorkerBuilderExt;
+use apalis_core::worker::builder::WorkerBuilder;
+use msgpool::domain::Channel;
+use msgpool::template::Renderer;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{ChannelQueue, DeliveryBackend};
+use crate::deliver::{Deliverer, deliver};
+use crate::leases::Leases;
+use crate::{WorkerConfig, dispatcher, outcomes};
+
+/// The channels this build can deliver.
+pub const SUPPORTED: &[Channel] = &[Channel::Inbox];
+
+/// Runs until `stop` is cancelled, then stops gracefully.
+pub async fn run(
+    pool: PgPool,
+    config: WorkerConfig,
+    stop: CancellationToken,
+) -> msgpool::Result<()> {
+    if let Some(channel) = config.channels.iter().find(|c| !SUPPORTED.contains(c)) {
+        return Err(msgpool::Error::invalid(
+            format!("this worker cannot deliver the {channel} channel yet"),
+            format!(
+                "run it with --channels {}",
+                SUPPORTED
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ));
+    }
+    let config = Arc::new(config);
+    let leases = Arc::new(Leases::default());
+    let heartbeat_stop = CancellationToken::new();
+    let heartbeat = tokio::spawn(leases.clone().keep_alive(
+        pool.clone(),
+        config.clone(),
+        heartbeat_stop.clone(),
+    ));
+    let (writer, writing) = outcomes::spawn(pool.clone(), leases.clone(), config.name.clone());
+    let deliverer = Arc::new(Deliverer {
+        renderer: Renderer::default(),
+        outcomes: writer,
+    });
+
+    let queues: Vec<Arc<ChannelQueue>> = config
+        .channels
+        .iter()
+        .map(|&c| {
+            Arc::new(ChannelQueue::new(
+                c,
+                pool.clone(),
+                config.clone(),
+                leases.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    let new_messages = Arc::new(Notify::new());
+    let mut background = Vec::new();
+    if config.dispatch {
+        background.push(tokio::spawn(dispatcher::run(
+            pool.clone(),
+            config.clone(),
+            new_messages.clone(),
+            queues.clone(),
+            stop.clone(),
+        )));
+        if !config.poll_only {
+            background.push(tokio::spawn(dispatcher::listen(
+                pool.clone(),
+                new_messages.clone(),
+                stop.clone(),
+            )));
+        }
+    }
+    let workers: Vec<_> = queues
+        .iter()
+        .map(|q| {
+            tokio::spawn(supervise(
+                q.clone(),
+                deliverer.clone(),
+                config.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    drop(deliverer);
+    tracing::info!(name = %config.name, channels = %config.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","), dispatch = config.dispatch, "worker running");
+
+    stop.cancelled().await;
+    tracing::info!("stopping: no new claims; finishing what is in flight");
+    let finished =
+        tokio::time::timeout(config.grace, futures_util::future::join_all(workers)).await;
+    if finished.is_err() {
+        tracing::warn!(grace = ?config.grace, "sends still in flight after the grace period; their leases expire and another worker retries them");
+    }
+    for queue in &queues {
+        match queue.release_unstarted().await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(channel = %queue.channel, released = n, "gave unstarted deliveries back")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not give unstarted deliveries back; their leases expire instead")
+            }
+        }
+    }
+    futures_util::future::join_all(background).await;
+    if tokio::time::timeout(config.grace, writing).await.is_err() {
+        tracing::warn!("some outcomes were not written; those deliveries will be sent again");
+    }
+    heartbeat_stop.cancel();
+    let _ = heartbeat.await;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// One channel's apalis worker, restarted with backoff when it ends on an error (a database
+/// error ends an apalis worker); the queue, with its claimed deliveries, outlives it.
+async fn supervise(
+    queue: Arc<ChannelQueue>,
+    deliverer: Arc<Deliverer>,
+    config: Arc<WorkerConfig>,
+    stop: CancellationToken,
+) {
+    let mut failures = 0u32;
+    loop {
+        let worker = WorkerBuilder::new(format!("{}-{}", config.name, queue.channel))
+            .backend(DeliveryBackend::new(queue.clone()))
+            .data(deliverer.clone())
+            .concurrency(config.concurrency)
+            .build(deliver);
+        let until = stop.clone();
+        let ended = worker.run_until(async move {
+            until.cancelled().await;
+            Ok::<(), std::io::Error>(())
+        });
+        match ended.await {
+            Ok(()) => return,
+            Err(_) if stop.is_cancelled() => return,
+            Err(e) => {
+                failures += 1;
+                let wait = Duration::from_millis(250 * 2u64.pow(failures.min(7)));
+                tracing::warn!(channel = %queue.channel, error = %e, restart_in = ?wait, "delivery worker ended; restarting");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
+        }
+    }
+}
