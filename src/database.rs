@@ -11,6 +11,13 @@ use crate::{Error, Result, migrations};
 /// The embedded cluster's folder when `MSGPOOL_HOME` is not set.
 pub const DEFAULT_HOME: &str = ".msgpool";
 
+/// msgpool's folder: `MSGPOOL_HOME`, or `./.msgpool`.
+pub fn home() -> PathBuf {
+    std::env::var_os("MSGPOOL_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_HOME))
+}
+
 #[derive(Debug, Clone)]
 pub enum Database {
     /// An existing server; msgpool migrates it only when asked (`msgpool db migrate`).
@@ -25,11 +32,7 @@ impl Database {
     pub fn from_env(url: Option<String>) -> Database {
         match url.filter(|u| !u.trim().is_empty()) {
             Some(url) => Database::Url(url),
-            None => Database::Embedded(
-                std::env::var_os("MSGPOOL_HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(DEFAULT_HOME)),
-            ),
+            None => Database::Embedded(home()),
         }
     }
 

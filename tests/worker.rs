@@ -4,8 +4,10 @@ mod support;
 
 use std::time::Duration;
 
+use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use sqlx::PgPool;
+use support::smtp::SmtpServer;
 use support::{TestDb, seed};
 use tokio_util::sync::CancellationToken;
 
@@ -253,8 +255,203 @@ async fn a_graceful_stop_gives_unstarted_claims_back_and_loses_nothing() {
     wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 2000).await;
     stop(again).await;
     assert_eq!(
-        count(&db.pool, "SELECT count(*) FROM msgpool.delivery_attempt WHERE outcome = 'sent'").await,
+        count(
+            &db.pool,
+            "SELECT count(*) FROM msgpool.delivery_attempt WHERE outcome = 'sent'"
+        )
+        .await,
         2000,
         "each delivered once"
     );
+}
+
+/// zhang.san and li.si get an order.dispatch_backlog email with a template.
+async fn email_setup(db: &TestDb) {
+    seed(&db.pool).await;
+    sqlx::raw_sql(
+        "INSERT INTO msgpool.template (type_key, channel, subject, body)
+         VALUES ('order.dispatch_backlog', 'email', 'Dispatch backlog: {{ count }}', '{{ count }} orders are waiting');
+         SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 120}', recipients => '{zhang.san,li.si}');",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("setup");
+}
+
+fn email_config(name: &str, smtp_url: Option<String>) -> WorkerConfig {
+    WorkerConfig {
+        channels: vec![Channel::Email],
+        smtp_url,
+        smtp_from: "Alerts <alerts@example.com>".into(),
+        ..config(name)
+    }
+}
+
+#[tokio::test]
+async fn an_email_arrives_at_the_smtp_server_with_from_to_subject_and_body() {
+    let db = TestDb::new().await;
+    email_setup(&db).await;
+    let smtp = SmtpServer::start().await;
+    let worker = start(&db.pool, email_config("mailer", Some(smtp.url())));
+    wait_for(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.delivery WHERE channel = 'email' AND state = 'sent'",
+        2,
+    )
+    .await;
+    stop(worker).await;
+
+    let mut received = smtp.received();
+    received.sort_by(|a, b| a.to.cmp(&b.to));
+    assert_eq!(received.len(), 2);
+    let mail = &received[1];
+    assert_eq!(
+        (mail.from.as_str(), mail.to.clone()),
+        (
+            "alerts@example.com",
+            vec!["zhang.san@example.com".to_owned()]
+        )
+    );
+    assert!(
+        mail.data.contains("From: Alerts <alerts@example.com>"),
+        "{}",
+        mail.data
+    );
+    assert!(
+        mail.data.contains("zhang.san@example.com>"),
+        "{}",
+        mail.data
+    );
+    assert!(
+        mail.data.contains("Subject: Dispatch backlog: 120"),
+        "{}",
+        mail.data
+    );
+    assert!(
+        mail.data.contains("120 orders are waiting"),
+        "{}",
+        mail.data
+    );
+    let message_id: String = sqlx::query_scalar(
+        "SELECT provider_ref FROM msgpool.delivery WHERE channel = 'email' AND recipient_key = 'zhang.san'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("provider ref");
+    assert!(
+        mail.data.contains(&format!("Message-ID: {message_id}")),
+        "the Message-ID is kept: {message_id}"
+    );
+}
+
+#[tokio::test]
+async fn smtp_4xx_is_retried_with_backoff_and_5xx_goes_dead_at_once() {
+    let db = TestDb::new().await;
+    email_setup(&db).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} SET msgpool.retry_base = '200ms'",
+        db.name
+    )))
+    .execute(&db.pool)
+    .await
+    .expect("fast retries");
+    let pool = PgPool::connect(&db.url)
+        .await
+        .expect("a pool that sees the setting");
+    let smtp = SmtpServer::start().await;
+    smtp.refuse(
+        "zhang.san@example.com",
+        Some("450 4.2.1 mailbox busy, try later"),
+    );
+    smtp.refuse("li.si@example.com", Some("550 5.1.1 no such user"));
+
+    let worker = start(&pool, email_config("mailer", Some(smtp.url())));
+    wait_for(&pool, "SELECT count(*) FROM msgpool.delivery WHERE recipient_key = 'li.si' AND channel = 'email' AND state = 'dead'", 1).await;
+    wait_for(
+        &pool,
+        "SELECT least(count(*), 2) FROM msgpool.delivery_attempt WHERE outcome = 'retry'",
+        2,
+    )
+    .await;
+    smtp.refuse("zhang.san@example.com", None);
+    wait_for(&pool, "SELECT count(*) FROM msgpool.delivery WHERE recipient_key = 'zhang.san' AND channel = 'email' AND state = 'sent'", 1).await;
+    stop(worker).await;
+
+    let (attempts, error): (i32, String) =
+        sqlx::query_as("SELECT attempts, last_error FROM msgpool.delivery WHERE recipient_key = 'li.si' AND channel = 'email'")
+            .fetch_one(&pool)
+            .await
+            .expect("li.si");
+    assert_eq!(attempts, 1, "permanent: no retry");
+    assert!(
+        error.contains("550") && error.contains("no such user"),
+        "{error}"
+    );
+    let outcomes: Vec<String> = sqlx::query_scalar(
+        "SELECT a.outcome::text FROM msgpool.delivery_attempt a JOIN msgpool.delivery d ON d.id = a.delivery_id
+          WHERE d.recipient_key = 'zhang.san' AND d.channel = 'email' ORDER BY a.attempt",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("attempts");
+    assert!(
+        outcomes.len() >= 3 && outcomes.last().map(String::as_str) == Some("sent"),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes[..outcomes.len() - 1].iter().all(|o| o == "retry"),
+        "{outcomes:?}"
+    );
+    assert_eq!(smtp.received().len(), 1, "exactly one email went out");
+}
+
+#[tokio::test]
+async fn without_smtp_each_email_is_an_eml_file_in_the_outbox() {
+    let db = TestDb::new().await;
+    email_setup(&db).await;
+    let outbox = tempfile::tempdir().expect("outbox");
+    let worker = start(
+        &db.pool,
+        WorkerConfig {
+            outbox: outbox.path().to_owned(),
+            ..email_config("mailer", None)
+        },
+    );
+    wait_for(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.delivery WHERE channel = 'email' AND state = 'sent'",
+        2,
+    )
+    .await;
+    stop(worker).await;
+
+    let files: Vec<_> = std::fs::read_dir(outbox.path().join("email"))
+        .expect("outbox/email")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e == "eml"))
+    );
+    let refs: Vec<String> = sqlx::query_scalar(
+        "SELECT provider_ref FROM msgpool.delivery WHERE channel = 'email' ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("refs");
+    for file in &files {
+        assert!(
+            refs.contains(&file.display().to_string()),
+            "the file is the provider reference"
+        );
+        let eml = std::fs::read_to_string(file).expect("read .eml");
+        assert!(
+            eml.contains("Subject: Dispatch backlog: 120")
+                && eml.contains("From: Alerts <alerts@example.com>"),
+            "{eml}"
+        );
+    }
 }

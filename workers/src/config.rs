@@ -1,5 +1,6 @@
 //! How a worker runs: which channels, how many sends at once, how big the batches are.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use msgpool::domain::Channel;
@@ -24,6 +25,12 @@ pub struct WorkerConfig {
     pub poll_only: bool,
     /// How long in-flight sends may take to finish after a stop signal.
     pub grace: Duration,
+    /// `smtp://` or `smtps://` URL; without one, emails are written to the outbox.
+    pub smtp_url: Option<String>,
+    /// The From of every email.
+    pub smtp_from: String,
+    /// Where emails and SMS go when no provider is configured.
+    pub outbox: PathBuf,
 }
 
 impl Default for WorkerConfig {
@@ -38,6 +45,9 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(60),
             poll_only: false,
             grace: Duration::from_secs(10),
+            smtp_url: None,
+            smtp_from: "msgpool <msgpool@localhost>".to_owned(),
+            outbox: PathBuf::from(msgpool::database::DEFAULT_HOME).join("outbox"),
         }
     }
 }

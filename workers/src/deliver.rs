@@ -7,6 +7,8 @@ use std::sync::Arc;
 use apalis_core::error::BoxDynError;
 use apalis_core::task::data::Data;
 use chrono::Utc;
+use msgpool::channels::email::EmailSender;
+use msgpool::channels::{SendError, Sent};
 use msgpool::domain::Channel;
 use msgpool::template::{Rendered, Renderer, Variables};
 
@@ -17,6 +19,7 @@ use crate::outcomes::{Finished, Outcome, OutcomeWriter};
 pub struct Deliverer {
     pub renderer: Renderer,
     pub outcomes: OutcomeWriter,
+    pub email: EmailSender,
 }
 
 pub async fn deliver(
@@ -25,7 +28,7 @@ pub async fn deliver(
 ) -> Result<(), BoxDynError> {
     let started_at = Utc::now();
     let outcome = match render(&deliverer.renderer, &delivery) {
-        Ok(rendered) => send(&delivery, rendered).await,
+        Ok(rendered) => send(&deliverer, &delivery, rendered).await,
         Err(problem) => Outcome::Dead(problem),
     };
     if let Outcome::Dead(problem) | Outcome::Retry(problem) = &outcome {
@@ -57,14 +60,39 @@ fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<Rendered, String> 
     renderer.render(d.channel, d.subject.as_deref(), d.body.as_deref(), &vars)
 }
 
-async fn send(d: &ClaimedDelivery, rendered: Rendered) -> Outcome {
-    match d.channel {
-        Channel::Inbox => Outcome::Inbox {
-            subject: rendered.subject,
-            body: rendered.body,
+async fn send(deliverer: &Deliverer, d: &ClaimedDelivery, rendered: Rendered) -> Outcome {
+    let sent = match d.channel {
+        Channel::Inbox => {
+            return Outcome::Inbox {
+                subject: rendered.subject,
+                body: rendered.body,
+            };
+        }
+        Channel::Email => match &d.email {
+            Some(address) => {
+                deliverer
+                    .email
+                    .send(
+                        &d.recipient_name,
+                        address,
+                        &rendered.subject,
+                        &rendered.body,
+                    )
+                    .await
+            }
+            None => Err(SendError::Permanent(
+                "the recipient no longer has an email address".to_owned(),
+            )),
         },
-        // Workers claim only the channels they can send (see run::supported); another
+        // Workers claim only the channels they can send (see run::SUPPORTED); another
         // worker that has this channel takes it after the backoff.
-        other => Outcome::Retry(format!("this worker has no {other} sender")),
+        other => Err(SendError::Transient(format!(
+            "this worker has no {other} sender"
+        ))),
+    };
+    match sent {
+        Ok(Sent { provider_ref }) => Outcome::Sent { provider_ref },
+        Err(SendError::Transient(e)) => Outcome::Retry(e),
+        Err(SendError::Permanent(e)) => Outcome::Dead(e),
     }
 }

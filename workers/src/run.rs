@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use apalis::prelude::WorkerBuilderExt;
 use apalis_core::worker::builder::WorkerBuilder;
+use msgpool::channels::email::EmailSender;
 use msgpool::domain::Channel;
 use msgpool::template::Renderer;
 use sqlx::PgPool;
@@ -19,7 +20,7 @@ use crate::leases::Leases;
 use crate::{WorkerConfig, dispatcher, outcomes};
 
 /// The channels this build can deliver.
-pub const SUPPORTED: &[Channel] = &[Channel::Inbox];
+pub const SUPPORTED: &[Channel] = &[Channel::Inbox, Channel::Email];
 
 /// Runs until `stop` is cancelled, then stops gracefully.
 pub async fn run(
@@ -40,6 +41,14 @@ pub async fn run(
             ),
         ));
     }
+    let email = EmailSender::new(
+        config.smtp_url.as_deref(),
+        &config.smtp_from,
+        config.outbox.clone(),
+    )?;
+    if config.channels.contains(&Channel::Email) {
+        tracing::info!(to = %email.describe(), "email channel");
+    }
     let config = Arc::new(config);
     let leases = Arc::new(Leases::default());
     let heartbeat_stop = CancellationToken::new();
@@ -52,6 +61,7 @@ pub async fn run(
     let deliverer = Arc::new(Deliverer {
         renderer: Renderer::default(),
         outcomes: writer,
+        email,
     });
 
     let queues: Vec<Arc<ChannelQueue>> = config

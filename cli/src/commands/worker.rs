@@ -36,6 +36,20 @@ pub struct WorkerArgs {
     /// Seconds in-flight sends may take to finish after SIGINT or SIGTERM
     #[arg(long, default_value_t = 10)]
     grace_secs: u64,
+    /// SMTP server: smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://...;
+    /// without one, emails are written as .eml files to the outbox
+    #[arg(long, env = "MSGPOOL_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The From of every email
+    #[arg(
+        long,
+        env = "MSGPOOL_SMTP_FROM",
+        default_value = "msgpool <msgpool@localhost>"
+    )]
+    smtp_from: String,
+    /// Where emails and SMS go when no provider is configured (default: MSGPOOL_HOME/outbox)
+    #[arg(long, env = "MSGPOOL_OUTBOX")]
+    outbox: Option<std::path::PathBuf>,
 }
 
 pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
@@ -48,6 +62,11 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         lease: Duration::from_secs(args.lease_secs.max(1)),
         poll_only: args.poll_only,
         grace: Duration::from_secs(args.grace_secs),
+        smtp_url: args.smtp_url,
+        smtp_from: args.smtp_from,
+        outbox: args
+            .outbox
+            .unwrap_or_else(|| msgpool::database::home().join("outbox")),
         ..WorkerConfig::default()
     };
     // a connection per send slot and channel, plus the dispatcher, listener and writer

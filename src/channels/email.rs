@@ -1,0 +1,133 @@
+//! Email: lettre over SMTP with a connection pool (plain, STARTTLS or TLS, optional auth),
+//! or, with no SMTP server configured, a real .eml file per email in the outbox folder.
+
+use std::path::PathBuf;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, Message};
+use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::{AsyncTransport, Tokio1Executor};
+
+use super::{SendError, Sent};
+use crate::{Error, Result};
+
+pub enum EmailSender {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+    Outbox {
+        dir: PathBuf,
+        from: Mailbox,
+    },
+}
+
+impl EmailSender {
+    /// `smtp_url`: `smtp://[user:pass@]host:port` (STARTTLS when the server offers it; add
+    /// `?tls=required` to insist) or `smtps://...` (TLS from the start). Without one, emails go
+    /// to `<outbox>/email/` as .eml files.
+    pub fn new(smtp_url: Option<&str>, from: &str, outbox: PathBuf) -> Result<EmailSender> {
+        let from: Mailbox = from.parse().map_err(|e| {
+            Error::invalid(
+                format!("invalid sender address {from:?}: {e}"),
+                "set MSGPOOL_SMTP_FROM to e.g. 'msgpool <alerts@example.com>'",
+            )
+        })?;
+        let Some(url) = smtp_url.filter(|u| !u.trim().is_empty()) else {
+            return Ok(EmailSender::Outbox {
+                dir: outbox.join("email"),
+                from,
+            });
+        };
+        let url = if url.starts_with("smtp://") && !url.contains("tls=") {
+            format!(
+                "{url}{}tls=opportunistic",
+                if url.contains('?') { '&' } else { '?' }
+            )
+        } else {
+            url.to_owned()
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+            .map_err(|e| {
+                Error::invalid(
+                    format!("invalid SMTP URL: {e}"),
+                    "expected smtp://[user:pass@]host:port or smtps://[user:pass@]host:port",
+                )
+            })?
+            .timeout(Some(std::time::Duration::from_secs(30)))
+            .build();
+        Ok(EmailSender::Smtp { transport, from })
+    }
+
+    /// Where emails go, for the log and the user.
+    pub fn describe(&self) -> String {
+        match self {
+            EmailSender::Smtp { .. } => "SMTP".to_owned(),
+            EmailSender::Outbox { dir, .. } => format!(".eml files in {}", dir.display()),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        to_name: &str,
+        to_address: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<Sent, SendError> {
+        let from = match self {
+            EmailSender::Smtp { from, .. } | EmailSender::Outbox { from, .. } => from.clone(),
+        };
+        let to = to_address
+            .parse()
+            .map(|address| Mailbox::new(Some(to_name.to_owned()), address))
+            .map_err(|e| {
+                SendError::Permanent(format!("invalid email address {to_address:?}: {e}"))
+            })?;
+        let email = Message::builder()
+            // a fresh Message-ID, kept as the provider reference (and the outbox file name)
+            .message_id(None)
+            .from(from)
+            .to(to)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_owned())
+            .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))?;
+        let message_id = email.headers().get_raw("Message-ID").map(str::to_owned);
+        match self {
+            EmailSender::Smtp { transport, .. } => {
+                transport.send(email).await.map_err(classify)?;
+                Ok(Sent {
+                    provider_ref: message_id,
+                })
+            }
+            EmailSender::Outbox { dir, .. } => {
+                let name = message_id
+                    .as_deref()
+                    .unwrap_or("email")
+                    .trim_matches(['<', '>'])
+                    .replace(['/', '@'], "_");
+                let path = dir.join(format!("{name}.eml"));
+                tokio::fs::create_dir_all(dir).await.map_err(|e| {
+                    SendError::Transient(format!("cannot create the outbox {}: {e}", dir.display()))
+                })?;
+                tokio::fs::write(&path, email.formatted())
+                    .await
+                    .map_err(|e| {
+                        SendError::Transient(format!("cannot write {}: {e}", path.display()))
+                    })?;
+                Ok(Sent {
+                    provider_ref: Some(path.display().to_string()),
+                })
+            }
+        }
+    }
+}
+
+/// SMTP 5xx: the server refuses for good. Everything else (4xx, timeouts, connections): retry.
+fn classify(e: lettre::transport::smtp::Error) -> SendError {
+    if e.is_permanent() {
+        SendError::Permanent(format!("SMTP server refused: {e}"))
+    } else {
+        SendError::Transient(format!("SMTP: {e}"))
+    }
+}

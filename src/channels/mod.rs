@@ -1,0 +1,21 @@
+//! The ways of telling someone, each in a file of its own. The inbox is written by SQL
+//! (`msgpool.deliver_to_inbox`, with its outcome); the others send over the network, or,
+//! with no provider configured, write what they would have sent to the outbox folder.
+
+pub mod email;
+
+/// What a provider accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The provider's reference: an email's Message-ID, a gateway's id, an outbox file.
+    pub provider_ref: Option<String>,
+}
+
+/// Why a send failed, and whether trying again can help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Timeouts, refused connections, HTTP 5xx and 429, SMTP 4xx: retry with backoff.
+    Transient(String),
+    /// Invalid address, HTTP 4xx, SMTP 5xx: retrying cannot help.
+    Permanent(String),
+}
