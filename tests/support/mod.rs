@@ -6,6 +6,7 @@
 //! each other's rows and a changed migration gets a fresh template.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod http;
 pub mod smtp;
 
 use std::fs::File;

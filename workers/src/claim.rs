@@ -2,7 +2,7 @@
 //! channel's due deliveries and returns everything needed to render and send them.
 
 use chrono::{DateTime, Utc};
-use msgpool::domain::Channel;
+use msgpool::domain::{Channel, WebhookFlavor};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -28,7 +28,8 @@ pub struct ClaimedDelivery {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub webhook_url: Option<String>,
-    pub webhook_flavor: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub webhook_flavor: WebhookFlavor,
     pub webhook_secret: Option<String>,
 }
 

@@ -8,6 +8,7 @@ use apalis_core::error::BoxDynError;
 use apalis_core::task::data::Data;
 use chrono::Utc;
 use msgpool::channels::email::EmailSender;
+use msgpool::channels::webhook::{Notice, Webhook, WebhookSender};
 use msgpool::channels::{SendError, Sent};
 use msgpool::domain::Channel;
 use msgpool::template::{Rendered, Renderer, Variables};
@@ -20,6 +21,7 @@ pub struct Deliverer {
     pub renderer: Renderer,
     pub outcomes: OutcomeWriter,
     pub email: EmailSender,
+    pub webhook: WebhookSender,
 }
 
 pub async fn deliver(
@@ -82,6 +84,29 @@ async fn send(deliverer: &Deliverer, d: &ClaimedDelivery, rendered: Rendered) ->
             }
             None => Err(SendError::Permanent(
                 "the recipient no longer has an email address".to_owned(),
+            )),
+        },
+        Channel::Webhook => match &d.webhook_url {
+            Some(url) => {
+                let hook = Webhook {
+                    url,
+                    flavor: d.webhook_flavor,
+                    secret: d.webhook_secret.as_deref(),
+                };
+                let notice = Notice {
+                    subject: &rendered.subject,
+                    body: &rendered.body,
+                    type_key: &d.type_key,
+                    urgency: &d.urgency,
+                    payload: &d.payload,
+                    message_id: d.message_id,
+                    delivery_id: d.id,
+                    recipient_key: &d.recipient_key,
+                };
+                deliverer.webhook.send(&hook, &notice).await
+            }
+            None => Err(SendError::Permanent(
+                "the recipient no longer has a webhook".to_owned(),
             )),
         },
         // Workers claim only the channels they can send (see run::SUPPORTED); another

@@ -8,6 +8,7 @@ use std::time::Duration;
 use apalis::prelude::WorkerBuilderExt;
 use apalis_core::worker::builder::WorkerBuilder;
 use msgpool::channels::email::EmailSender;
+use msgpool::channels::webhook::WebhookSender;
 use msgpool::domain::Channel;
 use msgpool::template::Renderer;
 use sqlx::PgPool;
@@ -20,7 +21,7 @@ use crate::leases::Leases;
 use crate::{WorkerConfig, dispatcher, outcomes};
 
 /// The channels this build can deliver.
-pub const SUPPORTED: &[Channel] = &[Channel::Inbox, Channel::Email];
+pub const SUPPORTED: &[Channel] = &[Channel::Inbox, Channel::Email, Channel::Webhook];
 
 /// Runs until `stop` is cancelled, then stops gracefully.
 pub async fn run(
@@ -62,6 +63,7 @@ pub async fn run(
         renderer: Renderer::default(),
         outcomes: writer,
         email,
+        webhook: WebhookSender::new()?,
     });
 
     let queues: Vec<Arc<ChannelQueue>> = config

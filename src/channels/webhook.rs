@@ -1,0 +1,213 @@
+//! Chat webhooks: each recipient's robot in its own format and signature.
+//!
+//! | flavor   | body                                   | signature (with a secret)                                              |
+//! |----------|----------------------------------------|------------------------------------------------------------------------|
+//! | dingtalk | `msgtype: markdown`                    | `&timestamp=<ms>&sign=` base64(HMAC-SHA256(secret, "<ms>\n<secret>"))  |
+//! | wecom    | `msgtype: markdown`                    | none (the key is in the URL)                                           |
+//! | feishu   | `msg_type: text`                       | body `timestamp`, `sign` = base64(HMAC-SHA256(key "<s>\n<secret>", "")) |
+//! | slack    | `text`                                 | none (the URL is the secret)                                           |
+//! | generic  | msgpool's JSON (below)                 | `X-Msgpool-Signature: sha256=` hex(HMAC-SHA256(secret, "<s>.<body>")), `X-Msgpool-Timestamp: <s>` |
+//!
+//! DingTalk, WeCom and Feishu answer errors inside an HTTP 200, so their reply is read too.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::{SendError, Sent};
+use crate::domain::WebhookFlavor;
+use crate::{Error, Result};
+
+/// A recipient's robot.
+pub struct Webhook<'a> {
+    pub url: &'a str,
+    pub flavor: WebhookFlavor,
+    pub secret: Option<&'a str>,
+}
+
+/// What to post.
+pub struct Notice<'a> {
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub type_key: &'a str,
+    pub urgency: &'a str,
+    pub payload: &'a Value,
+    pub message_id: i64,
+    pub delivery_id: i64,
+    pub recipient_key: &'a str,
+}
+
+pub struct WebhookSender {
+    client: reqwest::Client,
+}
+
+impl WebhookSender {
+    pub fn new() -> Result<WebhookSender> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("msgpool/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::setup(
+                    format!("cannot build the HTTP client: {e}"),
+                    "check the machine's TLS set-up",
+                )
+            })?;
+        Ok(WebhookSender { client })
+    }
+
+    pub async fn send(&self, hook: &Webhook<'_>, notice: &Notice<'_>) -> Result<Sent, SendError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut url = reqwest::Url::parse(hook.url)
+            .map_err(|e| SendError::Permanent(format!("invalid webhook URL: {e}")))?;
+        let secret = hook.secret.filter(|s| !s.is_empty());
+        let title = notice.subject;
+        let (body, headers) = match hook.flavor {
+            WebhookFlavor::Dingtalk => {
+                if let Some(secret) = secret {
+                    let ms = now.as_millis().to_string();
+                    let sign = base64(&hmac(
+                        secret.as_bytes(),
+                        format!("{ms}\n{secret}").as_bytes(),
+                    ));
+                    url.query_pairs_mut()
+                        .append_pair("timestamp", &ms)
+                        .append_pair("sign", &sign);
+                }
+                let text = format!("#### {title}\n\n{}", notice.body);
+                (
+                    json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}}),
+                    vec![],
+                )
+            }
+            WebhookFlavor::Wecom => {
+                let content = format!("**{title}**\n{}", notice.body);
+                (
+                    json!({"msgtype": "markdown", "markdown": {"content": content}}),
+                    vec![],
+                )
+            }
+            WebhookFlavor::Feishu => {
+                let mut body = json!({"msg_type": "text", "content": {"text": format!("{title}\n{}", notice.body)}});
+                if let Some(secret) = secret {
+                    let s = now.as_secs().to_string();
+                    body["timestamp"] = json!(s);
+                    body["sign"] = json!(base64(&hmac(format!("{s}\n{secret}").as_bytes(), b"")));
+                }
+                (body, vec![])
+            }
+            WebhookFlavor::Slack => (
+                json!({"text": format!("*{title}*\n{}", notice.body)}),
+                vec![],
+            ),
+            WebhookFlavor::Generic => {
+                let body = json!({
+                    "type_key": notice.type_key, "urgency": notice.urgency, "subject": notice.subject,
+                    "body": notice.body, "payload": notice.payload, "message_id": notice.message_id,
+                    "delivery_id": notice.delivery_id, "recipient": notice.recipient_key,
+                });
+                let headers = match secret {
+                    Some(secret) => {
+                        let s = now.as_secs().to_string();
+                        let signed = format!("{s}.{body}");
+                        vec![
+                            ("X-Msgpool-Timestamp", s),
+                            (
+                                "X-Msgpool-Signature",
+                                format!(
+                                    "sha256={}",
+                                    hex(&hmac(secret.as_bytes(), signed.as_bytes()))
+                                ),
+                            ),
+                        ]
+                    }
+                    None => vec![],
+                };
+                (body, headers)
+            }
+        };
+        // The generic signature covers these exact bytes, so send them as signed.
+        let mut request = self
+            .client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(format!("webhook request failed: {e}")))?;
+        let status = response.status();
+        let reply = response.text().await.unwrap_or_default();
+        let snippet: String = reply.chars().take(200).collect();
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(SendError::Transient(format!(
+                "webhook answered HTTP {status}: {snippet}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(SendError::Permanent(format!(
+                "webhook answered HTTP {status}: {snippet}"
+            )));
+        }
+        check_reply(hook.flavor, &reply)?;
+        Ok(Sent { provider_ref: None })
+    }
+}
+
+/// The error codes robots put inside an HTTP 200. Rate limits and "system busy" retry;
+/// anything else (bad signature, keyword mismatch, revoked robot) will not get better.
+fn check_reply(flavor: WebhookFlavor, reply: &str) -> Result<(), SendError> {
+    let (provider, code_field, message_field, transient): (&str, &[&str], &str, &[i64]) =
+        match flavor {
+            WebhookFlavor::Dingtalk => ("DingTalk", &["errcode"], "errmsg", &[-1, 130101]),
+            WebhookFlavor::Wecom => ("WeCom", &["errcode"], "errmsg", &[-1, 45009]),
+            WebhookFlavor::Feishu => ("Feishu", &["code", "StatusCode"], "msg", &[9499, 11232]),
+            WebhookFlavor::Slack | WebhookFlavor::Generic => return Ok(()),
+        };
+    let parsed: Value = serde_json::from_str(reply).map_err(|_| {
+        SendError::Transient(format!(
+            "{provider} answered 200 with something not JSON: {}",
+            reply.chars().take(200).collect::<String>()
+        ))
+    })?;
+    let code = code_field
+        .iter()
+        .find_map(|f| parsed.get(*f)?.as_i64())
+        .unwrap_or(0);
+    if code == 0 {
+        return Ok(());
+    }
+    let message = parsed
+        .get(message_field)
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let problem = format!("{provider} error {code}: {message}");
+    Err(if transient.contains(&code) {
+        SendError::Transient(problem)
+    } else {
+        SendError::Permanent(problem)
+    })
+}
+
+fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,287 @@
+//! Webhooks end to end: each flavor arrives at a real HTTP server in its provider's format
+//! with a correct signature, checked here by an independent implementation of each
+//! provider's published algorithm; errors inside an HTTP 200 are read and classified.
+
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use msgpool::domain::Channel;
+use msgpool_workers::WorkerConfig;
+use sha2::Sha256;
+use sqlx::PgPool;
+use support::TestDb;
+use support::http::HttpServer;
+use tokio_util::sync::CancellationToken;
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+async fn setup(db: &TestDb, http: &HttpServer) {
+    let sql = format!(
+        "INSERT INTO msgpool.message_type (key, name, channels, max_attempts) VALUES ('server.down', 'Server down', '{{webhook}}', 5);
+         INSERT INTO msgpool.template (type_key, channel, subject, body) VALUES ('server.down', 'webhook', '{{{{ host }}}} down', 'since {{{{ since }}}}');
+         INSERT INTO msgpool.recipient (key, name, webhook_url, webhook_flavor, webhook_secret) VALUES
+           ('ding', 'DingTalk group', '{ding}', 'dingtalk', 'SEC1'),
+           ('wecom', 'WeCom group', '{wecom}', 'wecom', NULL),
+           ('feishu', 'Feishu group', '{feishu}', 'feishu', 'SEC2'),
+           ('slack', 'Slack channel', '{slack}', 'slack', NULL),
+           ('gen', 'Our service', '{generic}', 'generic', 'SEC3');",
+        ding = http.url("/ding?access_token=T"),
+        wecom = http.url("/wecom?key=K"),
+        feishu = http.url("/feishu"),
+        slack = http.url("/slack/T000"),
+        generic = http.url("/generic"),
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&db.pool)
+        .await
+        .expect("setup");
+}
+
+fn start(
+    pool: &PgPool,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<msgpool::Result<()>>,
+) {
+    let config = WorkerConfig {
+        name: "hooks".into(),
+        channels: vec![Channel::Webhook],
+        poll_interval: Duration::from_millis(50),
+        grace: Duration::from_secs(5),
+        ..WorkerConfig::default()
+    };
+    let stop = CancellationToken::new();
+    (
+        stop.clone(),
+        tokio::spawn(msgpool_workers::run(pool.clone(), config, stop)),
+    )
+}
+
+async fn wait_for(pool: &PgPool, sql: &'static str, want: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql);
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql}: still {got}, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn each_flavor_arrives_in_its_providers_format_with_a_correct_signature() {
+    let db = TestDb::new().await;
+    let http = HttpServer::start().await;
+    setup(&db, &http).await;
+    sqlx::query("SELECT msgpool.send('server.down', '{\"host\": \"db1\", \"since\": \"08:00\"}', recipients => '{ding,wecom,feishu,slack,gen}')")
+        .execute(&db.pool)
+        .await
+        .expect("send");
+    let (stop, worker) = start(&db.pool);
+    wait_for(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.delivery WHERE state = 'sent'",
+        5,
+    )
+    .await;
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let requests = http.requests();
+    let at = |path: &str| {
+        requests
+            .iter()
+            .find(|r| r.target.starts_with(path))
+            .unwrap_or_else(|| panic!("no request to {path}: {requests:?}"))
+            .clone()
+    };
+
+    let ding = at("/ding");
+    assert_eq!(
+        ding.query("access_token").as_deref(),
+        Some("T"),
+        "the robot's token stays"
+    );
+    let ts = ding.query("timestamp").expect("timestamp");
+    assert!(
+        (now_ms - ts.parse::<i64>().expect("ms")).abs() < 60_000,
+        "a current timestamp in milliseconds"
+    );
+    assert_eq!(
+        ding.query("sign"),
+        Some(b64(&hmac_sha256(b"SEC1", format!("{ts}\nSEC1").as_bytes()))),
+        "DingTalk signature"
+    );
+    let body = ding.json();
+    assert_eq!(body["msgtype"], "markdown");
+    assert_eq!(body["markdown"]["title"], "db1 down");
+    assert_eq!(body["markdown"]["text"], "#### db1 down\n\nsince 08:00");
+
+    let wecom = at("/wecom").json();
+    assert_eq!(
+        wecom,
+        serde_json::json!({"msgtype": "markdown", "markdown": {"content": "**db1 down**\nsince 08:00"}})
+    );
+
+    let feishu = at("/feishu").json();
+    assert_eq!(
+        (
+            feishu["msg_type"].as_str(),
+            feishu["content"]["text"].as_str()
+        ),
+        (Some("text"), Some("db1 down\nsince 08:00"))
+    );
+    let ts = feishu["timestamp"].as_str().expect("timestamp in seconds");
+    assert!((now_ms / 1000 - ts.parse::<i64>().expect("s")).abs() < 60);
+    assert_eq!(
+        feishu["sign"].as_str(),
+        Some(b64(&hmac_sha256(format!("{ts}\nSEC2").as_bytes(), b"")).as_str()),
+        "Feishu signature"
+    );
+
+    assert_eq!(
+        at("/slack/T000").json(),
+        serde_json::json!({"text": "*db1 down*\nsince 08:00"})
+    );
+
+    let generic = at("/generic");
+    let ts = generic
+        .headers
+        .get("x-msgpool-timestamp")
+        .expect("timestamp header");
+    let signature = format!(
+        "sha256={}",
+        hmac_sha256(b"SEC3", format!("{ts}.{}", generic.body).as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    assert_eq!(
+        generic.headers.get("x-msgpool-signature"),
+        Some(&signature),
+        "HMAC-SHA256 over timestamp.body"
+    );
+    let body = generic.json();
+    assert_eq!(
+        (
+            body["type_key"].as_str(),
+            body["recipient"].as_str(),
+            body["subject"].as_str()
+        ),
+        (Some("server.down"), Some("gen"), Some("db1 down"))
+    );
+    assert_eq!(body["payload"]["host"], "db1");
+}
+
+#[tokio::test]
+async fn provider_errors_inside_http_200_and_http_statuses_are_retried_or_parked_as_they_say() {
+    let db = TestDb::new().await;
+    let http = HttpServer::start().await;
+    setup(&db, &http).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} SET msgpool.retry_base = '100ms'",
+        db.name
+    )))
+    .execute(&db.pool)
+    .await
+    .expect("fast retries");
+    let pool = PgPool::connect(&db.url).await.expect("pool");
+    let (stop, worker) = start(&pool);
+
+    // (reply, recipient, final state, attempt outcomes, error it keeps)
+    let cases = [
+        (
+            (
+                200,
+                r#"{"errcode":310000,"errmsg":"keywords not in content"}"#,
+            ),
+            "ding",
+            "dead",
+            "dead",
+            Some("DingTalk error 310000: keywords not in content"),
+        ),
+        (
+            (200, r#"{"errcode":130101,"errmsg":"send too fast"}"#),
+            "ding",
+            "sent",
+            "retry,sent",
+            None,
+        ),
+        (
+            (200, r#"{"code":19021,"msg":"sign match fail"}"#),
+            "feishu",
+            "dead",
+            "dead",
+            Some("Feishu error 19021: sign match fail"),
+        ),
+        ((503, "busy"), "slack", "sent", "retry,sent", None),
+        ((429, "slow down"), "wecom", "sent", "retry,sent", None),
+        (
+            (400, "invalid_payload"),
+            "slack",
+            "dead",
+            "dead",
+            Some("webhook answered HTTP 400 Bad Request: invalid_payload"),
+        ),
+    ];
+    for ((status, reply), recipient, state, outcomes, error) in cases {
+        http.reply_next(status, reply);
+        let id: i64 = sqlx::query_scalar("SELECT msgpool.send('server.down', '{\"host\": \"db1\", \"since\": \"now\"}', recipients => ARRAY[$1])")
+            .bind(recipient)
+            .fetch_one(&pool)
+            .await
+            .expect("send");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let (got_state, got_error): (String, Option<String>) = loop {
+            let row: Option<(String, Option<String>)> = sqlx::query_as(
+                "SELECT state::text, last_error FROM msgpool.delivery WHERE message_id = $1 AND state IN ('sent', 'dead')",
+            )
+            .bind(id)
+            .fetch_optional(&pool)
+            .await
+            .expect("delivery");
+            if let Some(row) = row {
+                break row;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{recipient} after {status} {reply}: not finished"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        assert_eq!(got_state, state, "{status} {reply}");
+        if let Some(error) = error {
+            assert_eq!(got_error.as_deref(), Some(error));
+        }
+        let log: Vec<String> = sqlx::query_scalar(
+            "SELECT a.outcome::text FROM msgpool.delivery_attempt a JOIN msgpool.delivery d ON d.id = a.delivery_id
+              WHERE d.message_id = $1 ORDER BY a.attempt",
+        )
+        .bind(id)
+        .fetch_all(&pool)
+        .await
+        .expect("log");
+        assert_eq!(log.join(","), outcomes, "{status} {reply}");
+    }
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+}
