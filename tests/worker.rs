@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 fn config(name: &str) -> WorkerConfig {
     WorkerConfig {
         name: name.into(),
+        channels: vec![Channel::Inbox],
         poll_interval: Duration::from_millis(50),
         lease: Duration::from_secs(30),
         grace: Duration::from_secs(5),
@@ -224,7 +225,7 @@ async fn a_killed_workers_leased_deliveries_are_finished_by_another_worker() {
 async fn a_graceful_stop_gives_unstarted_claims_back_and_loses_nothing() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
-    sqlx::query("INSERT INTO msgpool.message (type_key, recipients) SELECT 'server.down', '{zhang.san}' FROM generate_series(1, 2000)")
+    sqlx::query("INSERT INTO msgpool.message (type_key, recipients) SELECT 'server.down', '{zhang.san}' FROM generate_series(1, 10000)")
         .execute(&db.pool)
         .await
         .expect("messages");
@@ -232,7 +233,7 @@ async fn a_graceful_stop_gives_unstarted_claims_back_and_loses_nothing() {
         &db.pool,
         WorkerConfig {
             batch_size: 200,
-            concurrency: 2,
+            concurrency: 1,
             ..config("first")
         },
     );
@@ -247,12 +248,12 @@ async fn a_graceful_stop_gives_unstarted_claims_back_and_loses_nothing() {
     assert_eq!(stuck, 0, "nothing is left leased after a graceful stop");
     let before = count(&db.pool, "SELECT count(*) FROM msgpool.inbox").await;
     assert!(
-        before < 2000,
+        before < 10000,
         "the stop came before the end ({before} delivered)"
     );
 
     let again = start(&db.pool, config("second"));
-    wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 2000).await;
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 10000).await;
     stop(again).await;
     assert_eq!(
         count(
@@ -260,7 +261,7 @@ async fn a_graceful_stop_gives_unstarted_claims_back_and_loses_nothing() {
             "SELECT count(*) FROM msgpool.delivery_attempt WHERE outcome = 'sent'"
         )
         .await,
-        2000,
+        10000,
         "each delivered once"
     );
 }

@@ -3,6 +3,7 @@
 //! with no provider configured, write what they would have sent to the outbox folder.
 
 pub mod email;
+pub mod sms;
 pub mod webhook;
 
 /// What a provider accepted.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use msgpool::channels::sms::SmsConfig;
 use msgpool::domain::Channel;
 
 #[derive(Debug, Clone)]
@@ -31,13 +32,14 @@ pub struct WorkerConfig {
     pub smtp_from: String,
     /// Where emails and SMS go when no provider is configured.
     pub outbox: PathBuf,
+    pub sms: SmsConfig,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             name: format!("msgpool-worker-{}", std::process::id()),
-            channels: vec![Channel::Inbox],
+            channels: Channel::ALL.to_vec(),
             dispatch: true,
             concurrency: 16,
             batch_size: 100,
@@ -48,6 +50,7 @@ impl Default for WorkerConfig {
             smtp_url: None,
             smtp_from: "msgpool <msgpool@localhost>".to_owned(),
             outbox: PathBuf::from(msgpool::database::DEFAULT_HOME).join("outbox"),
+            sms: SmsConfig::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ use apalis_core::error::BoxDynError;
 use apalis_core::task::data::Data;
 use chrono::Utc;
 use msgpool::channels::email::EmailSender;
+use msgpool::channels::sms::SmsSender;
 use msgpool::channels::webhook::{Notice, Webhook, WebhookSender};
 use msgpool::channels::{SendError, Sent};
 use msgpool::domain::Channel;
@@ -22,6 +23,7 @@ pub struct Deliverer {
     pub outcomes: OutcomeWriter,
     pub email: EmailSender,
     pub webhook: WebhookSender,
+    pub sms: SmsSender,
 }
 
 pub async fn deliver(
@@ -86,6 +88,12 @@ async fn send(deliverer: &Deliverer, d: &ClaimedDelivery, rendered: Rendered) ->
                 "the recipient no longer has an email address".to_owned(),
             )),
         },
+        Channel::Sms => match &d.phone {
+            Some(phone) => deliverer.sms.send(phone, &rendered.body).await,
+            None => Err(SendError::Permanent(
+                "the recipient no longer has a phone number".to_owned(),
+            )),
+        },
         Channel::Webhook => match &d.webhook_url {
             Some(url) => {
                 let hook = Webhook {
@@ -109,11 +117,6 @@ async fn send(deliverer: &Deliverer, d: &ClaimedDelivery, rendered: Rendered) ->
                 "the recipient no longer has a webhook".to_owned(),
             )),
         },
-        // Workers claim only the channels they can send (see run::SUPPORTED); another
-        // worker that has this channel takes it after the backoff.
-        other => Err(SendError::Transient(format!(
-            "this worker has no {other} sender"
-        ))),
     };
     match sent {
         Ok(Sent { provider_ref }) => Outcome::Sent { provider_ref },

@@ -8,6 +8,7 @@ use std::time::Duration;
 use apalis::prelude::WorkerBuilderExt;
 use apalis_core::worker::builder::WorkerBuilder;
 use msgpool::channels::email::EmailSender;
+use msgpool::channels::sms::SmsSender;
 use msgpool::channels::webhook::WebhookSender;
 use msgpool::domain::Channel;
 use msgpool::template::Renderer;
@@ -20,33 +21,21 @@ use crate::deliver::{Deliverer, deliver};
 use crate::leases::Leases;
 use crate::{WorkerConfig, dispatcher, outcomes};
 
-/// The channels this build can deliver.
-pub const SUPPORTED: &[Channel] = &[Channel::Inbox, Channel::Email, Channel::Webhook];
-
 /// Runs until `stop` is cancelled, then stops gracefully.
 pub async fn run(
     pool: PgPool,
     config: WorkerConfig,
     stop: CancellationToken,
 ) -> msgpool::Result<()> {
-    if let Some(channel) = config.channels.iter().find(|c| !SUPPORTED.contains(c)) {
-        return Err(msgpool::Error::invalid(
-            format!("this worker cannot deliver the {channel} channel yet"),
-            format!(
-                "run it with --channels {}",
-                SUPPORTED
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-        ));
-    }
     let email = EmailSender::new(
         config.smtp_url.as_deref(),
         &config.smtp_from,
         config.outbox.clone(),
     )?;
+    let sms = SmsSender::new(config.sms.clone(), &config.outbox)?;
+    if config.channels.contains(&Channel::Sms) {
+        tracing::info!(to = %sms.describe(), "sms channel");
+    }
     if config.channels.contains(&Channel::Email) {
         tracing::info!(to = %email.describe(), "email channel");
     }
@@ -64,6 +53,7 @@ pub async fn run(
         outcomes: writer,
         email,
         webhook: WebhookSender::new()?,
+        sms,
     });
 
     let queues: Vec<Arc<ChannelQueue>> = config

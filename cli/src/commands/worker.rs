@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use msgpool::channels::sms::{AliyunSms, SmsConfig};
 use msgpool::domain::Channels;
 use msgpool_workers::WorkerConfig;
 use tokio_util::sync::CancellationToken;
@@ -13,7 +14,7 @@ use crate::Context;
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// Channels to deliver (comma-separated); run channels on separate machines to scale them apart
-    #[arg(long, env = "MSGPOOL_CHANNELS", default_value = "inbox", value_parser = parse::<Channels>)]
+    #[arg(long, env = "MSGPOOL_CHANNELS", default_value = "inbox,email,sms,webhook", value_parser = parse::<Channels>)]
     channels: Channels,
     /// Sends in flight at once, per channel
     #[arg(long, env = "MSGPOOL_CONCURRENCY", default_value_t = 16)]
@@ -50,9 +51,70 @@ pub struct WorkerArgs {
     /// Where emails and SMS go when no provider is configured (default: MSGPOOL_HOME/outbox)
     #[arg(long, env = "MSGPOOL_OUTBOX")]
     outbox: Option<std::path::PathBuf>,
+    /// Generic JSON SMS gateway: it gets POST {"phone": "+86...", "text": "..."}
+    #[arg(long, env = "MSGPOOL_SMS_GATEWAY_URL")]
+    sms_gateway_url: Option<String>,
+    /// Authorization header for the SMS gateway, e.g. "Bearer abc"
+    #[arg(long, env = "MSGPOOL_SMS_GATEWAY_AUTH", hide_env_values = true)]
+    sms_gateway_auth: Option<String>,
+    /// The gateway's field name for the phone number
+    #[arg(long, env = "MSGPOOL_SMS_PHONE_FIELD", default_value = "phone")]
+    sms_phone_field: String,
+    /// The gateway's field name for the text
+    #[arg(long, env = "MSGPOOL_SMS_TEXT_FIELD", default_value = "text")]
+    sms_text_field: String,
+    /// Longer texts are cut to this many characters, the last one "…"
+    #[arg(long, env = "MSGPOOL_SMS_MAX_CHARS", default_value_t = 500)]
+    sms_max_chars: usize,
+    /// Aliyun SMS AccessKey ID (with the three below, sends through Aliyun SendSms)
+    #[arg(long, env = "MSGPOOL_ALIYUN_ACCESS_KEY_ID")]
+    aliyun_access_key_id: Option<String>,
+    #[arg(long, env = "MSGPOOL_ALIYUN_ACCESS_KEY_SECRET", hide_env_values = true)]
+    aliyun_access_key_secret: Option<String>,
+    /// The approved SMS signature (签名)
+    #[arg(long, env = "MSGPOOL_ALIYUN_SIGN_NAME")]
+    aliyun_sign_name: Option<String>,
+    /// The approved template; msgpool's text goes into its ${content} variable
+    #[arg(long, env = "MSGPOOL_ALIYUN_TEMPLATE_CODE")]
+    aliyun_template_code: Option<String>,
+    #[arg(
+        long,
+        env = "MSGPOOL_ALIYUN_ENDPOINT",
+        default_value = "https://dysmsapi.aliyuncs.com/"
+    )]
+    aliyun_endpoint: String,
+}
+
+impl WorkerArgs {
+    fn aliyun(&self) -> anyhow::Result<Option<AliyunSms>> {
+        let Some(access_key_id) = self.aliyun_access_key_id.clone() else {
+            return Ok(None);
+        };
+        let need = |value: &Option<String>, name: &str| {
+            value.clone().ok_or_else(|| anyhow::anyhow!("MSGPOOL_ALIYUN_ACCESS_KEY_ID is set but {name} is not; Aliyun SMS needs all four MSGPOOL_ALIYUN_* settings"))
+        };
+        Ok(Some(AliyunSms {
+            access_key_id,
+            access_key_secret: need(
+                &self.aliyun_access_key_secret,
+                "MSGPOOL_ALIYUN_ACCESS_KEY_SECRET",
+            )?,
+            sign_name: need(&self.aliyun_sign_name, "MSGPOOL_ALIYUN_SIGN_NAME")?,
+            template_code: need(&self.aliyun_template_code, "MSGPOOL_ALIYUN_TEMPLATE_CODE")?,
+            endpoint: self.aliyun_endpoint.clone(),
+        }))
+    }
 }
 
 pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
+    let sms = SmsConfig {
+        aliyun: args.aliyun()?,
+        gateway_url: args.sms_gateway_url,
+        gateway_auth: args.sms_gateway_auth,
+        phone_field: args.sms_phone_field,
+        text_field: args.sms_text_field,
+        max_chars: args.sms_max_chars,
+    };
     let config = WorkerConfig {
         channels: args.channels.iter().collect(),
         dispatch: !args.no_dispatch,
@@ -67,6 +129,7 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         outbox: args
             .outbox
             .unwrap_or_else(|| msgpool::database::home().join("outbox")),
+        sms,
         ..WorkerConfig::default()
     };
     // a connection per send slot and channel, plus the dispatcher, listener and writer
