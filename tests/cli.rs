@@ -657,3 +657,75 @@ async fn missing_postgres_binaries_and_a_missing_schema_are_explained() {
     assert!(ok(&unmigrated, &["db", "migrate"]).starts_with("applied "));
     assert_eq!(json(&unmigrated, &["type", "list"]), serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn the_main_job_runs_the_demo_on_the_embedded_default_and_stops_on_sigterm() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let msgpool = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_msgpool"));
+        cmd.args(args)
+            .env_remove("DATABASE_URL")
+            .env("MSGPOOL_HOME", home.path())
+            .env("MSGPOOL_LOG", "warn");
+        cmd
+    };
+    let worker = msgpool(&["worker", "--demo", "--poll-interval-ms", "100"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the worker");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = msgpool(&["inbox", "zhang.san", "--json"])
+            .output()
+            .expect("inbox");
+        if out.status.success() {
+            let inbox: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            if inbox["unread"] == 3 {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo's messages did not reach the inbox"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let sms = home.path().join("outbox/sms.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&sms)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no SMS lines in {}",
+            sms.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let emails = std::fs::read_dir(home.path().join("outbox/email"))
+        .expect("outbox/email")
+        .count();
+    assert_eq!(emails, 6, "3 messages to 2 people by email");
+
+    Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .expect("kill");
+    let out = worker.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "SIGTERM stops it cleanly");
+    let guide = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        guide.contains("msgpool inbox zhang.san")
+            && guide.contains("sms.jsonl")
+            && guide.contains("SELECT msgpool.send("),
+        "{guide}"
+    );
+    assert!(
+        msgpool(&["db", "stop"])
+            .status()
+            .expect("db stop")
+            .success()
+    );
+}

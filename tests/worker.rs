@@ -456,3 +456,38 @@ async fn without_smtp_each_email_is_an_eml_file_in_the_outbox() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_worker_survives_a_postgresql_restart_and_resumes() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let database = msgpool::Database::Embedded(home.path().join("pool"));
+    let pool = database.pool(10).await.expect("embedded cluster");
+    seed(&pool).await;
+    let worker = start(&pool, config("survivor"));
+    sqlx::query("SELECT msgpool.send('server.down', recipients => '{zhang.san}')")
+        .execute(&pool)
+        .await
+        .expect("send");
+    wait_for(&pool, "SELECT count(*) FROM msgpool.inbox", 1).await;
+
+    let cluster = msgpool::embedded::Cluster::new(home.path().join("pool")).expect("cluster");
+    assert!(cluster.stop().await.expect("stop PostgreSQL"));
+    tokio::time::sleep(Duration::from_secs(2)).await; // the worker meets errors meanwhile
+    assert!(
+        !worker.1.is_finished(),
+        "a database outage does not end the worker"
+    );
+    cluster
+        .ensure_running()
+        .await
+        .expect("start PostgreSQL again");
+
+    sqlx::query("SELECT msgpool.send('server.down', recipients => '{zhang.san}')")
+        .execute(&pool)
+        .await
+        .expect("send after restart");
+    wait_for(&pool, "SELECT count(*) FROM msgpool.inbox", 2).await;
+    stop(worker).await;
+    pool.close().await;
+    cluster.stop().await.expect("stop");
+}

@@ -139,6 +139,7 @@ async fn supervise(
 ) {
     let mut failures = 0u32;
     loop {
+        let started = tokio::time::Instant::now();
         let worker = WorkerBuilder::new(format!("{}-{}", config.name, queue.channel))
             .backend(DeliveryBackend::new(queue.clone()))
             .data(deliverer.clone())
@@ -153,7 +154,12 @@ async fn supervise(
             Ok(()) => return,
             Err(_) if stop.is_cancelled() => return,
             Err(e) => {
-                failures += 1;
+                // a worker that ran well for a while starts its backoff afresh
+                failures = if started.elapsed() > Duration::from_secs(60) {
+                    1
+                } else {
+                    failures + 1
+                };
                 let wait = Duration::from_millis(250 * 2u64.pow(failures.min(7)));
                 tracing::warn!(channel = %queue.channel, error = %e, restart_in = ?wait, "delivery worker ended; restarting");
                 tokio::select! {

@@ -34,6 +34,9 @@ pub struct WorkerArgs {
     /// Only deliver; leave expanding messages to other workers
     #[arg(long)]
     no_dispatch: bool,
+    /// Also create sample types, recipients and subscriptions, and send sample messages
+    #[arg(long)]
+    demo: bool,
     /// Seconds in-flight sends may take to finish after SIGINT or SIGTERM
     #[arg(long, default_value_t = 10)]
     grace_secs: u64,
@@ -137,6 +140,12 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         .database
         .pool((config.concurrency * config.channels.len() + 4) as u32)
         .await?;
+    if args.demo {
+        sqlx::raw_sql(include_str!("demo.sql"))
+            .execute(&pool)
+            .await?;
+        print_guide(ctx, &config).await?;
+    }
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     msgpool_workers::run(pool, config, stop).await?;
@@ -158,4 +167,26 @@ async fn stop_on_signal(stop: CancellationToken) {
         }
     }
     stop.cancel();
+}
+
+/// Where a new user sees the demo's messages arrive, and how to send their own.
+async fn print_guide(ctx: &Context, config: &WorkerConfig) -> anyhow::Result<()> {
+    let outbox = config.outbox.display();
+    let url = ctx.database.url().await?;
+    println!(
+        r#"msgpool is running: PostgreSQL at {url}
+
+The demo sent 3 messages to the ops group (张三, 李四). Within seconds:
+  inbox:   msgpool inbox zhang.san
+  email:   {outbox}/email/*.eml   (set MSGPOOL_SMTP_URL to send through your SMTP server)
+  sms:     {outbox}/sms.jsonl     (set MSGPOOL_SMS_GATEWAY_URL or the MSGPOOL_ALIYUN_* settings)
+  status:  msgpool status
+
+Send your own, from the shell or from SQL in any language:
+  msgpool send server.down --data '{{"host": "db2", "since": "09:30"}}'
+  psql "$(msgpool db url)" -c "SELECT msgpool.send('server.down', '{{\"host\": \"db2\", \"since\": \"09:30\"}}')"
+
+Stop with Ctrl-C (in-flight sends finish first)."#
+    );
+    Ok(())
 }
