@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod channels;
 pub mod database;
+pub mod deliveries;
 pub mod domain;
 pub mod embedded;
 pub(crate) mod error;

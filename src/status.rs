@@ -21,6 +21,17 @@ pub struct Status {
     pub oldest_due_seconds: Option<f64>,
     /// Deliveries that gave up.
     pub dead: i64,
+    pub channels: Vec<ChannelStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ChannelStatus {
+    pub channel: String,
+    /// Deliveries sent in the last 60 s.
+    pub sent_last_minute: i64,
+    pub pending: i64,
+    pub sending: i64,
+    pub dead: i64,
 }
 
 pub async fn read(pool: &PgPool) -> Result<Status> {
@@ -31,10 +42,17 @@ pub async fn read(pool: &PgPool) -> Result<Status> {
         .fetch_one(pool)
         .await
         .map_err(Error::from_database("reading the pool's status"))?;
+    let channels = sqlx::query_as(
+        "SELECT channel::text AS channel, sent_last_minute, pending, sending, dead FROM msgpool.channel_status ORDER BY channel",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(Error::from_database("reading the channels' status"))?;
     Ok(Status {
         messages: messages.0,
         deliveries: deliveries.0,
         oldest_due_seconds,
         dead,
+        channels,
     })
 }

@@ -51,6 +51,10 @@ enum Command {
     Send(commands::send::SendArgs),
     /// How the pool is doing
     Status,
+    /// Deliveries with their state and last error, filtered
+    Deliveries(commands::deliveries::ListArgs),
+    /// Re-queue dead deliveries (by id, by filter, or --all)
+    Retry(commands::deliveries::RetryArgs),
     /// A recipient's in-site inbox
     Inbox(commands::inbox::InboxArgs),
     /// Run a worker: expand due messages and deliver them, until SIGINT or SIGTERM
@@ -93,6 +97,8 @@ async fn main() -> ExitCode {
         Command::Unsubscribe(args) => commands::subscription::unsubscribe(&ctx, args).await,
         Command::Send(args) => commands::send::run(&ctx, args).await,
         Command::Status => commands::status::run(&ctx).await,
+        Command::Deliveries(args) => commands::deliveries::list(&ctx, args).await,
+        Command::Retry(args) => commands::deliveries::retry(&ctx, args).await,
         Command::Inbox(args) => commands::inbox::run(&ctx, args).await,
         Command::Worker(args) => commands::worker::run(&ctx, args).await,
     };

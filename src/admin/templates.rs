@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::message_types;
 use crate::domain::{Channel, TypeKey};
+use crate::template::{Rendered, Renderer, Variables};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -71,4 +72,41 @@ pub async fn for_type(pool: &PgPool, type_key: &TypeKey) -> Result<Vec<Template>
     .map_err(Error::from_database(format!(
         "reading the templates of {type_key}"
     )))
+}
+
+/// What each channel of a type would send for `payload` (to `recipient_name`): the rendered
+/// subject and body, or the problem that would park the delivery.
+pub async fn preview(
+    pool: &PgPool,
+    type_key: &TypeKey,
+    payload: &serde_json::Value,
+    recipient_name: &str,
+) -> Result<Vec<(Channel, std::result::Result<Rendered, String>)>> {
+    let message_type = message_types::get(pool, type_key).await?;
+    let templates = for_type(pool, type_key).await?;
+    let renderer = Renderer::default();
+    let vars = Variables {
+        payload,
+        type_key: message_type.key.as_str(),
+        type_name: &message_type.name,
+        category: &message_type.category,
+        urgency: message_type.urgency.as_str(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        duplicate_count: 0,
+        recipient_name,
+    };
+    Ok(message_type
+        .channels
+        .iter()
+        .map(|channel| {
+            let template = templates.iter().find(|t| t.channel == channel);
+            let rendered = renderer.render(
+                channel,
+                template.map(|t| t.subject.as_str()),
+                template.map(|t| t.body.as_str()),
+                &vars,
+            );
+            (channel, rendered)
+        })
+        .collect())
 }

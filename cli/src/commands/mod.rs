@@ -2,6 +2,7 @@
 //! library, and prints.
 
 pub mod db;
+pub mod deliveries;
 pub mod group;
 pub mod inbox;
 pub mod message_type;

@@ -32,13 +32,18 @@ pub struct SendArgs {
     urgency: Option<Urgency>,
 }
 
-pub async fn run(ctx: &Context, args: SendArgs) -> anyhow::Result<()> {
-    let payload: serde_json::Value = serde_json::from_str(&args.data).map_err(|e| {
+/// `--data` as JSON, or an error that says how to write it.
+pub fn parse_payload(data: &str) -> msgpool::Result<serde_json::Value> {
+    serde_json::from_str(data).map_err(|e| {
         msgpool::Error::invalid(
             format!("--data is not valid JSON: {e}"),
             r#"give an object, e.g. --data '{"count": 120}'"#,
         )
-    })?;
+    })
+}
+
+pub async fn run(ctx: &Context, args: SendArgs) -> anyhow::Result<()> {
+    let payload = parse_payload(&args.data)?;
     let message = NewMessage {
         dedup_key: args.dedup_key,
         deliver_at: args.deliver_at,

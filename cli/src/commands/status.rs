@@ -32,5 +32,21 @@ pub async fn run(ctx: &Context) -> anyhow::Result<()> {
         ),
         ("dead", s.dead.to_string()),
     ]);
+    println!();
+    output::table(
+        &["CHANNEL", "SENT/MIN", "PENDING", "SENDING", "DEAD"],
+        s.channels
+            .iter()
+            .map(|c| {
+                vec![
+                    c.channel.clone(),
+                    c.sent_last_minute.to_string(),
+                    c.pending.to_string(),
+                    c.sending.to_string(),
+                    c.dead.to_string(),
+                ]
+            })
+            .collect(),
+    );
     Ok(())
 }

@@ -21,6 +21,17 @@ pub enum TemplateCommand {
         #[arg(long)]
         body: String,
     },
+    /// Show what each channel of a type would send for a payload
+    Preview {
+        #[arg(value_parser = parse::<TypeKey>)]
+        type_key: TypeKey,
+        /// The payload, a JSON object
+        #[arg(long, default_value = "{}")]
+        data: String,
+        /// The recipient name to render with
+        #[arg(long, default_value = "张三")]
+        recipient_name: String,
+    },
 }
 
 pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
@@ -37,6 +48,31 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
                 return output::json(&t);
             }
             println!("set the {channel} template of {type_key}");
+        }
+        TemplateCommand::Preview {
+            type_key,
+            data,
+            recipient_name,
+        } => {
+            let payload = super::send::parse_payload(&data)?;
+            let previews = templates::preview(&pool, &type_key, &payload, &recipient_name).await?;
+            if ctx.json {
+                let json: Vec<_> = previews
+                    .iter()
+                    .map(|(channel, r)| match r {
+                        Ok(r) => serde_json::json!({"channel": channel, "subject": r.subject, "body": r.body}),
+                        Err(e) => serde_json::json!({"channel": channel, "error": e}),
+                    })
+                    .collect();
+                return output::json(&json);
+            }
+            for (channel, rendered) in previews {
+                println!("== {channel} ==");
+                match rendered {
+                    Ok(r) => println!("subject: {}\n{}\n", r.subject, r.body),
+                    Err(e) => println!("error: {e} (this delivery would be parked as dead)\n"),
+                }
+            }
         }
     }
     Ok(())

@@ -1,0 +1,121 @@
+//! `msgpool deliveries` and `msgpool retry`: what happened to messages, and a second chance
+//! for those that gave up.
+
+use clap::Args;
+use msgpool::deliveries::{self, Filter};
+use msgpool::domain::{Channel, RecipientKey, TypeKey};
+
+use super::parse;
+use crate::{Context, output};
+
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only this message type
+    #[arg(long = "type", value_parser = parse::<TypeKey>)]
+    type_key: Option<TypeKey>,
+    #[arg(long, value_parser = parse::<RecipientKey>)]
+    recipient: Option<RecipientKey>,
+    #[arg(long, value_parser = parse::<Channel>)]
+    channel: Option<Channel>,
+}
+
+impl FilterArgs {
+    fn is_empty(&self) -> bool {
+        self.type_key.is_none() && self.recipient.is_none() && self.channel.is_none()
+    }
+
+    fn into_filter(self, state: Option<String>) -> Filter {
+        Filter {
+            state,
+            type_key: self.type_key,
+            recipient: self.recipient,
+            channel: self.channel,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// pending, sending, sent, dead, skipped or cancelled
+    #[arg(long)]
+    state: Option<String>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Show at most this many, newest first
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Delivery ids to re-queue
+    ids: Vec<i64>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Re-queue every dead delivery
+    #[arg(long, conflicts_with = "ids")]
+    all: bool,
+}
+
+pub async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
+    let pool = ctx.pool().await?;
+    let found = deliveries::list(&pool, &args.filter.into_filter(args.state), args.limit).await?;
+    if ctx.json {
+        return output::json(&found);
+    }
+    output::table(
+        &[
+            "ID",
+            "MESSAGE",
+            "TYPE",
+            "RECIPIENT",
+            "CHANNEL",
+            "STATE",
+            "ATTEMPTS",
+            "WHEN",
+            "PROBLEM",
+        ],
+        found
+            .iter()
+            .map(|d| {
+                let when = match (d.state.as_str(), d.sent_at) {
+                    (_, Some(sent)) => format!("sent {}", sent.format("%m-%d %H:%M:%S")),
+                    ("pending", None) => {
+                        format!("due {}", d.next_attempt_at.format("%m-%d %H:%M:%S"))
+                    }
+                    _ => "-".to_owned(),
+                };
+                vec![
+                    d.id.to_string(),
+                    d.message_id.to_string(),
+                    d.type_key.clone(),
+                    d.recipient_key.clone(),
+                    d.channel.to_string(),
+                    d.state.clone(),
+                    d.attempts.to_string(),
+                    when,
+                    output::or_dash(d.problem.as_deref()),
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+pub async fn retry(ctx: &Context, args: RetryArgs) -> anyhow::Result<()> {
+    if args.ids.is_empty() && args.filter.is_empty() && !args.all {
+        return Err(msgpool::Error::invalid(
+            "say which dead deliveries to re-queue",
+            "give delivery ids, a filter (--type, --recipient, --channel), or --all",
+        )
+        .into());
+    }
+    let pool = ctx.pool().await?;
+    let ids = (!args.ids.is_empty()).then_some(args.ids);
+    let requeued = deliveries::retry(&pool, ids.as_deref(), &args.filter.into_filter(None)).await?;
+    if ctx.json {
+        return output::json(&serde_json::json!({ "requeued": requeued }));
+    }
+    println!("re-queued {requeued} dead delivery(s); they go out with the next worker round");
+    Ok(())
+}

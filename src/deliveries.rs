@@ -1,0 +1,71 @@
+//! Deliveries as operators see them: listing with filters, and re-queueing dead ones.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::domain::{Channel, RecipientKey, TypeKey};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Delivery {
+    pub id: i64,
+    pub message_id: i64,
+    pub type_key: String,
+    pub recipient_key: String,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub provider_ref: Option<String>,
+    /// The last error, or why it was skipped.
+    pub problem: Option<String>,
+}
+
+/// Which deliveries: every field given narrows the set.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub state: Option<String>,
+    pub type_key: Option<TypeKey>,
+    pub recipient: Option<RecipientKey>,
+    pub channel: Option<Channel>,
+}
+
+/// The newest `limit` deliveries matching `filter`.
+pub async fn list(pool: &PgPool, filter: &Filter, limit: i64) -> Result<Vec<Delivery>> {
+    sqlx::query_as(
+        "SELECT d.id, d.message_id, m.type_key, d.recipient_key::text, d.channel::text AS channel,
+                d.state::text AS state, d.attempts, d.next_attempt_at, d.sent_at, d.provider_ref,
+                coalesce(d.last_error, d.skip_reason) AS problem
+           FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id
+          WHERE ($1::text IS NULL OR d.state = $1::text::msgpool.delivery_state)
+            AND ($2::text IS NULL OR m.type_key = $2)
+            AND ($3::text IS NULL OR d.recipient_key = $3)
+            AND ($4::text IS NULL OR d.channel = $4::text::msgpool.channel)
+          ORDER BY d.id DESC
+          LIMIT $5",
+    )
+    .bind(filter.state.as_deref())
+    .bind(filter.type_key.as_ref().map(TypeKey::as_str))
+    .bind(filter.recipient.as_ref().map(RecipientKey::as_str))
+    .bind(filter.channel.map(Channel::as_str))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(Error::from_database("listing deliveries"))
+}
+
+/// Re-queues dead deliveries: those in `ids`, or all matching `filter` (its state is
+/// ignored: only dead ones are re-queued). Returns how many.
+pub async fn retry(pool: &PgPool, ids: Option<&[i64]>, filter: &Filter) -> Result<i32> {
+    sqlx::query_scalar("SELECT msgpool.retry_deliveries($1, $2, $3, $4::text::msgpool.channel)")
+        .bind(ids)
+        .bind(filter.type_key.as_ref().map(TypeKey::as_str))
+        .bind(filter.recipient.as_ref().map(RecipientKey::as_str))
+        .bind(filter.channel.map(Channel::as_str))
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from_database("re-queueing deliveries"))
+}
