@@ -743,36 +743,104 @@ async fn deliveries_can_be_listed_by_filter_retried_and_counted_per_channel() {
 
     let dead = json(&db, &["deliveries", "--state", "dead"]);
     assert_eq!(dead.as_array().map(Vec::len), Some(1));
-    assert_eq!((dead[0]["recipient_key"].as_str(), dead[0]["problem"].as_str()), (Some("zhang.san"), Some("gateway said no")));
-    let webhook = json(&db, &["deliveries", "--channel", "webhook", "--recipient", "ops-robot"]);
+    assert_eq!(
+        (
+            dead[0]["recipient_key"].as_str(),
+            dead[0]["problem"].as_str()
+        ),
+        (Some("zhang.san"), Some("gateway said no"))
+    );
+    let webhook = json(
+        &db,
+        &[
+            "deliveries",
+            "--channel",
+            "webhook",
+            "--recipient",
+            "ops-robot",
+        ],
+    );
     assert_eq!(webhook[0]["state"], "pending");
-    assert!(ok(&db, &["deliveries", "--type", "order.dispatch_backlog"]).contains("gateway said no"));
+    assert!(
+        ok(&db, &["deliveries", "--type", "order.dispatch_backlog"]).contains("gateway said no")
+    );
 
     let status = json(&db, &["status"]);
-    let sms = status["channels"].as_array().expect("channels").iter().find(|c| c["channel"] == "sms").cloned().expect("sms");
+    let sms = status["channels"]
+        .as_array()
+        .expect("channels")
+        .iter()
+        .find(|c| c["channel"] == "sms")
+        .cloned()
+        .expect("sms");
     assert_eq!(sms["dead"], 1);
     assert!(ok(&db, &["status"]).contains("SENT/MIN"));
 
     let err = fails(&db, &["retry"]);
     assert!(err.contains("say which dead deliveries"), "{err}");
-    assert!(ok(&db, &["retry", "--channel", "email"]).contains("re-queued 0"), "nothing dead on email");
+    assert!(
+        ok(&db, &["retry", "--channel", "email"]).contains("re-queued 0"),
+        "nothing dead on email"
+    );
     assert!(ok(&db, &["retry", "--channel", "sms"]).contains("re-queued 1"));
     let (state, attempts): (String, i32) =
-        sqlx::query_as("SELECT state::text, attempts FROM msgpool.delivery WHERE channel = 'sms'").fetch_one(&db.pool).await.expect("sms");
-    assert_eq!((state.as_str(), attempts), ("pending", 0), "a fresh set of attempts");
+        sqlx::query_as("SELECT state::text, attempts FROM msgpool.delivery WHERE channel = 'sms'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("sms");
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("pending", 0),
+        "a fresh set of attempts"
+    );
 }
 
 #[tokio::test]
 async fn template_preview_shows_what_each_channel_would_send_or_why_it_would_not() {
     let db = quick_start().await;
-    let preview = json(&db, &["template", "preview", "order.dispatch_backlog", "--data", "{\"count\": 120}"]);
-    let channel = |name: &str| preview.as_array().expect("list").iter().find(|p| p["channel"] == name).cloned().expect(name);
+    let preview = json(
+        &db,
+        &[
+            "template",
+            "preview",
+            "order.dispatch_backlog",
+            "--data",
+            "{\"count\": 120}",
+        ],
+    );
+    let channel = |name: &str| {
+        preview
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|p| p["channel"] == name)
+            .cloned()
+            .expect(name)
+    };
     assert_eq!(channel("email")["subject"], "Dispatch backlog: 120");
     assert_eq!(channel("email")["body"], "120 orders are waiting");
-    assert_eq!(channel("inbox")["subject"], "[high] 派单堆积", "no inbox template: the built-in one");
+    assert_eq!(
+        channel("inbox")["subject"],
+        "[high] 派单堆积",
+        "no inbox template: the built-in one"
+    );
 
     let broken = json(&db, &["template", "preview", "order.dispatch_backlog"]);
-    let email = broken.as_array().expect("list").iter().find(|p| p["channel"] == "email").cloned().expect("email");
-    assert!(email["error"].as_str().is_some_and(|e| e.contains("count not in the payload")), "{email}");
-    assert!(ok(&db, &["template", "preview", "order.dispatch_backlog"]).contains("would be parked as dead"));
+    let email = broken
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["channel"] == "email")
+        .cloned()
+        .expect("email");
+    assert!(
+        email["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("count not in the payload")),
+        "{email}"
+    );
+    assert!(
+        ok(&db, &["template", "preview", "order.dispatch_backlog"])
+            .contains("would be parked as dead")
+    );
 }

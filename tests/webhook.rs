@@ -285,3 +285,52 @@ async fn provider_errors_inside_http_200_and_http_statuses_are_retried_or_parked
     stop.cancel();
     worker.await.expect("join").expect("worker");
 }
+
+#[tokio::test]
+async fn a_row_this_worker_cannot_read_is_parked_with_its_error_while_the_rest_flow() {
+    let db = TestDb::new().await;
+    let http = HttpServer::start().await;
+    setup(&db, &http).await;
+    // A newer schema knows a flavor this worker was not built with.
+    for sql in [
+        "ALTER TYPE msgpool.webhook_flavor ADD VALUE 'teams'",
+        "UPDATE msgpool.recipient SET webhook_flavor = 'teams' WHERE key = 'wecom'",
+    ] {
+        sqlx::query(sql).execute(&db.pool).await.expect(sql);
+    }
+    let id: i64 = sqlx::query_scalar("SELECT msgpool.send('server.down', '{\"host\": \"db1\", \"since\": \"now\"}', recipients => '{ding,wecom,slack}')")
+        .fetch_one(&db.pool)
+        .await
+        .expect("send");
+    let (stop, worker) = start(&db.pool);
+    wait_for(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.delivery WHERE state IN ('sent', 'dead')",
+        3,
+    )
+    .await;
+    stop.cancel();
+    worker.await.expect("join").expect("worker");
+
+    let states: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT recipient_key::text, state::text, last_error FROM msgpool.delivery WHERE message_id = $1 ORDER BY 1",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .expect("states");
+    assert_eq!(
+        (states[0].1.as_str(), states[1].1.as_str()),
+        ("sent", "sent"),
+        "{states:?}"
+    );
+    assert_eq!(states[2].0, "wecom");
+    assert_eq!(states[2].1, "dead");
+    assert!(
+        states[2]
+            .2
+            .as_deref()
+            .is_some_and(|e| e.contains("cannot read") && e.contains("teams")),
+        "{states:?}"
+    );
+}

@@ -94,11 +94,14 @@ async fn send(deliverer: &Deliverer, d: &ClaimedDelivery, rendered: Rendered) ->
                 "the recipient no longer has a phone number".to_owned(),
             )),
         },
-        Channel::Webhook => match &d.webhook_url {
-            Some(url) => {
+        Channel::Webhook => match (&d.webhook_url, d.webhook_flavor.parse()) {
+            (_, Err(e)) => Err(SendError::Permanent(format!(
+                "this worker cannot read the delivery: {e}"
+            ))),
+            (Some(url), Ok(flavor)) => {
                 let hook = Webhook {
                     url,
-                    flavor: d.webhook_flavor,
+                    flavor,
                     secret: d.webhook_secret.as_deref(),
                 };
                 let notice = Notice {
@@ -113,7 +116,7 @@ async fn send(deliverer: &Deliverer, d: &ClaimedDelivery, rendered: Rendered) ->
                 };
                 deliverer.webhook.send(&hook, &notice).await
             }
-            None => Err(SendError::Permanent(
+            (None, Ok(_)) => Err(SendError::Permanent(
                 "the recipient no longer has a webhook".to_owned(),
             )),
         },
