@@ -844,3 +844,59 @@ async fn template_preview_shows_what_each_channel_would_send_or_why_it_would_not
             .contains("would be parked as dead")
     );
 }
+
+#[tokio::test]
+async fn a_toml_config_file_supplies_settings_that_flags_and_the_environment_override() {
+    let db = quick_start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("msgpool.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "database_url = \"{}\"\nchannels = [\"inbox\", \"fax\"]\n",
+            db.url
+        ),
+    )
+    .expect("write");
+    let with_file = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_msgpool"))
+            .arg("--config")
+            .arg(&file)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("MSGPOOL_CHANNELS")
+            .env_remove("MSGPOOL_HOME")
+            .output()
+            .expect("run msgpool")
+    };
+    let out = with_file(&["type", "list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("order.dispatch_backlog"),
+        "the file's database_url was used"
+    );
+
+    let out = with_file(&["worker"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown channel \"fax\""),
+        "the file's channels reached the worker"
+    );
+    let out = with_file(&["worker", "--channels", "nope"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown channel \"nope\""),
+        "a flag wins over the file"
+    );
+
+    std::fs::write(&file, "databse_url = \"x\"\n").expect("write");
+    let out = with_file(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown setting \"databse_url\""),
+        "typos are refused"
+    );
+}

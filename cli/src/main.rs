@@ -1,6 +1,7 @@
 //! `msgpool`: administer the pool, send messages, run the embedded database.
 
 mod commands;
+mod config_file;
 mod output;
 
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ struct Cli {
     /// Print JSON instead of tables (for anything that lists or shows)
     #[arg(long, global = true)]
     json: bool,
+    /// A TOML file of settings (keys: the environment variables' names without MSGPOOL_, in lowercase)
+    #[arg(long, global = true, env = "MSGPOOL_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,8 +77,23 @@ impl Context {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The config file fills in the environment, so it must be read before any thread starts.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = config_file::path_from(&args) {
+        match config_file::read(std::path::Path::new(&path)) {
+            Ok(settings) => {
+                for (variable, value) in settings {
+                    // SAFETY: no other thread exists yet; the runtime starts below.
+                    unsafe { std::env::set_var(variable, value) };
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MSGPOOL_LOG")
@@ -82,6 +101,19 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Context {
         database: Database::from_env(cli.database_url),
