@@ -491,3 +491,56 @@ async fn the_worker_survives_a_postgresql_restart_and_resumes() {
     pool.close().await;
     cluster.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn smtp_credentials_in_the_url_log_in_before_sending() {
+    let db = TestDb::new().await;
+    email_setup(&db).await;
+    let smtp = SmtpServer::start().await;
+    let url = format!("smtp://alerts%40example.com:s3cret@127.0.0.1:{}", smtp.port);
+    let worker = start(&db.pool, email_config("mailer", Some(url)));
+    wait_for(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.delivery WHERE channel = 'email' AND state = 'sent'",
+        2,
+    )
+    .await;
+    stop(worker).await;
+    assert!(!smtp.logins().is_empty(), "the worker logged in");
+    assert!(
+        smtp.logins()
+            .iter()
+            .all(|l| l == &("alerts@example.com".to_owned(), "s3cret".to_owned())),
+        "{:?}",
+        smtp.logins()
+    );
+    assert_eq!(smtp.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_poll_only_worker_finds_work_without_notifications() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let worker = start(
+        &db.pool,
+        WorkerConfig {
+            poll_only: true,
+            poll_interval: Duration::from_millis(100),
+            ..config("poller")
+        },
+    );
+    sqlx::query("SELECT msgpool.send('server.down', recipients => '{zhang.san}')")
+        .execute(&db.pool)
+        .await
+        .expect("send");
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // time enough for a listener to connect
+    let listening: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("activity");
+    assert_eq!(listening, 0, "no LISTEN connection in poll-only mode");
+    stop(worker).await;
+}

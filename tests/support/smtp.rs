@@ -19,6 +19,8 @@ pub struct Received {
 pub struct SmtpServer {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    /// The decoded `AUTH PLAIN` credentials clients logged in with: (user, password).
+    logins: Arc<Mutex<Vec<(String, String)>>>,
     refusals: Arc<Mutex<HashMap<String, String>>>,
 }
 
@@ -51,6 +53,10 @@ impl SmtpServer {
         };
     }
 
+    pub fn logins(&self) -> Vec<(String, String)> {
+        self.logins.lock().expect("lock").clone()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().expect("lock").clone()
     }
@@ -70,7 +76,21 @@ impl SmtpServer {
         while let Ok(Some(line)) = lines.next_line().await {
             let upper = line.to_ascii_uppercase();
             let answer = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                "250-msgpool-test\r\n250 8BITMIME".to_owned()
+                "250-msgpool-test\r\n250-AUTH PLAIN\r\n250 8BITMIME".to_owned()
+            } else if upper.starts_with("AUTH PLAIN") {
+                // AUTH PLAIN base64("\0user\0password"), on the same line
+                let decoded = line
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(decode_base64)
+                    .unwrap_or_default();
+                let mut parts = decoded.split('\0').skip(1);
+                let login = (
+                    parts.next().unwrap_or_default().to_owned(),
+                    parts.next().unwrap_or_default().to_owned(),
+                );
+                self.logins.lock().expect("lock").push(login);
+                "235 2.7.0 authenticated".to_owned()
             } else if upper.starts_with("MAIL FROM:") {
                 from = address(&line);
                 to.clear();
@@ -124,4 +144,20 @@ fn address(line: &str) -> String {
         .and_then(|(_, rest)| rest.split_once('>'))
         .map(|(a, _)| a.to_owned())
         .unwrap_or_default()
+}
+
+fn decode_base64(text: &str) -> Option<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|c| *c != b'=') {
+        bits = bits << 6 | ALPHABET.iter().position(|a| *a == c)? as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    String::from_utf8(out).ok()
 }
