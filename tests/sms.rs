@@ -10,8 +10,8 @@ use msgpool::channels::sms::{AliyunSms, SmsConfig, aliyun_signature};
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use sqlx::PgPool;
-use support::TestDb;
 use support::http::HttpServer;
+use support::{TestDb, finished_delivery};
 use tokio_util::sync::CancellationToken;
 
 async fn setup(db: &TestDb) {
@@ -51,24 +51,7 @@ async fn deliver(
     };
     let stop = CancellationToken::new();
     let worker = tokio::spawn(msgpool_workers::run(pool.clone(), config, stop.clone()));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let done = loop {
-        let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT state::text, provider_ref, last_error FROM msgpool.delivery WHERE message_id = $1 AND state IN ('sent', 'dead')",
-        )
-        .bind(message)
-        .fetch_optional(pool)
-        .await
-        .expect("delivery");
-        if let Some(row) = row {
-            break row;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "message {message} not delivered"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let done = finished_delivery(pool, message).await;
     stop.cancel();
     worker.await.expect("join").expect("worker");
     done

@@ -12,8 +12,8 @@ use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use sha2::Sha256;
 use sqlx::PgPool;
-use support::TestDb;
 use support::http::HttpServer;
+use support::{TestDb, finished_delivery, wait_for};
 use tokio_util::sync::CancellationToken;
 
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -66,21 +66,6 @@ fn start(
         stop.clone(),
         tokio::spawn(msgpool_workers::run(pool.clone(), config, stop)),
     )
-}
-
-async fn wait_for(pool: &PgPool, sql: &'static str, want: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let got: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql);
-        if got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sql}: still {got}, want {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 #[tokio::test]
@@ -250,24 +235,7 @@ async fn provider_errors_inside_http_200_and_http_statuses_are_retried_or_parked
             .fetch_one(&pool)
             .await
             .expect("send");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        let (got_state, got_error): (String, Option<String>) = loop {
-            let row: Option<(String, Option<String>)> = sqlx::query_as(
-                "SELECT state::text, last_error FROM msgpool.delivery WHERE message_id = $1 AND state IN ('sent', 'dead')",
-            )
-            .bind(id)
-            .fetch_optional(&pool)
-            .await
-            .expect("delivery");
-            if let Some(row) = row {
-                break row;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{recipient} after {status} {reply}: not finished"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        };
+        let (got_state, _, got_error) = finished_delivery(&pool, id).await;
         assert_eq!(got_state, state, "{status} {reply}");
         if let Some(error) = error {
             assert_eq!(got_error.as_deref(), Some(error));

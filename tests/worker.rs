@@ -8,7 +8,7 @@ use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use sqlx::PgPool;
 use support::smtp::SmtpServer;
-use support::{TestDb, seed};
+use support::{TestDb, seed, wait_for};
 use tokio_util::sync::CancellationToken;
 
 fn config(name: &str) -> WorkerConfig {
@@ -51,22 +51,6 @@ async fn stop(
 
 async fn count(pool: &PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
-}
-
-/// Waits until `sql` counts `want`, for at most 20 s.
-async fn wait_for(pool: &PgPool, sql: &'static str, want: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = count(pool, sql).await;
-        if got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sql}: still {got}, want {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 #[tokio::test]

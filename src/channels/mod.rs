@@ -2,6 +2,10 @@
 //! (`msgpool.deliver_to_inbox`, with its outcome); the others send over the network, or,
 //! with no provider configured, write what they would have sent to the outbox folder.
 
+use std::time::Duration;
+
+use crate::{Error, Result};
+
 pub mod email;
 pub mod sms;
 pub mod webhook;
@@ -20,4 +24,19 @@ pub enum SendError {
     Transient(String),
     /// Invalid address, HTTP 4xx, SMTP 5xx: retrying cannot help.
     Permanent(String),
+}
+
+/// The HTTP client the network channels share: a timeout so a hung provider cannot hold a
+/// lease forever, and msgpool's user agent.
+pub(crate) fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .user_agent(concat!("msgpool/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| {
+            Error::setup(
+                format!("cannot build the HTTP client: {e}"),
+                "check the machine's TLS set-up",
+            )
+        })
 }

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -101,15 +100,7 @@ impl SmsSender {
                 writing: tokio::sync::Mutex::new(()),
             },
         };
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .build()
-            .map_err(|e| {
-                Error::setup(
-                    format!("cannot build the HTTP client: {e}"),
-                    "check the machine's TLS set-up",
-                )
-            })?;
+        let client = super::http_client()?;
         Ok(SmsSender {
             client,
             provider,

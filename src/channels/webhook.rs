@@ -10,7 +10,7 @@
 //!
 //! DingTalk, WeCom and Feishu answer errors inside an HTTP 200, so their reply is read too.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::{SendError, Sent};
+use crate::Result;
 use crate::domain::WebhookFlavor;
-use crate::{Error, Result};
 
 /// A recipient's robot.
 pub struct Webhook<'a> {
@@ -46,16 +46,7 @@ pub struct WebhookSender {
 
 impl WebhookSender {
     pub fn new() -> Result<WebhookSender> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .user_agent(concat!("msgpool/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::setup(
-                    format!("cannot build the HTTP client: {e}"),
-                    "check the machine's TLS set-up",
-                )
-            })?;
+        let client = super::http_client()?;
         Ok(WebhookSender { client })
     }
 

@@ -193,3 +193,46 @@ pub async fn seed(pool: &PgPool) {
     .await
     .expect("seed");
 }
+
+/// Waits until `sql` counts `want`, for at most 20 s.
+pub async fn wait_for(pool: &PgPool, sql: &'static str, want: i64) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let got: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql);
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql}: still {got}, want {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits (at most 20 s) until a delivery of `message` is sent or dead; returns its
+/// (state, provider_ref, last_error).
+pub async fn finished_delivery(
+    pool: &PgPool,
+    message: i64,
+) -> (String, Option<String>, Option<String>) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let row = sqlx::query_as(
+            "SELECT state::text, provider_ref, last_error FROM msgpool.delivery
+              WHERE message_id = $1 AND state IN ('sent', 'dead')",
+        )
+        .bind(message)
+        .fetch_optional(pool)
+        .await
+        .expect("delivery");
+        if let Some(row) = row {
+            return row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no delivery of message {message} finished"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
