@@ -302,3 +302,58 @@ async fn a_row_this_worker_cannot_read_is_parked_with_its_error_while_the_rest_f
         "{states:?}"
     );
 }
+
+#[tokio::test]
+async fn heartbeats_keep_a_slow_send_from_being_taken_over_by_another_worker() {
+    let db = TestDb::new().await;
+    let http = HttpServer::start().await;
+    setup(&db, &http).await;
+    http.answer_after(Duration::from_millis(1200));
+    let id: i64 = sqlx::query_scalar("SELECT msgpool.send('server.down', '{\"host\": \"db1\", \"since\": \"now\"}', recipients => '{slack}')")
+        .fetch_one(&db.pool)
+        .await
+        .expect("send");
+    // Leases of 400 ms: without heartbeats the second worker would take the delivery over
+    // while the first is still waiting for the slow provider, and send it again.
+    let short_lease = |name: &str| WorkerConfig {
+        name: name.into(),
+        channels: vec![Channel::Webhook],
+        poll_interval: Duration::from_millis(50),
+        lease: Duration::from_millis(400),
+        grace: Duration::from_secs(5),
+        ..WorkerConfig::default()
+    };
+    let workers: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let stop = CancellationToken::new();
+            (
+                stop.clone(),
+                tokio::spawn(msgpool_workers::run(
+                    db.pool.clone(),
+                    short_lease(name),
+                    stop,
+                )),
+            )
+        })
+        .collect();
+    let (state, _, _) = finished_delivery(&db.pool, id).await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // room for a second send, were there one
+    for (stop, worker) in workers {
+        stop.cancel();
+        worker.await.expect("join").expect("worker");
+    }
+    assert_eq!(state, "sent");
+    assert_eq!(
+        http.requests().len(),
+        1,
+        "sent once: the lease was kept alive for the whole slow send"
+    );
+    let attempts: i32 =
+        sqlx::query_scalar("SELECT attempts FROM msgpool.delivery WHERE message_id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("attempts");
+    assert_eq!(attempts, 1);
+}

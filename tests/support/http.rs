@@ -37,6 +37,8 @@ pub struct HttpServer {
     pub port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
     replies: Arc<Mutex<VecDeque<(u16, String)>>>,
+    /// How long to wait before answering, like a slow provider.
+    delay: Arc<Mutex<std::time::Duration>>,
 }
 
 impl HttpServer {
@@ -65,6 +67,10 @@ impl HttpServer {
             .lock()
             .expect("lock")
             .push_back((status, body.to_owned()));
+    }
+
+    pub fn answer_after(&self, delay: std::time::Duration) {
+        *self.delay.lock().expect("lock") = delay;
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -112,6 +118,8 @@ impl HttpServer {
                 headers,
                 body,
             });
+            let delay = *self.delay.lock().expect("lock");
+            tokio::time::sleep(delay).await;
             let (status, reply) = self
                 .replies
                 .lock()
