@@ -1,5 +1,6 @@
 //! `msgpool`: administer the pool, send messages, run the embedded database.
 
+mod bench;
 mod commands;
 mod config_file;
 mod output;
@@ -63,6 +64,8 @@ enum Command {
     Inbox(commands::inbox::InboxArgs),
     /// Run a worker: expand due messages and deliver them, until SIGINT or SIGTERM
     Worker(commands::worker::WorkerArgs),
+    /// Measure msgpool's speed on a PostgreSQL of its own (prints figures and a JSON summary)
+    Bench(commands::bench::BenchArgs),
 }
 
 /// What every command gets: where the database is and how to print.
@@ -133,6 +136,7 @@ async fn run() -> ExitCode {
         Command::Retry(args) => commands::deliveries::retry(&ctx, args).await,
         Command::Inbox(args) => commands::inbox::run(&ctx, args).await,
         Command::Worker(args) => commands::worker::run(&ctx, args).await,
+        Command::Bench(args) => commands::bench::run(&ctx, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -145,10 +149,11 @@ async fn run() -> ExitCode {
 
 /// A worker reports what it does; admin commands stay quiet unless something is wrong.
 fn default_log_filter() -> &'static str {
-    if std::env::args().nth(1).as_deref() == Some("worker") {
-        "info,sqlx=warn,refinery_core=warn"
-    } else {
-        "warn"
+    match std::env::args().nth(1).as_deref() {
+        Some("worker") => "info,sqlx=warn,refinery_core=warn",
+        // the benchmark's own bulk set-up would trip sqlx's slow-statement warnings
+        Some("bench") => "warn,sqlx=error",
+        _ => "warn",
     }
 }
 

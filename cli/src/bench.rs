@@ -1,0 +1,333 @@
+//! `msgpool bench`: msgpool's speed, measured on its own embedded PostgreSQL in a temporary
+//! folder. The worker runs as a real `msgpool worker` child process, as in production, so its
+//! memory is its own. Each scenario prints `name value unit`; a JSON summary follows.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Serialize;
+use sqlx::{Connection, PgConnection, PgPool};
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub ingest_seconds: u64,
+    pub ingest_clients: usize,
+    pub burn_down: i64,
+    pub fan_out: i64,
+    pub latency_samples: usize,
+    pub history: i64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Figures {
+    pub figures: Vec<Figure>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Figure {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+impl Figures {
+    fn add(&mut self, name: &str, value: f64, unit: &str) {
+        println!("{name:<28} {value:>12.2} {unit}");
+        self.figures.push(Figure {
+            name: name.to_owned(),
+            value,
+            unit: unit.to_owned(),
+        });
+    }
+}
+
+pub async fn run(plan: &Plan) -> anyhow::Result<Figures> {
+    let home = tempfile::tempdir().context("creating a temporary folder")?;
+    let database = msgpool::Database::Embedded(home.path().join("pool"));
+    let url = database.url().await?;
+    let measured = measure(plan, &url, home.path()).await;
+    // The temporary cluster goes whatever happened.
+    msgpool::embedded::Cluster::new(home.path().join("pool"))?
+        .stop()
+        .await?;
+    measured
+}
+
+async fn measure(plan: &Plan, url: &str, home: &Path) -> anyhow::Result<Figures> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(url)
+        .await?;
+    sqlx::raw_sql(SETUP)
+        .execute(&pool)
+        .await
+        .context("setting up the benchmark's types and recipients")?;
+    let mut figures = Figures::default();
+
+    ingest(url, plan, &mut figures).await?;
+
+    let mut worker = Worker::start(url, home)?;
+    let clean = burn_down(&pool, "bench.burn", plan.burn_down).await?;
+    figures.add("burn_down", clean, "deliveries/s");
+    figures.add("worker_peak_rss", worker.peak_rss_mb()?, "MB");
+    fan_out(&pool, plan.fan_out, &mut figures).await?;
+    latency(&pool, plan.latency_samples, &mut figures).await?;
+
+    if plan.history > 0 {
+        worker.stop()?;
+        add_history(&pool, plan.history).await?;
+        worker = Worker::start(url, home)?;
+        let with_history = burn_down(&pool, "bench.burn", plan.burn_down).await?;
+        figures.add("burn_down_with_history", with_history, "deliveries/s");
+        figures.add("history_ratio", with_history / clean, "x");
+    }
+    worker.stop()?;
+    pool.close().await;
+    Ok(figures)
+}
+
+const SETUP: &str = "
+  CREATE SCHEMA bench;
+  CREATE TABLE bench.plain (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+  INSERT INTO msgpool.message_type (key, name, channels) VALUES
+    ('bench.ingest', 'ingest', '{inbox}'), ('bench.burn', 'burn-down', '{inbox}'),
+    ('bench.fanout', 'fan-out', '{inbox}'), ('bench.latency', 'latency', '{inbox}'),
+    ('bench.history', 'history', '{inbox}');
+  INSERT INTO msgpool.template (type_key, channel, subject, body) VALUES
+    ('bench.burn', 'inbox', 'burn {{ n }}', 'message {{ n }}'),
+    ('bench.fanout', 'inbox', 'fan-out', 'hello {{ recipient_name }}'),
+    ('bench.latency', 'inbox', 'latency {{ n }}', 'message {{ n }}');
+  INSERT INTO msgpool.recipient (key, name) VALUES ('bench-1', 'Bench One');
+";
+
+/// Scenario 1: msgpool.send() against a bare INSERT of the same payload into a plain table,
+/// the same clients for the same time.
+async fn ingest(url: &str, plan: &Plan, figures: &mut Figures) -> anyhow::Result<()> {
+    let bare = rate(url, plan, "INSERT INTO bench.plain (payload) VALUES ($1)").await?;
+    let send = rate(url, plan, "SELECT msgpool.send('bench.ingest', $1)").await?;
+    figures.add("ingest_bare_insert", bare, "rows/s");
+    figures.add("ingest_send", send, "messages/s");
+    figures.add("ingest_ratio", send / bare, "x");
+    Ok(())
+}
+
+async fn rate(url: &str, plan: &Plan, sql: &'static str) -> anyhow::Result<f64> {
+    let until = Instant::now() + Duration::from_secs(plan.ingest_seconds);
+    let clients: Vec<_> = (0..plan.ingest_clients)
+        .map(|client| {
+            let url = url.to_owned();
+            tokio::spawn(async move {
+                let mut conn = PgConnection::connect(&url).await?;
+                let mut n = 0u64;
+                while Instant::now() < until {
+                    let payload =
+                        serde_json::json!({"client": client, "n": n, "host": "db1", "count": 120});
+                    sqlx::query(sql).bind(payload).execute(&mut conn).await?;
+                    n += 1;
+                }
+                Ok::<u64, sqlx::Error>(n)
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut total = 0;
+    for client in clients {
+        total += client.await??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Scenario 2: `count` messages already in the pool, one recipient each, inbox channel;
+/// deliveries per second from the start of the work until the last is sent.
+async fn burn_down(pool: &PgPool, type_key: &str, count: i64) -> anyhow::Result<f64> {
+    sqlx::query(
+        "UPDATE msgpool.message SET state = 'cancelled' WHERE type_key = $1 AND state = 'pending'",
+    )
+    .bind(type_key)
+    .execute(pool)
+    .await?;
+    let before: i64 = sent(pool, type_key).await?;
+    // Held back by a future due time while they are inserted, then released at once.
+    sqlx::query(
+        "INSERT INTO msgpool.message (type_key, payload, recipients, deliver_at)
+         SELECT $1, jsonb_build_object('n', g), '{bench-1}', now() + interval '1 hour' FROM generate_series(1, $2) g",
+    )
+    .bind(type_key)
+    .bind(count)
+    .execute(pool)
+    .await?;
+    sqlx::query("VACUUM ANALYZE msgpool.message")
+        .execute(pool)
+        .await?;
+    let started = Instant::now();
+    sqlx::query(
+        "UPDATE msgpool.message SET due_at = now() WHERE type_key = $1 AND state = 'pending'",
+    )
+    .bind(type_key)
+    .execute(pool)
+    .await?;
+    wait_until(pool, type_key, before + count, Duration::from_secs(600)).await?;
+    Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Scenario 3: one message to a group of `count` recipients.
+async fn fan_out(pool: &PgPool, count: i64, figures: &mut Figures) -> anyhow::Result<()> {
+    sqlx::raw_sql(
+        "INSERT INTO msgpool.recipient_group (key, name) VALUES ('bench-everyone', 'everyone');
+         INSERT INTO msgpool.subscription (type_key, group_key) VALUES ('bench.fanout', 'bench-everyone');",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "WITH r AS (INSERT INTO msgpool.recipient (key, name) SELECT 'bench-f-' || g, 'Person ' || g FROM generate_series(1, $1) g RETURNING key)
+         INSERT INTO msgpool.group_member (group_key, recipient_key) SELECT 'bench-everyone', key FROM r",
+    )
+    .bind(count)
+    .execute(pool)
+    .await?;
+    let started = Instant::now();
+    sqlx::query("SELECT msgpool.send('bench.fanout')")
+        .execute(pool)
+        .await?;
+    wait_until(pool, "bench.fanout", count, Duration::from_secs(600)).await?;
+    figures.add("fan_out", started.elapsed().as_secs_f64(), "s");
+    Ok(())
+}
+
+/// Scenario 4: an idle worker, messages sent one at a time; the database's clock from the
+/// send's transaction to the inbox row's.
+async fn latency(pool: &PgPool, samples: usize, figures: &mut Figures) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let mut millis = Vec::with_capacity(samples);
+    for n in 0..samples {
+        let id: i64 = sqlx::query_scalar("SELECT msgpool.send('bench.latency', jsonb_build_object('n', $1::int), recipients => '{bench-1}')")
+            .bind(n as i32)
+            .fetch_one(&mut *conn)
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let ms = loop {
+            let found: Option<f64> = sqlx::query_scalar(
+                "SELECT extract(epoch FROM i.created_at - m.created_at)::float8 * 1000
+                   FROM msgpool.inbox i JOIN msgpool.message m ON m.id = i.message_id WHERE i.message_id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(ms) = found {
+                break ms;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "message {id} did not reach the inbox"
+            );
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        millis.push(ms);
+    }
+    millis.sort_by(f64::total_cmp);
+    let at = |q: f64| millis[((millis.len() as f64 - 1.0) * q).round() as usize];
+    figures.add("latency_p50", at(0.50), "ms");
+    figures.add("latency_p95", at(0.95), "ms");
+    figures.add("latency_p99", at(0.99), "ms");
+    figures.add("latency_max", at(1.0), "ms");
+    Ok(())
+}
+
+/// Scenario 6's history: `count` old messages, sent long ago, with their deliveries.
+async fn add_history(pool: &PgPool, count: i64) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    // Old rows are written as they would be after years of use, not sent again now.
+    sqlx::raw_sql("ALTER TABLE msgpool.message DISABLE TRIGGER message_validate")
+        .execute(&mut *conn)
+        .await?;
+    let result = sqlx::query(
+        "WITH m AS (
+           INSERT INTO msgpool.message (type_key, payload, urgency, due_at, state, created_at, dispatched_at)
+           SELECT 'bench.history', jsonb_build_object('n', g), 'normal', now() - interval '30 days', 'dispatched',
+                  now() - interval '30 days', now() - interval '30 days'
+             FROM generate_series(1, $1) g
+           RETURNING id)
+         INSERT INTO msgpool.delivery (message_id, recipient_key, channel, state, attempts, sent_at, created_at)
+         SELECT id, 'bench-1', 'inbox', 'sent', 1, now() - interval '30 days', now() - interval '30 days' FROM m",
+    )
+    .bind(count)
+    .execute(&mut *conn)
+    .await;
+    sqlx::raw_sql("ALTER TABLE msgpool.message ENABLE TRIGGER message_validate")
+        .execute(&mut *conn)
+        .await?;
+    result?;
+    for table in ["msgpool.message", "msgpool.delivery"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}")))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn sent(pool: &PgPool, type_key: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id
+          WHERE m.type_key = $1 AND d.state = 'sent'",
+    )
+    .bind(type_key)
+    .fetch_one(pool)
+    .await
+}
+
+async fn wait_until(
+    pool: &PgPool,
+    type_key: &str,
+    sent_total: i64,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while sent(pool, type_key).await? < sent_total {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{type_key}: not all delivered within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// `msgpool worker` as a child process, inbox only.
+struct Worker {
+    child: Child,
+}
+
+impl Worker {
+    fn start(url: &str, home: &Path) -> anyhow::Result<Worker> {
+        let child = Command::new(std::env::current_exe()?)
+            .args(["worker", "--channels", "inbox"])
+            .env("DATABASE_URL", url)
+            .env("MSGPOOL_HOME", home)
+            .env("MSGPOOL_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting the worker")?;
+        Ok(Worker { child })
+    }
+
+    /// The worker's peak resident memory so far (VmHWM), in MB.
+    fn peak_rss_mb(&self) -> anyhow::Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .context("no VmHWM in /proc/<pid>/status")?;
+        Ok(kb / 1024.0)
+    }
+
+    fn stop(&mut self) -> anyhow::Result<()> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
