@@ -58,6 +58,9 @@ impl Database {
         let url = self.url().await?;
         PgPoolOptions::new()
             .max_connections(max_connections)
+            // No ping before each use: a round trip on every query, and a broken connection
+            // shows up as an error that callers already retry.
+            .test_before_acquire(false)
             .connect_with(connect_options(&url)?)
             .await
             .map_err(Error::from_database("connecting to the database"))

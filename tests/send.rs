@@ -238,31 +238,46 @@ async fn producers_cannot_set_the_pools_own_columns() {
 }
 
 #[tokio::test]
-async fn a_statement_wakes_workers_with_one_notification_however_many_rows() {
+async fn a_statement_wakes_waiting_workers_with_one_notification_however_many_rows() {
     let db = setup().await;
     let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
     listener.listen("msgpool_message").await.expect("listen");
+    let statements = || async {
+        sqlx::query("INSERT INTO msgpool.message (type_key) SELECT 'server.down' FROM generate_series(1, 500)")
+            .execute(&db.pool)
+            .await
+            .expect("bulk insert");
+        sqlx::query("SELECT msgpool.send('server.down')")
+            .execute(&db.pool)
+            .await
+            .expect("send");
+    };
+    let mut received = async || {
+        let mut n = 0;
+        while let Ok(Ok(Some(_))) =
+            tokio::time::timeout(Duration::from_millis(300), listener.try_recv()).await
+        {
+            n += 1;
+        }
+        n
+    };
 
-    sqlx::query(
-        "INSERT INTO msgpool.message (type_key) SELECT 'server.down' FROM generate_series(1, 500)",
-    )
-    .execute(&db.pool)
-    .await
-    .expect("bulk insert");
-    sqlx::query("SELECT msgpool.send('server.down')")
+    statements().await;
+    assert_eq!(
+        received().await,
+        0,
+        "no worker waits: producers pay for no notification"
+    );
+
+    sqlx::query("INSERT INTO msgpool.waiting_worker (worker) VALUES (gen_random_uuid())")
         .execute(&db.pool)
         .await
-        .expect("send");
-
-    let mut notifications = 0;
-    while let Ok(Ok(Some(_))) =
-        tokio::time::timeout(Duration::from_millis(500), listener.try_recv()).await
-    {
-        notifications += 1;
-    }
+        .expect("a waiting worker");
+    statements().await;
     assert_eq!(
-        notifications, 2,
-        "one per statement: the bulk insert and the send"
+        received().await,
+        2,
+        "a worker waits: one per statement, the bulk insert and the send"
     );
-    assert_eq!(message_count(&db).await, 501);
+    assert_eq!(message_count(&db).await, 1002);
 }

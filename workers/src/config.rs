@@ -42,7 +42,7 @@ impl Default for WorkerConfig {
             channels: Channel::ALL.to_vec(),
             dispatch: true,
             concurrency: 16,
-            batch_size: 100,
+            batch_size: 500,
             poll_interval: Duration::from_secs(1),
             lease: Duration::from_secs(60),
             poll_only: false,

@@ -18,9 +18,13 @@ pub async fn run(
     queues: Vec<Arc<ChannelQueue>>,
     stop: CancellationToken,
 ) {
+    // This dispatcher's row in msgpool.waiting_worker: present unless it is busy with full
+    // batches, so that producers notify only when a notification can help.
+    let me = uuid::Uuid::new_v4();
+    let mut registered = false;
     let mut failures = 0u32;
     while !stop.is_cancelled() {
-        let wait = match sqlx::query_scalar::<_, i32>("SELECT msgpool.dispatch($1)")
+        match sqlx::query_scalar::<_, i32>("SELECT msgpool.dispatch($1)")
             .bind(config.batch_size)
             .fetch_one(&pool)
             .await
@@ -32,21 +36,55 @@ pub async fn run(
                     queues.iter().for_each(|q| q.wake.notify_one());
                 }
                 if expanded == config.batch_size {
+                    // Busy: producers need not notify until this dispatcher waits again.
+                    if registered {
+                        registered = !set_waiting(&pool, me, false).await;
+                    }
                     continue;
                 }
-                config.poll_interval
             }
             Err(e) => {
                 failures += 1;
                 let wait = Duration::from_millis(250 * 2u64.pow(failures.min(7)));
                 tracing::warn!(error = %e, retry_in = ?wait, "could not expand messages");
-                wait
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.cancelled() => {}
+                }
+                continue;
             }
-        };
+        }
+        if !config.poll_only && !registered {
+            // Say we wait, then look once more before sleeping: a message committed before
+            // our row was visible to its producer sent no notification.
+            registered = set_waiting(&pool, me, true).await;
+            if registered {
+                continue;
+            }
+        }
         tokio::select! {
             _ = new_messages.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(config.poll_interval) => registered = false, // renew the row's `since`
             _ = stop.cancelled() => {}
+        }
+    }
+    if registered {
+        set_waiting(&pool, me, false).await;
+    }
+}
+
+/// Adds (or renews) or removes this dispatcher's waiting row; true when that worked.
+async fn set_waiting(pool: &PgPool, me: uuid::Uuid, waiting: bool) -> bool {
+    let sql = if waiting {
+        "INSERT INTO msgpool.waiting_worker (worker) VALUES ($1) ON CONFLICT (worker) DO UPDATE SET since = now()"
+    } else {
+        "DELETE FROM msgpool.waiting_worker WHERE worker = $1"
+    };
+    match sqlx::query(sql).bind(me).execute(pool).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not update the waiting row; polling meanwhile");
+            false
         }
     }
 }

@@ -20,7 +20,7 @@ pub struct WorkerArgs {
     #[arg(long, env = "MSGPOOL_CONCURRENCY", default_value_t = 16)]
     concurrency: usize,
     /// Rows per claim
-    #[arg(long, env = "MSGPOOL_BATCH_SIZE", default_value_t = 100)]
+    #[arg(long, env = "MSGPOOL_BATCH_SIZE", default_value_t = 500)]
     batch_size: i32,
     /// Milliseconds between looks for due work when no notification arrives
     #[arg(long, env = "MSGPOOL_POLL_INTERVAL_MS", default_value_t = 1000)]
