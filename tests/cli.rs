@@ -900,3 +900,61 @@ async fn a_toml_config_file_supplies_settings_that_flags_and_the_environment_ove
         "typos are refused"
     );
 }
+
+#[tokio::test]
+async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
+    // Tiny sizes: this checks that the benchmark works, not how fast msgpool is.
+    let out = Command::new(env!("CARGO_BIN_EXE_msgpool"))
+        .args([
+            "bench",
+            "--ingest-seconds",
+            "1",
+            "--ingest-clients",
+            "2",
+            "--burn-down",
+            "200",
+            "--fan-out",
+            "20",
+        ])
+        .args(["--latency-samples", "10", "--history", "500"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run the benchmark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = &stdout[stdout.find('{').expect("a JSON summary")..];
+    let summary: serde_json::Value = serde_json::from_str(json).expect("valid JSON");
+    let names: Vec<&str> = summary["figures"]
+        .as_array()
+        .expect("figures")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    for name in [
+        "ingest_bare_insert",
+        "ingest_send",
+        "ingest_ratio",
+        "burn_down",
+        "worker_peak_rss",
+        "fan_out",
+        "latency_p50",
+        "latency_p95",
+        "latency_p99",
+        "latency_max",
+        "burn_down_with_history",
+        "history_ratio",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    assert!(
+        summary["figures"]
+            .as_array()
+            .expect("figures")
+            .iter()
+            .all(|f| f["value"].as_f64().is_some_and(|v| v > 0.0))
+    );
+}
