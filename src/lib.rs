@@ -15,6 +15,7 @@ pub mod embedded;
 pub(crate) mod error;
 pub mod inbox;
 pub mod migrations;
+pub mod retention;
 pub mod send;
 pub mod status;
 pub mod template;

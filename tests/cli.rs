@@ -958,3 +958,25 @@ async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
             .all(|f| f["value"].as_f64().is_some_and(|v| v > 0.0))
     );
 }
+
+#[tokio::test]
+async fn prune_reports_what_it_took() {
+    let db = quick_start().await;
+    sqlx::raw_sql(
+        "SELECT msgpool.dispatch(10);
+         UPDATE msgpool.delivery SET state = 'sent', sent_at = now();
+         UPDATE msgpool.message SET created_at = now() - interval '40 days';",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("old history");
+    assert!(
+        ok(&db, &["prune", "--older-than", "90 days"]).starts_with("pruned 0 finished message(s)")
+    );
+    assert_eq!(
+        json(&db, &["prune", "--older-than", "30 days"])["pruned_messages"],
+        1
+    );
+    let err = fails(&db, &["prune", "--older-than", "a while"]);
+    assert!(err.contains("interval"), "{err}");
+}

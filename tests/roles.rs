@@ -137,6 +137,16 @@ async fn each_role_may_do_its_job_and_nothing_more() {
             false,
         ),
         ("msgpool_worker", "DELETE FROM msgpool.delivery", false),
+        (
+            "msgpool_worker",
+            "SELECT msgpool.prune('30 days', 100)",
+            true,
+        ),
+        (
+            "msgpool_producer",
+            "SELECT msgpool.prune('30 days', 100)",
+            false,
+        ),
         // admin: configuration and everything above
         (
             "msgpool_admin",
@@ -204,4 +214,33 @@ async fn a_login_role_granted_producer_can_send_but_not_read_contacts() {
     .execute(&db.pool)
     .await
     .expect("drop role");
+}
+
+#[tokio::test]
+async fn a_role_without_grants_can_execute_no_msgpool_function() {
+    let db = TestDb::new().await;
+    let outsider = format!("outsider_{}", std::process::id());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP ROLE IF EXISTS {outsider}; CREATE ROLE {outsider}"
+    )))
+    .execute(&db.pool)
+    .await
+    .expect("create role");
+    let executable: Vec<String> = sqlx::query_scalar(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p
+          WHERE p.pronamespace = 'msgpool'::regnamespace AND has_function_privilege($1, p.oid, 'EXECUTE')
+          ORDER BY 1",
+    )
+    .bind(&outsider)
+    .fetch_all(&db.pool)
+    .await
+    .expect("privileges");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE {outsider}")))
+        .execute(&db.pool)
+        .await
+        .expect("drop role");
+    assert!(
+        executable.is_empty(),
+        "executable by PUBLIC: {executable:?}"
+    );
 }

@@ -134,7 +134,7 @@ async fn a_broken_template_parks_its_delivery_with_the_error_while_the_rest_flow
 async fn two_workers_draining_one_pool_deliver_each_delivery_exactly_once() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
-    sqlx::query("INSERT INTO msgpool.message (type_key, recipients) SELECT 'server.down', '{zhang.san,li.si}' FROM generate_series(1, 300)")
+    sqlx::query("INSERT INTO msgpool.message (type_key, recipients) SELECT 'server.down', '{zhang.san,li.si}' FROM generate_series(1, 2000)")
         .execute(&db.pool)
         .await
         .expect("messages");
@@ -150,7 +150,7 @@ async fn two_workers_draining_one_pool_deliver_each_delivery_exactly_once() {
     wait_for(
         &db.pool,
         "SELECT count(*) FROM msgpool.delivery WHERE channel = 'inbox' AND state = 'sent'",
-        600,
+        4000,
     )
     .await;
     stop(a).await;
@@ -158,12 +158,12 @@ async fn two_workers_draining_one_pool_deliver_each_delivery_exactly_once() {
 
     assert_eq!(
         count(&db.pool, "SELECT count(*) FROM msgpool.inbox").await,
-        600,
+        4000,
         "one inbox row per delivery"
     );
     assert_eq!(
         count(&db.pool, "SELECT count(*) FROM msgpool.delivery_attempt").await,
-        600,
+        4000,
         "one attempt per delivery: no duplicate sends"
     );
     let both_worked = count(
@@ -527,4 +527,37 @@ async fn a_poll_only_worker_finds_work_without_notifications() {
     .expect("activity");
     assert_eq!(listening, 0, "no LISTEN connection in poll-only mode");
     stop(worker).await;
+}
+
+#[tokio::test]
+async fn housekeeping_prunes_old_finished_history_on_its_own() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    sqlx::raw_sql(
+        "SELECT msgpool.send('server.down', recipients => '{li.si}');
+         SELECT msgpool.dispatch(10);
+         UPDATE msgpool.delivery SET state = 'sent', sent_at = now();
+         UPDATE msgpool.message SET created_at = now() - interval '2 days';
+         SELECT msgpool.send('server.down', recipients => '{li.si}');",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("one old, one new");
+    let worker = start(
+        &db.pool,
+        WorkerConfig {
+            retention: Some("1 day".into()),
+            housekeeping_interval: Duration::from_millis(100),
+            ..config("keeper")
+        },
+    );
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.message", 1).await;
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 1).await;
+    stop(worker).await;
+    let left: i64 = count(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.message WHERE created_at > now() - interval '1 hour'",
+    )
+    .await;
+    assert_eq!(left, 1, "the new message stays");
 }

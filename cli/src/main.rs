@@ -64,6 +64,8 @@ enum Command {
     Inbox(commands::inbox::InboxArgs),
     /// Run a worker: expand due messages and deliver them, until SIGINT or SIGTERM
     Worker(commands::worker::WorkerArgs),
+    /// Delete finished history older than the retention (deliveries and attempts with it)
+    Prune(commands::prune::PruneArgs),
     /// Measure msgpool's speed on a PostgreSQL of its own (prints figures and a JSON summary)
     Bench(commands::bench::BenchArgs),
 }
@@ -137,6 +139,7 @@ async fn run() -> ExitCode {
         Command::Inbox(args) => commands::inbox::run(&ctx, args).await,
         Command::Worker(args) => commands::worker::run(&ctx, args).await,
         Command::Bench(args) => commands::bench::run(&ctx, args).await,
+        Command::Prune(args) => commands::prune::run(&ctx, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

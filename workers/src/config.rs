@@ -33,6 +33,9 @@ pub struct WorkerConfig {
     /// Where emails and SMS go when no provider is configured.
     pub outbox: PathBuf,
     pub sms: SmsConfig,
+    /// Finished history older than this (a PostgreSQL interval) is pruned; `None`: kept.
+    pub retention: Option<String>,
+    pub housekeeping_interval: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -51,6 +54,8 @@ impl Default for WorkerConfig {
             smtp_from: "msgpool <msgpool@localhost>".to_owned(),
             outbox: PathBuf::from(msgpool::database::DEFAULT_HOME).join("outbox"),
             sms: SmsConfig::default(),
+            retention: Some("30 days".to_owned()),
+            housekeeping_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod claim;
 pub mod config;
 pub mod deliver;
 pub mod dispatcher;
+pub mod housekeeping;
 pub mod leases;
 pub mod outcomes;
 mod run;

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::{ChannelQueue, DeliveryBackend};
 use crate::deliver::{Deliverer, deliver};
 use crate::leases::Leases;
-use crate::{WorkerConfig, dispatcher, outcomes};
+use crate::{WorkerConfig, dispatcher, housekeeping, outcomes};
 
 /// Runs until `stop` is cancelled, then stops gracefully.
 pub async fn run(
@@ -87,6 +87,11 @@ pub async fn run(
             )));
         }
     }
+    background.push(tokio::spawn(housekeeping::run(
+        pool.clone(),
+        config.clone(),
+        stop.clone(),
+    )));
     let workers: Vec<_> = queues
         .iter()
         .map(|q| {

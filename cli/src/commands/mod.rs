@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod group;
 pub mod inbox;
 pub mod message_type;
+pub mod prune;
 pub mod recipient;
 pub mod send;
 pub mod status;

@@ -37,6 +37,9 @@ pub struct WorkerArgs {
     /// Also create sample types, recipients and subscriptions, and send sample messages
     #[arg(long)]
     demo: bool,
+    /// Prune finished history older than this (a PostgreSQL interval), hourly; "off" keeps it
+    #[arg(long, env = "MSGPOOL_RETENTION", default_value = "30 days")]
+    retention: String,
     /// Seconds in-flight sends may take to finish after SIGINT or SIGTERM
     #[arg(long, default_value_t = 10)]
     grace_secs: u64,
@@ -133,6 +136,7 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
             .outbox
             .unwrap_or_else(|| msgpool::database::home().join("outbox")),
         sms,
+        retention: (args.retention != "off").then_some(args.retention),
         ..WorkerConfig::default()
     };
     // a connection per send slot and channel, plus the dispatcher, listener and writer
