@@ -64,12 +64,21 @@ impl Leases {
                     .fetch_one(&pool)
                     .await;
             match extended {
-                Ok(n) if n as usize == tokens.len() => {}
-                Ok(n) => tracing::warn!(
-                    held = tokens.len(),
-                    extended = n,
-                    "some leases had expired; their deliveries may be sent again"
-                ),
+                Ok(n) => {
+                    // Leases whose outcome was written meanwhile are no longer held; only the
+                    // rest can have expired.
+                    let still_held = {
+                        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+                        tokens.iter().filter(|t| held.contains(t)).count()
+                    };
+                    if (n as usize) < still_held {
+                        tracing::warn!(
+                            held = still_held,
+                            extended = n,
+                            "some leases had expired; their deliveries may be sent again"
+                        );
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "could not extend leases; retrying"),
             }
         }
