@@ -36,25 +36,31 @@ impl Database {
         }
     }
 
-    /// The URL to connect to; for the embedded cluster this starts it (and creates it the
-    /// first time) and brings its schema up to date.
+    /// The URL to connect to; for the embedded cluster this starts it (creating it the
+    /// first time).
     pub async fn url(&self) -> Result<String> {
         match self {
             Database::Url(url) => Ok(url.clone()),
-            Database::Embedded(home) => {
-                let url = Cluster::new(home)?.ensure_running().await?;
-                let mut conn = connect_options(&url)?
-                    .connect()
-                    .await
-                    .map_err(Error::from_database("connecting to the embedded cluster"))?;
-                migrations::run(&mut conn).await?;
-                Ok(url)
-            }
+            Database::Embedded(home) => Cluster::new(home)?.ensure_running().await,
         }
     }
 
-    /// A connection pool of at most `max_connections`.
+    /// Brings the schema up to date; returns the migrations it applied.
+    pub async fn migrate(&self) -> Result<Vec<String>> {
+        let url = self.url().await?;
+        let mut conn = connect_options(&url)?
+            .connect()
+            .await
+            .map_err(Error::from_database("connecting to the database"))?;
+        migrations::run(&mut conn).await
+    }
+
+    /// A connection pool of at most `max_connections`; the embedded database's schema is
+    /// brought up to date first (a given server is migrated only when asked).
     pub async fn pool(&self, max_connections: u32) -> Result<PgPool> {
+        if let Database::Embedded(_) = self {
+            self.migrate().await?;
+        }
         let url = self.url().await?;
         PgPoolOptions::new()
             .max_connections(max_connections)

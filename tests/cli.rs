@@ -617,7 +617,19 @@ async fn db_commands_manage_the_embedded_cluster_and_not_a_given_server() {
         String::from_utf8(out.stdout).expect("utf-8")
     };
     assert!(embedded(&["db", "status"]).starts_with("not created yet"));
-    assert!(embedded(&["db", "start"]).starts_with("running: postgres://msgpool:"));
+    let started = embedded(&["db", "start"]);
+    assert!(
+        started.starts_with("running: postgres://msgpool:"),
+        "{started}"
+    );
+    assert!(
+        started.contains("applied V1__vocabulary"),
+        "a new cluster reports its migrations: {started}"
+    );
+    assert_eq!(
+        embedded(&["db", "migrate"]).trim(),
+        "the schema is up to date"
+    );
     assert!(embedded(&["db", "status"]).starts_with("running: pid"));
     let url = embedded(&["db", "url"]);
     embedded(&["type", "add", "server.down", "--name", "Server down"]);

@@ -46,6 +46,7 @@ impl Figures {
 pub async fn run(plan: &Plan) -> anyhow::Result<Figures> {
     let home = tempfile::tempdir().context("creating a temporary folder")?;
     let database = msgpool::Database::Embedded(home.path().join("pool"));
+    database.migrate().await?;
     let url = database.url().await?;
     let measured = measure(plan, &url, home.path()).await;
     // The temporary cluster goes whatever happened.

@@ -179,16 +179,9 @@ pub async fn remove(pool: &PgPool, key: &TypeKey) -> Result<Removed> {
     .bind(key.as_str())
     .fetch_optional(pool)
     .await
-    .map_err(|e| {
-        if crate::error::is_still_referenced(&e) {
-            Error::invalid(
-                format!("message type {key} has messages in the pool, which are history"),
-                format!("disable it instead: msgpool type disable {key}"),
-            )
-        } else {
-            Error::from_database(format!("removing message type {key}"))(e)
-        }
-    })?;
+    // A type with messages is refused by the message_type_guard trigger, with its own
+    // message and a "disable it instead" hint.
+    .map_err(Error::from_database(format!("removing message type {key}")))?;
     match removed {
         Some((templates, subscriptions)) => Ok(Removed {
             templates,

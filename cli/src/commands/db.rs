@@ -4,7 +4,6 @@ use anyhow::bail;
 use clap::Subcommand;
 use msgpool::Database;
 use msgpool::embedded::{Cluster, ClusterState};
-use sqlx::Connection;
 
 use crate::{Context, output};
 
@@ -25,19 +24,11 @@ pub enum DbCommand {
 pub async fn run(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
     match cmd {
         DbCommand::Url => println!("{}", ctx.database.url().await?),
-        DbCommand::Migrate => {
-            let url = ctx.database.url().await?;
-            let mut conn = sqlx::PgConnection::connect(&url).await?;
-            let applied = msgpool::migrations::run(&mut conn).await?;
-            if applied.is_empty() {
-                println!("the schema is up to date");
-            } else {
-                println!("applied {}", applied.join(", "));
-            }
-        }
+        DbCommand::Migrate => report(&ctx.database.migrate().await?),
         DbCommand::Start => {
-            let url = ctx.database.url().await?;
-            println!("running: {url}");
+            let applied = ctx.database.migrate().await?;
+            println!("running: {}", ctx.database.url().await?);
+            report(&applied);
         }
         DbCommand::Stop => {
             if cluster(ctx)?.stop().await? {
@@ -65,6 +56,14 @@ pub async fn run(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn report(applied: &[String]) {
+    if applied.is_empty() {
+        println!("the schema is up to date");
+    } else {
+        println!("applied {}", applied.join(", "));
+    }
 }
 
 fn cluster(ctx: &Context) -> anyhow::Result<Cluster> {
