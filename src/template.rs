@@ -2,8 +2,13 @@
 //! built-in default) with the payload's keys and msgpool's own variables.
 //!
 //! Variables: every key of the payload, plus `type_key`, `type_name`, `category`, `urgency`,
-//! `created_at` (RFC 3339), `duplicate_count` and `recipient_name`. A variable the template
-//! names but the payload lacks is an error, never silently blank text.
+//! `created_at` (RFC 3339), `duplicate_count` (repeats counted by dedup) and `recipient_name`.
+//! A variable the template names but the payload lacks is an error, never silently blank text.
+//!
+//! A digest (several messages gathered for one recipient) is rendered twice over: each
+//! message by the channel's template, then the digest template with `messages` (each with
+//! `message_id`, `created_at`, `duplicate_count`, `payload`, and its rendered `subject` and
+//! `body`) and `count`, beside the first message's variables.
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -14,6 +19,21 @@ use crate::domain::Channel;
 const DEFAULT_SUBJECT: &str = "[{{ urgency }}] {{ type_name }}";
 const DEFAULT_BODY: &str = "{{ type_name }}{% if category %} ({{ category }}){% endif %}\n\
 {% for key, value in payload|items %}{{ key }}: {{ value }}\n{% endfor %}";
+
+/// The built-in digest: each message as the channel's template rendered it.
+const DEFAULT_DIGEST_SUBJECT: &str = "[{{ urgency }}] {{ type_name }}: {{ count }} messages";
+const DEFAULT_DIGEST_BODY: &str = "{{ type_name }}: {{ count }} messages\n{% for m in messages %}\n#{{ loop.index }} {{ m.created_at }}{% if m.duplicate_count %} (seen {{ m.duplicate_count + 1 }} times){% endif %}\n{{ m.body }}\n{% endfor %}";
+
+/// One message of a digest, as the digest template sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestItem {
+    pub message_id: i64,
+    pub created_at: String,
+    pub duplicate_count: i32,
+    pub payload: serde_json::Value,
+    pub subject: String,
+    pub body: String,
+}
 
 /// What a template can refer to.
 #[derive(Debug, Clone, Serialize)]
@@ -62,15 +82,48 @@ impl Renderer {
             Some(body) => (subject.unwrap_or_default(), body),
             None => (DEFAULT_SUBJECT, DEFAULT_BODY),
         };
-        let context = context(vars);
+        self.render_parts(channel, "template", subject, body, &context(vars))
+    }
+
+    /// Renders a digest of `messages` (each already rendered by [`Renderer::render`]) with
+    /// the digest template, or the built-in one for `None`.
+    pub fn render_digest(
+        &self,
+        channel: Channel,
+        subject: Option<&str>,
+        body: Option<&str>,
+        vars: &Variables<'_>,
+        messages: &[DigestItem],
+    ) -> Result<Rendered, String> {
+        let (subject, body) = match body {
+            Some(body) => (subject.unwrap_or_default(), body),
+            None => (DEFAULT_DIGEST_SUBJECT, DEFAULT_DIGEST_BODY),
+        };
+        let mut context = context(vars);
+        context.insert("count".into(), messages.len().into());
+        context.insert(
+            "messages".into(),
+            serde_json::to_value(messages).map_err(|e| e.to_string())?,
+        );
+        self.render_parts(channel, "digest template", subject, body, &context)
+    }
+
+    fn render_parts(
+        &self,
+        channel: Channel,
+        which: &str,
+        subject: &str,
+        body: &str,
+        context: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Rendered, String> {
         let render = |part: &str, source: &str| {
-            let fail = |problem: String| format!("{channel} template {part}: {problem}");
+            let fail = |problem: String| format!("{channel} {which} {part}: {problem}");
             let template = self
                 .env
                 .template_from_str(source)
                 .map_err(|e| fail(e.to_string()))?;
             template
-                .render(minijinja::Value::from_serialize(&context))
+                .render(minijinja::Value::from_serialize(context))
                 .map_err(|e| {
                     if e.kind() != minijinja::ErrorKind::UndefinedError {
                         return fail(e.to_string());
@@ -178,5 +231,72 @@ mod tests {
             .expect("renders");
         assert_eq!(r.subject, "[high] 派单堆积");
         assert_eq!(r.body, "派单堆积 (订单异常)\ncount: 120\nwarehouse: WH-1");
+    }
+
+    fn item(n: i64, body: &str, duplicate_count: i32) -> DigestItem {
+        DigestItem {
+            message_id: n,
+            created_at: format!("2026-11-26T0{n}:00:00Z"),
+            duplicate_count,
+            payload: serde_json::json!({"n": n}),
+            subject: format!("s{n}"),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn the_built_in_digest_lists_every_message() {
+        let payload = serde_json::json!({"n": 1});
+        let r = Renderer::default()
+            .render_digest(
+                Channel::Email,
+                None,
+                None,
+                &vars(&payload),
+                &[item(3, "report A ready", 0), item(4, "report B ready", 2)],
+            )
+            .expect("renders");
+        assert_eq!(r.subject, "[high] 派单堆积: 2 messages");
+        assert_eq!(
+            r.body,
+            "派单堆积: 2 messages\n\n#1 2026-11-26T03:00:00Z\nreport A ready\n\n\
+             #2 2026-11-26T04:00:00Z (seen 3 times)\nreport B ready"
+        );
+    }
+
+    #[test]
+    fn a_digest_template_sees_the_messages_and_their_payloads() {
+        let payload = serde_json::json!({"n": 1});
+        let r = Renderer::default()
+            .render_digest(
+                Channel::Sms,
+                Some("{{ count }}"),
+                Some("{% for m in messages %}{{ m.payload.n }}:{{ m.subject }};{% endfor %}"),
+                &vars(&payload),
+                &[item(1, "a", 0), item(2, "b", 0)],
+            )
+            .expect("renders");
+        assert_eq!(
+            r,
+            Rendered {
+                subject: "2".into(),
+                body: "1:s1;2:s2;".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_digest_template_error_says_it_is_the_digest() {
+        let payload = serde_json::json!({});
+        let err = Renderer::default()
+            .render_digest(
+                Channel::Sms,
+                None,
+                Some("{{ total }}"),
+                &vars(&payload),
+                &[item(1, "a", 0)],
+            )
+            .expect_err("total is missing");
+        assert!(err.starts_with("sms digest template body: total"), "{err}");
     }
 }

@@ -149,6 +149,14 @@ async fn one_bad_row_refuses_the_whole_statement() {
 #[tokio::test]
 async fn send_and_insert_store_the_same_message() {
     let db = setup().await;
+    // the same dedup key would count the second as a duplicate (tests/dedup.rs); here both
+    // must be stored
+    sqlx::query(
+        "UPDATE msgpool.message_type SET dedup_window = '0' WHERE key = 'order.dispatch_backlog'",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("dedup off");
     let by_send: i64 = sqlx::query_scalar(
         "SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 120}', 'wh-1', NULL, '{zhang.san,li.si,zhang.san}', 'wms')",
     )

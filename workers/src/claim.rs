@@ -1,5 +1,8 @@
 //! Claiming deliveries: one call of `msgpool.claim_deliveries`, which leases a batch of a
 //! channel's due deliveries and returns everything needed to render and send them.
+//! Deliveries that share a lease token are one digest: the first carries the others.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use msgpool::domain::Channel;
@@ -31,6 +34,19 @@ pub struct ClaimedDelivery {
     /// Parsed where it is used: a flavor newer than this worker parks only its delivery.
     pub webhook_flavor: String,
     pub webhook_secret: Option<String>,
+    /// The type's digest template for this channel; `None`: the built-in digest.
+    pub digest_subject: Option<String>,
+    pub digest_body: Option<String>,
+    /// Deliveries gathered into this one's digest (empty: a single message).
+    #[sqlx(skip)]
+    pub gathered: Vec<ClaimedDelivery>,
+}
+
+impl ClaimedDelivery {
+    /// This delivery and those gathered into it.
+    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        std::iter::once(self.id).chain(self.gathered.iter().map(|g| g.id))
+    }
 }
 
 /// Leases up to `batch_size` due deliveries of `channel` for `lease` (a PostgreSQL interval).
@@ -47,7 +63,7 @@ pub async fn claim(
         "SELECT id, lease_token, attempt, channel::text AS channel, message_id, payload, duplicate_count,
                 created_at, urgency::text AS urgency, type_key, type_name, category, subject, body,
                 recipient_key, recipient_name, email, phone, webhook_url, webhook_flavor::text AS webhook_flavor,
-                webhook_secret
+                webhook_secret, digest_subject, digest_body
            FROM msgpool.claim_deliveries($1::text::msgpool.channel, $2, $3::interval)",
     )
     .bind(channel.as_str())
@@ -55,4 +71,21 @@ pub async fn claim(
     .bind(lease)
     .fetch_all(pool)
     .await
+    .map(gather)
+}
+
+/// Folds rows sharing a lease token into the first of them (the lowest id: the lead).
+fn gather(rows: Vec<ClaimedDelivery>) -> Vec<ClaimedDelivery> {
+    let mut leads: Vec<ClaimedDelivery> = Vec::with_capacity(rows.len());
+    let mut lead_of: HashMap<Uuid, usize> = HashMap::new();
+    for row in rows {
+        match lead_of.get(&row.lease_token) {
+            Some(&lead) => leads[lead].gathered.push(row),
+            None => {
+                lead_of.insert(row.lease_token, leads.len());
+                leads.push(row);
+            }
+        }
+    }
+    leads
 }

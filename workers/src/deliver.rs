@@ -12,7 +12,7 @@ use msgpool::channels::sms::SmsSender;
 use msgpool::channels::webhook::{Notice, Webhook, WebhookSender};
 use msgpool::channels::{SendError, Sent};
 use msgpool::domain::Channel;
-use msgpool::template::{Rendered, Renderer, Variables};
+use msgpool::template::{DigestItem, Rendered, Renderer, Variables};
 
 use crate::claim::ClaimedDelivery;
 use crate::outcomes::{Finished, Outcome, OutcomeWriter};
@@ -43,6 +43,7 @@ pub async fn deliver(
         .send(Finished {
             id: delivery.id,
             token: delivery.lease_token,
+            gathered: delivery.gathered.iter().map(|g| g.id).collect(),
             started_at,
             outcome,
         })
@@ -51,7 +52,36 @@ pub async fn deliver(
 }
 
 fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<Rendered, String> {
-    let vars = Variables {
+    let single = renderer.render(
+        d.channel,
+        d.subject.as_deref(),
+        d.body.as_deref(),
+        &variables(d),
+    )?;
+    if d.gathered.is_empty() {
+        return Ok(single);
+    }
+    let mut items = vec![digest_item(d, single)];
+    for g in &d.gathered {
+        let rendered = renderer.render(
+            g.channel,
+            g.subject.as_deref(),
+            g.body.as_deref(),
+            &variables(g),
+        )?;
+        items.push(digest_item(g, rendered));
+    }
+    renderer.render_digest(
+        d.channel,
+        d.digest_subject.as_deref(),
+        d.digest_body.as_deref(),
+        &variables(d),
+        &items,
+    )
+}
+
+fn variables(d: &ClaimedDelivery) -> Variables<'_> {
+    Variables {
         payload: &d.payload,
         type_key: &d.type_key,
         type_name: &d.type_name,
@@ -60,8 +90,18 @@ fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<Rendered, String> 
         created_at: d.created_at.to_rfc3339(),
         duplicate_count: d.duplicate_count,
         recipient_name: &d.recipient_name,
-    };
-    renderer.render(d.channel, d.subject.as_deref(), d.body.as_deref(), &vars)
+    }
+}
+
+fn digest_item(d: &ClaimedDelivery, rendered: Rendered) -> DigestItem {
+    DigestItem {
+        message_id: d.message_id,
+        created_at: d.created_at.to_rfc3339(),
+        duplicate_count: d.duplicate_count,
+        payload: d.payload.clone(),
+        subject: rendered.subject,
+        body: rendered.body,
+    }
 }
 
 async fn send(deliverer: &Deliverer, d: &ClaimedDelivery, rendered: Rendered) -> Outcome {

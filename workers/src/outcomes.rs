@@ -30,6 +30,8 @@ pub enum Outcome {
 pub struct Finished {
     pub id: i64,
     pub token: Uuid,
+    /// Deliveries sent in this one's digest: they share its outcome.
+    pub gathered: Vec<i64>,
     pub started_at: DateTime<Utc>,
     pub outcome: Outcome,
 }
@@ -80,22 +82,22 @@ async fn write(pool: &PgPool, batch: &[Finished], worker: &str) -> sqlx::Result<
     let mut inbox = Vec::new();
     let mut outcomes = Vec::new();
     for f in batch {
-        let outcome = |outcome: &str, error: Option<&str>, provider_ref: Option<&str>| {
-            serde_json::json!({
-                "id": f.id, "token": f.token, "outcome": outcome, "error": error,
-                "provider_ref": provider_ref, "started_at": f.started_at, "worker": worker,
-            })
+        let mut outcome = |outcome: &str, error: Option<&str>, provider_ref: Option<&str>| {
+            for id in std::iter::once(f.id).chain(f.gathered.iter().copied()) {
+                outcomes.push(serde_json::json!({
+                    "id": id, "token": f.token, "outcome": outcome, "error": error,
+                    "provider_ref": provider_ref, "started_at": f.started_at, "worker": worker,
+                }));
+            }
         };
         match &f.outcome {
             Outcome::Inbox { subject, body } => inbox.push(serde_json::json!({
                 "id": f.id, "token": f.token, "subject": subject, "body": body,
-                "started_at": f.started_at, "worker": worker,
+                "gathered": f.gathered, "started_at": f.started_at, "worker": worker,
             })),
-            Outcome::Sent { provider_ref } => {
-                outcomes.push(outcome("sent", None, provider_ref.as_deref()))
-            }
-            Outcome::Retry(error) => outcomes.push(outcome("retry", Some(error), None)),
-            Outcome::Dead(error) => outcomes.push(outcome("dead", Some(error), None)),
+            Outcome::Sent { provider_ref } => outcome("sent", None, provider_ref.as_deref()),
+            Outcome::Retry(error) => outcome("retry", Some(error), None),
+            Outcome::Dead(error) => outcome("dead", Some(error), None),
         }
     }
     if !inbox.is_empty() {
