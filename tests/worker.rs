@@ -561,3 +561,86 @@ async fn housekeeping_prunes_old_finished_history_on_its_own() {
     .await;
     assert_eq!(left, 1, "the new message stays");
 }
+
+#[tokio::test]
+async fn messages_held_for_a_send_time_arrive_as_one_digest_listing_each() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let pin = |at: &str| {
+        format!(
+            "ALTER DATABASE {} SET msgpool.clock = '{at} Asia/Shanghai'",
+            db.name
+        )
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO msgpool.message_type (key, name, send_policy, send_times, time_zone)
+         VALUES ('report.ready', 'Report ready', 'times_of_day', '{{08:00}}', 'Asia/Shanghai');
+         INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('report.ready', 'zhang.san');
+         INSERT INTO msgpool.template (type_key, channel, subject, body)
+         VALUES ('report.ready', 'inbox', '{{{{ report }}}}', 'Report {{{{ report }}}} is ready');
+         {};",
+        pin("2026-11-26 03:00")
+    )))
+    .execute(&db.pool)
+    .await
+    .expect("setup");
+
+    // Produced between 03:00 and 05:00 by sessions that see the pinned clock.
+    let night = PgPool::connect(&db.url).await.expect("connect");
+    sqlx::raw_sql(
+        "SELECT msgpool.send('report.ready', '{\"report\": \"sales\"}');
+         SELECT msgpool.send('report.ready', '{\"report\": \"stock\"}');
+         SELECT msgpool.send('report.ready', '{\"report\": \"refunds\"}');
+         SELECT msgpool.dispatch(10);",
+    )
+    .execute(&night)
+    .await
+    .expect("send at night");
+    night.close().await;
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM msgpool.delivery
+              WHERE state = 'pending' AND next_attempt_at = '2026-11-26 08:00 Asia/Shanghai'"
+        )
+        .await,
+        3,
+        "held until 08:00"
+    );
+
+    sqlx::raw_sql(sqlx::AssertSqlSafe(pin("2026-11-26 08:00:01")))
+        .execute(&db.pool)
+        .await
+        .expect("morning");
+    let morning = PgPool::connect(&db.url).await.expect("connect");
+    let worker = start(&morning, config("digest"));
+    wait_for(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.delivery WHERE state = 'sent'",
+        3,
+    )
+    .await;
+    stop(worker).await;
+
+    let inbox: Vec<(String, String)> = sqlx::query_as("SELECT subject, body FROM msgpool.inbox")
+        .fetch_all(&db.pool)
+        .await
+        .expect("inbox");
+    assert_eq!(inbox.len(), 1, "one digest, not three messages");
+    let (subject, body) = &inbox[0];
+    assert_eq!(subject, "[normal] Report ready: 3 messages");
+    for report in ["sales", "stock", "refunds"] {
+        assert!(
+            body.contains(&format!("Report {report} is ready")),
+            "{report} missing from the digest:\n{body}"
+        );
+    }
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM msgpool.delivery WHERE gathered_into IS NOT NULL"
+        )
+        .await,
+        2
+    );
+}
