@@ -22,6 +22,10 @@ pub struct Delivery {
     pub provider_ref: Option<String>,
     /// The last error, or why it was skipped.
     pub problem: Option<String>,
+    /// The rule that moved it later: send times, an interval, quiet hours, a rate limit.
+    pub deferred_by: Option<String>,
+    /// Sent inside the digest of this delivery.
+    pub gathered_into: Option<i64>,
 }
 
 /// Which deliveries: every field given narrows the set.
@@ -31,6 +35,8 @@ pub struct Filter {
     pub type_key: Option<TypeKey>,
     pub recipient: Option<RecipientKey>,
     pub channel: Option<Channel>,
+    /// Only deliveries a rule holds back right now.
+    pub deferred: bool,
 }
 
 /// The newest `limit` deliveries matching `filter`.
@@ -38,9 +44,11 @@ pub async fn list(pool: &PgPool, filter: &Filter, limit: i64) -> Result<Vec<Deli
     sqlx::query_as(
         "SELECT d.id, d.message_id, m.type_key, d.recipient_key::text, d.channel::text AS channel,
                 d.state::text AS state, d.attempts, d.next_attempt_at, d.sent_at, d.provider_ref,
-                coalesce(d.last_error, d.skip_reason) AS problem
+                coalesce(d.last_error, d.skip_reason) AS problem, d.deferred_by, d.gathered_into
            FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id
           WHERE ($1::text IS NULL OR d.state = $1::text::msgpool.delivery_state)
+            AND (NOT $6 OR (d.state = 'pending' AND d.deferred_by IS NOT NULL
+                            AND d.next_attempt_at > msgpool.clock()))
             AND ($2::text IS NULL OR m.type_key = $2)
             AND ($3::text IS NULL OR d.recipient_key = $3)
             AND ($4::text IS NULL OR d.channel = $4::text::msgpool.channel)
@@ -52,6 +60,7 @@ pub async fn list(pool: &PgPool, filter: &Filter, limit: i64) -> Result<Vec<Deli
     .bind(filter.recipient.as_ref().map(RecipientKey::as_str))
     .bind(filter.channel.map(Channel::as_str))
     .bind(limit)
+    .bind(filter.deferred)
     .fetch_all(pool)
     .await
     .map_err(Error::from_database("listing deliveries"))

@@ -172,6 +172,25 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, Option<&'static
             ("the name must not be empty", Some("give --name"))
         }
         "template_body_present" => ("the template body must not be empty", Some("give --body")),
+        "template_digest_body_present" => (
+            "the digest body must not be empty",
+            Some("give --digest-body, or leave it out for the built-in digest"),
+        ),
+        "quiet_hours_not_empty" => (
+            "quiet hours must start and end at different times",
+            Some("e.g. --from 22:00 --to 08:00 (a window may wrap midnight)"),
+        ),
+        "rate_limit_recipient_max_positive" | "rate_limit_provider_per_second_positive" => {
+            ("a rate limit must allow at least 1", None)
+        }
+        "rate_limit_recipient_window_positive" => (
+            "the rate-limit window must be longer than zero",
+            Some("e.g. --window '1 hour'"),
+        ),
+        "rate_limit_recipient_complete" => (
+            "a per-recipient limit needs both a count and a window",
+            Some("give --per-recipient N --window INTERVAL"),
+        ),
         _ => return None,
     })
 }

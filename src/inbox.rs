@@ -19,6 +19,9 @@ pub struct InboxItem {
     pub body: String,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+    /// Repeats of the message counted by dedup, also after this row was written.
+    pub duplicate_count: i32,
+    pub last_seen_at: DateTime<Utc>,
 }
 
 /// One page (from 1) of a recipient's inbox, unread first, then newest first.
@@ -30,7 +33,8 @@ pub async fn list(
     page_size: i32,
 ) -> Result<Vec<InboxItem>> {
     sqlx::query_as(
-        "SELECT id, recipient_key, message_id, type_key, urgency::text AS urgency, subject, body, created_at, read_at
+        "SELECT id, recipient_key, message_id, type_key, urgency::text AS urgency, subject, body, created_at, read_at,
+                duplicate_count, last_seen_at
            FROM msgpool.inbox_list($1, $2, $3, $4)",
     )
     .bind(recipient.as_str())

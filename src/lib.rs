@@ -7,6 +7,7 @@
 //! thin typed wrappers over the SQL API in `sql/`.
 
 pub mod admin;
+pub mod cancel;
 pub mod channels;
 pub mod database;
 pub mod deliveries;

@@ -22,6 +22,19 @@ pub struct Status {
     /// Deliveries that gave up.
     pub dead: i64,
     pub channels: Vec<ChannelStatus>,
+    /// Open messages that were repeated, noisiest first (at most 10).
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// An open message and how often it repeated: "server.down ×37".
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Duplicate {
+    pub type_key: String,
+    pub dedup_key: String,
+    pub message_id: i64,
+    /// Repeats after the first.
+    pub duplicate_count: i32,
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -32,6 +45,11 @@ pub struct ChannelStatus {
     pub pending: i64,
     pub sending: i64,
     pub dead: i64,
+    /// Pending deliveries a rule holds back (send times, interval, quiet hours, rate limit).
+    pub deferred: i64,
+    /// e.g. `10 per 01:00:00`
+    pub recipient_limit: Option<String>,
+    pub provider_per_second: Option<i32>,
 }
 
 pub async fn read(pool: &PgPool) -> Result<Status> {
@@ -43,12 +61,21 @@ pub async fn read(pool: &PgPool) -> Result<Status> {
         .await
         .map_err(Error::from_database("reading the pool's status"))?;
     let channels = sqlx::query_as(
-        "SELECT channel::text AS channel, sent_last_minute, pending, sending, dead FROM msgpool.channel_status ORDER BY channel",
+        "SELECT channel::text AS channel, sent_last_minute, pending, sending, dead, deferred, recipient_limit,
+                provider_per_second
+           FROM msgpool.channel_status ORDER BY channel",
     )
     .fetch_all(pool)
     .await
     .map_err(Error::from_database("reading the channels' status"))?;
+    let duplicates = sqlx::query_as(
+        "SELECT type_key, dedup_key, message_id, duplicate_count, last_seen_at FROM msgpool.duplicates LIMIT 10",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(Error::from_database("reading repeated messages"))?;
     Ok(Status {
+        duplicates,
         messages: messages.0,
         deliveries: deliveries.0,
         oldest_due_seconds,

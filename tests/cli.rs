@@ -992,3 +992,243 @@ async fn prune_reports_what_it_took() {
     let err = fails(&db, &["prune", "--older-than", "a while"]);
     assert!(err.contains("interval"), "{err}");
 }
+
+#[tokio::test]
+async fn send_time_and_noise_rules_are_set_explained_shown_and_cancelled() {
+    let db = quick_start().await;
+    // every msgpool process from here on sees 03:00 in Shanghai
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} SET msgpool.clock = '2026-11-26 03:00 Asia/Shanghai'",
+        db.name
+    )))
+    .execute(&db.pool)
+    .await
+    .expect("pin the clock");
+    ok(
+        &db,
+        &[
+            "type",
+            "add",
+            "report.ready",
+            "--name",
+            "Report ready",
+            "--channels",
+            "inbox,sms",
+            "--send-policy",
+            "times_of_day",
+            "--send-times",
+            "08:00",
+            "--time-zone",
+            "Asia/Shanghai",
+        ],
+    );
+    ok(
+        &db,
+        &["subscribe", "report.ready", "--recipient", "zhang.san"],
+    );
+    let show = ok(&db, &["type", "show", "report.ready"]);
+    assert!(
+        show.contains("Sent at 08:00 (Asia/Shanghai): a message sent now (2026-11-26 03:00) would go out at 2026-11-26 08:00, in 05:00:00."),
+        "{show}"
+    );
+    assert!(
+        show.contains("Digest: messages waiting for the same time"),
+        "{show}"
+    );
+
+    let quiet = ok(
+        &db,
+        &[
+            "quiet-hours",
+            "set",
+            "report.ready",
+            "--channel",
+            "sms",
+            "--from",
+            "22:00",
+            "--to",
+            "08:00",
+        ],
+    );
+    assert_eq!(
+        quiet.trim(),
+        "report.ready sms: 22:00-08:00 (Asia/Shanghai) below urgent; deliveries inside are deferred to the end of the window"
+    );
+    let show = ok(&db, &["type", "show", "report.ready"]);
+    assert!(
+        show.contains("It is quiet now: sms would wait until 2026-11-26 08:00."),
+        "{show}"
+    );
+    assert!(ok(&db, &["quiet-hours", "list"]).contains("report.ready  sms      22:00  08:00"));
+    let err = fails(
+        &db,
+        &[
+            "quiet-hours",
+            "set",
+            "report.ready",
+            "--channel",
+            "sms",
+            "--from",
+            "25:00",
+            "--to",
+            "08:00",
+        ],
+    );
+    assert!(
+        err.contains("the start \"25:00\" is not a time of day (write it as HH:MM"),
+        "{err}"
+    );
+    let err = fails(
+        &db,
+        &[
+            "quiet-hours",
+            "remove",
+            "report.ready",
+            "--channel",
+            "inbox",
+        ],
+    );
+    assert!(
+        err.contains("report.ready has no quiet hours for inbox"),
+        "{err}"
+    );
+
+    let limit = ok(
+        &db,
+        &[
+            "rate-limit",
+            "set",
+            "sms",
+            "--per-recipient",
+            "10",
+            "--window",
+            "1 hour",
+        ],
+    );
+    assert_eq!(limit.trim(), "sms: at most 10 per recipient per 01:00:00");
+    let limit = ok(&db, &["rate-limit", "set", "sms", "--per-second", "20"]);
+    assert_eq!(
+        limit.trim(),
+        "sms: at most 10 per recipient per 01:00:00; at most 20 per second"
+    );
+    assert!(fails(&db, &["rate-limit", "set", "email"]).contains("no limit given for email"));
+    let err = fails(
+        &db,
+        &[
+            "rate-limit",
+            "set",
+            "sms",
+            "--per-recipient",
+            "0",
+            "--window",
+            "1 hour",
+        ],
+    );
+    assert!(err.contains("a rate limit must allow at least 1"), "{err}");
+    assert!(
+        ok(&db, &["type", "show", "report.ready"])
+            .contains("Rate limit for sms: at most 10 per recipient per 01:00:00")
+    );
+
+    // a report produced at 03:00 waits for 08:00 on both channels, and says why
+    let id = json(
+        &db,
+        &["send", "report.ready", "--data", "{\"report\": \"sales\"}"],
+    )["id"]
+        .as_i64()
+        .expect("id");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .expect("connect");
+    sqlx::query("SELECT msgpool.dispatch(10)")
+        .execute(&mut conn)
+        .await
+        .expect("dispatch");
+    let deferred = ok(&db, &["deliveries", "--deferred"]);
+    assert_eq!(
+        deferred.lines().count(),
+        3,
+        "a header and two deliveries:\n{deferred}"
+    );
+    assert!(
+        deferred.contains("due 11-26 00:00:00  deferred: send times 08:00 (Asia/Shanghai)"),
+        "{deferred}"
+    );
+    let status = ok(&db, &["status"]);
+    assert!(
+        status.contains("10 per 01:00:00 per recipient, 20/s"),
+        "{status}"
+    );
+
+    let cancelled = ok(&db, &["cancel", &id.to_string()]);
+    assert!(
+        cancelled.starts_with(&format!(
+            "cancelled message {id}: 2 unsent delivery(s) stopped"
+        )),
+        "{cancelled}"
+    );
+    assert_eq!(ok(&db, &["deliveries", "--deferred"]).lines().count(), 1);
+    let err = fails(&db, &["cancel", "999999"]);
+    assert!(err.contains("no message 999999"), "{err}");
+
+    // the quick start sent order.dispatch_backlog with dedup key wh-1; twice more is counted
+    for _ in 0..2 {
+        ok(
+            &db,
+            &[
+                "send",
+                "order.dispatch_backlog",
+                "--data",
+                "{\"count\": 121}",
+                "--dedup-key",
+                "wh-1",
+            ],
+        );
+    }
+    let status = ok(&db, &["status"]);
+    assert!(
+        status.contains("order.dispatch_backlog ×3  key wh-1"),
+        "{status}"
+    );
+
+    let err = fails(
+        &db,
+        &[
+            "template",
+            "set",
+            "report.ready",
+            "--channel",
+            "inbox",
+            "--digest-body",
+            "{{ count }} reports",
+        ],
+    );
+    assert!(
+        err.contains("report.ready has no inbox template yet, and a template needs a body"),
+        "{err}"
+    );
+    ok(
+        &db,
+        &[
+            "template",
+            "set",
+            "report.ready",
+            "--channel",
+            "inbox",
+            "--body",
+            "{{ report }}",
+            "--digest-body",
+            "{{ count }} reports",
+        ],
+    );
+    ok(&db, &["type", "edit", "report.ready", "--digest", "false"]);
+    let show = ok(&db, &["type", "show", "report.ready"]);
+    assert!(
+        show.contains("digest template inbox: subject \"\", body \"{{ count }} reports\""),
+        "{show}"
+    );
+    assert!(
+        show.contains("One by one: messages waiting for the same time go out separately."),
+        "{show}"
+    );
+}

@@ -54,6 +54,14 @@ enum Command {
     Unsubscribe(commands::subscription::UnsubscribeArgs),
     /// Put a message into the pool
     Send(commands::send::SendArgs),
+    /// Cancel a message: its unsent deliveries stop, sent ones stay as history
+    Cancel(commands::cancel::CancelArgs),
+    /// Quiet hours per type and channel: defer or drop deliveries at night
+    #[command(subcommand, name = "quiet-hours")]
+    QuietHours(commands::quiet_hours::QuietHoursCommand),
+    /// Rate limits per channel: per recipient and per second
+    #[command(subcommand, name = "rate-limit")]
+    RateLimit(commands::rate_limit::RateLimitCommand),
     /// How the pool is doing
     Status,
     /// Deliveries with their state and last error, filtered
@@ -133,6 +141,9 @@ async fn run() -> ExitCode {
         Command::Subscribe(args) => commands::subscription::subscribe(&ctx, args).await,
         Command::Unsubscribe(args) => commands::subscription::unsubscribe(&ctx, args).await,
         Command::Send(args) => commands::send::run(&ctx, args).await,
+        Command::Cancel(args) => commands::cancel::run(&ctx, args).await,
+        Command::QuietHours(cmd) => commands::quiet_hours::run(&ctx, cmd).await,
+        Command::RateLimit(cmd) => commands::rate_limit::run(&ctx, cmd).await,
         Command::Status => commands::status::run(&ctx).await,
         Command::Deliveries(args) => commands::deliveries::list(&ctx, args).await,
         Command::Retry(args) => commands::deliveries::retry(&ctx, args).await,

@@ -26,6 +26,8 @@ pub struct MessageType {
     pub time_zone: String,
     pub send_interval: Option<String>,
     pub dedup_window: String,
+    /// Deferred messages due together go to a recipient as one digest (else one by one).
+    pub digest: bool,
     pub max_attempts: i32,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
@@ -40,7 +42,7 @@ macro_rules! select {
                     send_policy::text AS send_policy,
                     ARRAY(SELECT to_char(t, 'HH24:MI') FROM unnest(send_times) t ORDER BY t) AS send_times,
                     time_zone, send_interval::text AS send_interval, dedup_window::text AS dedup_window,
-                    max_attempts, enabled, created_at, updated_at
+                    digest, max_attempts, enabled, created_at, updated_at
                FROM msgpool.message_type ",
             $rest
         )
@@ -62,6 +64,7 @@ pub struct MessageTypeSpec {
     /// A PostgreSQL interval, e.g. `2 hours`.
     pub send_interval: Option<String>,
     pub dedup_window: Option<String>,
+    pub digest: Option<bool>,
     pub max_attempts: Option<i32>,
 }
 
@@ -115,7 +118,8 @@ async fn apply<'e>(
              time_zone     = coalesce($9, time_zone),
              send_interval = coalesce($10::interval, send_interval),
              dedup_window  = coalesce($11::interval, dedup_window),
-             max_attempts  = coalesce($12, max_attempts)
+             max_attempts  = coalesce($12, max_attempts),
+             digest        = coalesce($13, digest)
            WHERE key = $1
            RETURNING key)
          ",
@@ -133,6 +137,7 @@ async fn apply<'e>(
     .bind(spec.send_interval.as_deref())
     .bind(spec.dedup_window.as_deref())
     .bind(spec.max_attempts)
+    .bind(spec.digest)
     .fetch_optional(db)
     .await
 }
@@ -151,6 +156,18 @@ pub async fn get(pool: &PgPool, key: &TypeKey) -> Result<MessageType> {
         .await
         .map_err(Error::from_database(format!("reading message type {key}")))?;
     Keyed::MessageType.found(pool, key.as_str(), found).await
+}
+
+/// The type's send-time and noise rules in words, with when a message sent now would go
+/// out (`msgpool.explain`).
+pub async fn explain(pool: &PgPool, key: &TypeKey) -> Result<Vec<String>> {
+    sqlx::query_scalar("SELECT line FROM msgpool.explain($1) AS line")
+        .bind(key.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_database(format!(
+            "explaining message type {key}"
+        )))
 }
 
 pub async fn set_enabled(pool: &PgPool, key: &TypeKey, enabled: bool) -> Result<MessageType> {

@@ -4,6 +4,8 @@
 
 pub mod groups;
 pub mod message_types;
+pub mod quiet_hours;
+pub mod rate_limits;
 pub mod recipients;
 pub mod subscriptions;
 pub mod templates;

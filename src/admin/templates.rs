@@ -10,6 +10,13 @@ use crate::domain::{Channel, TypeKey};
 use crate::template::{Rendered, Renderer, Variables};
 use crate::{Error, Result};
 
+/// A template's columns as [`Template`] reads them.
+macro_rules! columns {
+    () => {
+        "type_key, channel::text AS channel, subject, body, digest_subject, digest_body, updated_at"
+    };
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Template {
     #[sqlx(try_from = "String")]
@@ -18,17 +25,28 @@ pub struct Template {
     pub channel: Channel,
     pub subject: String,
     pub body: String,
+    /// The digest's own template (messages gathered for one recipient); `None`: built in.
+    pub digest_subject: Option<String>,
+    pub digest_body: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// Sets the template of one channel of a type; `subject: None` keeps the current subject.
+/// The parts of a template to set; `None` keeps a part as it is. A new template needs a body.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateSpec {
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub digest_subject: Option<String>,
+    pub digest_body: Option<String>,
+}
+
+/// Sets the template of one channel of a type, the parts given in `spec`.
 /// Refused for a channel the type does not use, since it would never be rendered.
 pub async fn set(
     pool: &PgPool,
     type_key: &TypeKey,
     channel: Channel,
-    subject: Option<&str>,
-    body: &str,
+    spec: &TemplateSpec,
 ) -> Result<Template> {
     let message_type = message_types::get(pool, type_key).await?;
     if !message_type.channels.iter().any(|c| c == channel) {
@@ -43,29 +61,55 @@ pub async fn set(
             ),
         ));
     }
-    sqlx::query_as(
-        "INSERT INTO msgpool.template AS t (type_key, channel, subject, body)
-         VALUES ($1, $2::text::msgpool.channel, coalesce($3, ''), $4)
-         ON CONFLICT (type_key, channel)
-           DO UPDATE SET subject = coalesce($3, t.subject), body = EXCLUDED.body
-         RETURNING type_key, channel::text AS channel, subject, body, updated_at",
-    )
+    let context = format!("setting the {channel} template of {type_key}");
+    let changed: Option<Template> = sqlx::query_as(concat!(
+        "UPDATE msgpool.template SET subject = coalesce($3, subject), body = coalesce($4, body),
+                digest_subject = coalesce($5, digest_subject), digest_body = coalesce($6, digest_body)
+          WHERE type_key = $1 AND channel = $2::text::msgpool.channel
+         RETURNING ",
+        columns!()
+    ))
     .bind(type_key.as_str())
     .bind(channel.as_str())
-    .bind(subject)
+    .bind(spec.subject.as_deref())
+    .bind(spec.body.as_deref())
+    .bind(spec.digest_subject.as_deref())
+    .bind(spec.digest_body.as_deref())
+    .fetch_optional(pool)
+    .await
+    .map_err(Error::from_database(&context))?;
+    if let Some(template) = changed {
+        return Ok(template);
+    }
+    let body = spec.body.as_deref().ok_or_else(|| {
+        Error::invalid(
+            format!("{type_key} has no {channel} template yet, and a template needs a body"),
+            "give --body (the digest template alone is not enough)",
+        )
+    })?;
+    sqlx::query_as(concat!(
+        "INSERT INTO msgpool.template (type_key, channel, subject, body, digest_subject, digest_body)
+         VALUES ($1, $2::text::msgpool.channel, coalesce($3, ''), $4, $5, $6)
+         RETURNING ",
+        columns!()
+    ))
+    .bind(type_key.as_str())
+    .bind(channel.as_str())
+    .bind(spec.subject.as_deref())
     .bind(body)
+    .bind(spec.digest_subject.as_deref())
+    .bind(spec.digest_body.as_deref())
     .fetch_one(pool)
     .await
-    .map_err(Error::from_database(format!(
-        "setting the {channel} template of {type_key}"
-    )))
+    .map_err(Error::from_database(&context))
 }
 
 pub async fn for_type(pool: &PgPool, type_key: &TypeKey) -> Result<Vec<Template>> {
-    sqlx::query_as(
-        "SELECT type_key, channel::text AS channel, subject, body, updated_at
-           FROM msgpool.template WHERE type_key = $1 ORDER BY channel",
-    )
+    sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM msgpool.template WHERE type_key = $1 ORDER BY channel"
+    ))
     .bind(type_key.as_str())
     .fetch_all(pool)
     .await

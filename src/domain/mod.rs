@@ -2,6 +2,7 @@
 //! holds one never re-checks it. Each mirrors a type or domain of the SQL schema.
 
 mod channel;
+mod quiet_action;
 mod recipient_key;
 mod send_policy;
 mod type_key;
@@ -9,6 +10,7 @@ mod urgency;
 mod webhook_flavor;
 
 pub use channel::{Channel, Channels};
+pub use quiet_action::QuietAction;
 pub use recipient_key::RecipientKey;
 pub use send_policy::SendPolicy;
 pub use type_key::TypeKey;

@@ -24,9 +24,10 @@ impl FilterArgs {
         self.type_key.is_none() && self.recipient.is_none() && self.channel.is_none()
     }
 
-    fn into_filter(self, state: Option<String>) -> Filter {
+    fn into_filter(self, state: Option<String>, deferred: bool) -> Filter {
         Filter {
             state,
+            deferred,
             type_key: self.type_key,
             recipient: self.recipient,
             channel: self.channel,
@@ -39,6 +40,9 @@ pub struct ListArgs {
     /// pending, sending, sent, dead, skipped or cancelled
     #[arg(long)]
     state: Option<String>,
+    /// Only deliveries a rule holds back now (send times, interval, quiet hours, rate limit)
+    #[arg(long)]
+    deferred: bool,
     #[command(flatten)]
     filter: FilterArgs,
     /// Show at most this many, newest first
@@ -59,7 +63,12 @@ pub struct RetryArgs {
 
 pub async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
     let pool = ctx.pool().await?;
-    let found = deliveries::list(&pool, &args.filter.into_filter(args.state), args.limit).await?;
+    let found = deliveries::list(
+        &pool,
+        &args.filter.into_filter(args.state, args.deferred),
+        args.limit,
+    )
+    .await?;
     if ctx.json {
         return output::json(&found);
     }
@@ -73,7 +82,7 @@ pub async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
             "STATE",
             "ATTEMPTS",
             "WHEN",
-            "PROBLEM",
+            "WHY",
         ],
         found
             .iter()
@@ -94,7 +103,7 @@ pub async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
                     d.state.clone(),
                     d.attempts.to_string(),
                     when,
-                    output::or_dash(d.problem.as_deref()),
+                    why(d),
                 ]
             })
             .collect(),
@@ -112,10 +121,24 @@ pub async fn retry(ctx: &Context, args: RetryArgs) -> anyhow::Result<()> {
     }
     let pool = ctx.pool().await?;
     let ids = (!args.ids.is_empty()).then_some(args.ids);
-    let requeued = deliveries::retry(&pool, ids.as_deref(), &args.filter.into_filter(None)).await?;
+    let requeued =
+        deliveries::retry(&pool, ids.as_deref(), &args.filter.into_filter(None, false)).await?;
     if ctx.json {
         return output::json(&serde_json::json!({ "requeued": requeued }));
     }
     println!("re-queued {requeued} dead delivery(s); they go out with the next worker round");
     Ok(())
+}
+
+/// The error or skip reason; else the rule holding it back or the digest it went in.
+fn why(d: &msgpool::deliveries::Delivery) -> String {
+    if let Some(problem) = &d.problem {
+        return problem.clone();
+    }
+    match (d.gathered_into, &d.deferred_by, d.state.as_str()) {
+        (Some(lead), _, _) => format!("in the digest of delivery {lead}"),
+        (None, Some(rule), "pending") => format!("deferred: {rule}"),
+        (None, Some(rule), _) => format!("was deferred: {rule}"),
+        _ => "-".to_owned(),
+    }
 }

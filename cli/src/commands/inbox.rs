@@ -54,10 +54,16 @@ pub async fn run(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
                     i.created_at.format("%Y-%m-%d %H:%M").to_string(),
                     i.urgency.to_string(),
                     i.type_key.clone(),
-                    if i.subject.is_empty() {
-                        i.body.clone()
-                    } else {
-                        i.subject.clone()
+                    {
+                        let text = if i.subject.is_empty() {
+                            &i.body
+                        } else {
+                            &i.subject
+                        };
+                        match i.duplicate_count {
+                            0 => text.clone(),
+                            n => format!("{text} ×{}", n + 1),
+                        }
                     },
                 ]
             })

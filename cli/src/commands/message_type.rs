@@ -79,6 +79,9 @@ pub struct SpecArgs {
     /// Same dedup key within this window is counted, not resent, e.g. '30 minutes'
     #[arg(long)]
     dedup_window: Option<String>,
+    /// Deferred messages due together: one digest per recipient (true) or one by one (false)
+    #[arg(long)]
+    digest: Option<bool>,
     /// Delivery attempts before a delivery is dead (1-100)
     #[arg(long)]
     max_attempts: Option<i32>,
@@ -97,6 +100,7 @@ impl From<SpecArgs> for MessageTypeSpec {
             time_zone: a.time_zone,
             send_interval: a.send_interval,
             dedup_window: a.dedup_window,
+            digest: a.digest,
             max_attempts: a.max_attempts,
         }
     }
@@ -139,12 +143,18 @@ pub async fn run(ctx: &Context, cmd: TypeCommand) -> anyhow::Result<()> {
             let t = message_types::get(&pool, &key).await?;
             let templates = templates::for_type(&pool, &key).await?;
             let subscribers = subscriptions::for_type(&pool, &key).await?;
+            let rules = message_types::explain(&pool, &key).await?;
             if ctx.json {
                 return output::json(&serde_json::json!({
                     "type": t, "templates": templates, "subscriptions": subscribers,
+                    "when": rules,
                 }));
             }
             print_type(ctx, &t)?;
+            println!("\nwhen it goes out:");
+            for line in &rules {
+                println!("  {line}");
+            }
             println!();
             if templates.is_empty() {
                 println!("templates: none (each channel uses the built-in default)");
@@ -154,6 +164,14 @@ pub async fn run(ctx: &Context, cmd: TypeCommand) -> anyhow::Result<()> {
                     "template {}: subject {:?}, body {:?}",
                     tpl.channel, tpl.subject, tpl.body
                 );
+                if let Some(body) = &tpl.digest_body {
+                    println!(
+                        "digest template {}: subject {:?}, body {:?}",
+                        tpl.channel,
+                        tpl.digest_subject.as_deref().unwrap_or_default(),
+                        body
+                    );
+                }
             }
             if subscribers.is_empty() {
                 println!("subscribers: none (messages go only to explicit recipients)");
@@ -205,6 +223,7 @@ fn print_type(ctx: &Context, t: &MessageType) -> anyhow::Result<()> {
         ("urgency", t.urgency.to_string()),
         ("channels", t.channels.to_string()),
         ("send policy", policy),
+        ("digest", yes_no(t.digest)),
         ("dedup window", t.dedup_window.clone()),
         ("max attempts", t.max_attempts.to_string()),
         ("enabled", yes_no(t.enabled)),

@@ -2,12 +2,15 @@
 //! library, and prints.
 
 pub mod bench;
+pub mod cancel;
 pub mod db;
 pub mod deliveries;
 pub mod group;
 pub mod inbox;
 pub mod message_type;
 pub mod prune;
+pub mod quiet_hours;
+pub mod rate_limit;
 pub mod recipient;
 pub mod send;
 pub mod status;

@@ -34,19 +34,45 @@ pub async fn run(ctx: &Context) -> anyhow::Result<()> {
     ]);
     println!();
     output::table(
-        &["CHANNEL", "SENT/MIN", "PENDING", "SENDING", "DEAD"],
+        &[
+            "CHANNEL", "SENT/MIN", "PENDING", "DEFERRED", "SENDING", "DEAD", "LIMITS",
+        ],
         s.channels
             .iter()
             .map(|c| {
+                let limits: Vec<String> = [
+                    c.recipient_limit
+                        .as_ref()
+                        .map(|l| format!("{l} per recipient")),
+                    c.provider_per_second.map(|n| format!("{n}/s")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
                 vec![
                     c.channel.clone(),
                     c.sent_last_minute.to_string(),
                     c.pending.to_string(),
+                    c.deferred.to_string(),
                     c.sending.to_string(),
                     c.dead.to_string(),
+                    output::or_dash(Some(&limits.join(", "))),
                 ]
             })
             .collect(),
     );
+    if !s.duplicates.is_empty() {
+        println!("\nrepeated (open, deduplicated):");
+        for d in &s.duplicates {
+            println!(
+                "  {} ×{}  key {}, message {}, last seen {}",
+                d.type_key,
+                d.duplicate_count + 1,
+                d.dedup_key,
+                d.message_id,
+                d.last_seen_at.format("%Y-%m-%d %H:%M:%S")
+            );
+        }
+    }
     Ok(())
 }

@@ -18,8 +18,15 @@ pub enum TemplateCommand {
         /// Subject line (email, inbox, chat title); kept as it is when not given
         #[arg(long)]
         subject: Option<String>,
+        /// The body; needed for a new template, kept as it is when not given
         #[arg(long)]
-        body: String,
+        body: Option<String>,
+        /// Subject of a digest (several messages for one recipient): {{ count }}, {{ type_name }}
+        #[arg(long)]
+        digest_subject: Option<String>,
+        /// Body of a digest: {% for m in messages %}{{ m.body }}{% endfor %}; default lists each message
+        #[arg(long)]
+        digest_body: Option<String>,
     },
     /// Show what each channel of a type would send for a payload
     Preview {
@@ -42,8 +49,16 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
             channel,
             subject,
             body,
+            digest_subject,
+            digest_body,
         } => {
-            let t = templates::set(&pool, &type_key, channel, subject.as_deref(), &body).await?;
+            let spec = templates::TemplateSpec {
+                subject,
+                body,
+                digest_subject,
+                digest_body,
+            };
+            let t = templates::set(&pool, &type_key, channel, &spec).await?;
             if ctx.json {
                 return output::json(&t);
             }
