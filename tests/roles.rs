@@ -35,6 +35,19 @@ fn check(role: &str, sql: &str, got: Result<(), String>, allowed: bool) {
 async fn each_role_may_do_its_job_and_nothing_more() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
+    // every send-time and noise rule in play, so dispatch and claims touch their tables
+    sqlx::raw_sql(
+        "INSERT INTO msgpool.message_type (key, name, channels, send_policy, send_interval)
+         VALUES ('report.ready', 'Report', '{inbox,email}', 'interval', '1 hour');
+         INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('report.ready', 'zhang.san');
+         INSERT INTO msgpool.quiet_hours (type_key, channel, starts, ends) VALUES ('report.ready', 'email', '00:00', '23:59');
+         INSERT INTO msgpool.rate_limit (channel, recipient_max, recipient_window, provider_per_second)
+         VALUES ('email', 1, '1 hour', 5);
+         SELECT msgpool.send('report.ready'), msgpool.send('order.dispatch_backlog', '{}', 'wh-1');",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("rules");
     let delivery = "INSERT INTO msgpool.delivery (message_id, recipient_key, channel)
                     SELECT msgpool.send('server.down'), 'zhang.san', 'inbox'";
     let cases: &[(&str, &str, bool)] = &[
@@ -65,6 +78,28 @@ async fn each_role_may_do_its_job_and_nothing_more() {
             false,
         ),
         ("msgpool_producer", "SELECT * FROM msgpool.inbox", false),
+        (
+            "msgpool_producer",
+            "SELECT msgpool.send('server.down', '{}', 'db1'), msgpool.send('server.down', '{}', 'db1')",
+            true,
+        ),
+        (
+            "msgpool_producer",
+            "SELECT msgpool.cancel(msgpool.send('server.down'))",
+            true,
+        ),
+        ("msgpool_producer", "SELECT * FROM msgpool.dedup", false),
+        (
+            "msgpool_producer",
+            "SELECT * FROM msgpool.duplicates",
+            false,
+        ),
+        ("msgpool_producer", "DELETE FROM msgpool.quiet_hours", false),
+        (
+            "msgpool_producer",
+            "SELECT * FROM msgpool.explain('server.down')",
+            false,
+        ),
         (
             "msgpool_producer",
             "UPDATE msgpool.message SET state = 'cancelled'",
@@ -111,6 +146,14 @@ async fn each_role_may_do_its_job_and_nothing_more() {
         ),
         ("msgpool_worker", "SELECT * FROM msgpool.status", true),
         ("msgpool_worker", "SELECT msgpool.dispatch(10)", true),
+        ("msgpool_worker", "SELECT * FROM msgpool.duplicates", true),
+        (
+            "msgpool_worker",
+            "UPDATE msgpool.rate_limit SET provider_per_second = 1000",
+            true,
+        ),
+        ("msgpool_worker", "DELETE FROM msgpool.quiet_hours", false),
+        ("msgpool_worker", "SELECT msgpool.cancel(1)", false),
         (
             "msgpool_worker",
             "SELECT * FROM msgpool.claim_deliveries('email', 10, '30 seconds')",
@@ -168,6 +211,16 @@ async fn each_role_may_do_its_job_and_nothing_more() {
         (
             "msgpool_admin",
             "SELECT msgpool.inbox_unread_count('zhang.san')",
+            true,
+        ),
+        (
+            "msgpool_admin",
+            "INSERT INTO msgpool.quiet_hours (type_key, channel, starts, ends) VALUES ('server.down', 'sms', '22:00', '08:00')",
+            true,
+        ),
+        (
+            "msgpool_admin",
+            "SELECT * FROM msgpool.explain('report.ready')",
             true,
         ),
     ];
