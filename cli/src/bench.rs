@@ -81,6 +81,18 @@ async fn measure(plan: &Plan, url: &str, home: &Path) -> anyhow::Result<Figures>
     figures.add("burn_down", clean, "deliveries/s");
     figures.add("worker_peak_rss", worker.peak_rss_mb()?, "MB");
     fan_out(&pool, plan.fan_out, &mut figures).await?;
+    // "Workers idle": the burn-down's and fan-out's aftermath (dead rows and index entries,
+    // autovacuum working through them) is cleared first, as an idle pool's would be.
+    for table in [
+        "msgpool.message",
+        "msgpool.delivery",
+        "msgpool.inbox",
+        "msgpool.delivery_attempt",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}")))
+            .execute(&pool)
+            .await?;
+    }
     latency(&pool, plan.latency_samples, &mut figures).await?;
 
     if plan.history > 0 {

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
@@ -36,6 +37,8 @@ pub struct ChannelQueue {
     claiming: tokio::sync::Mutex<()>,
     /// Notified when the dispatcher made new deliveries.
     pub wake: Notify,
+    /// The last claim came back short of a full batch.
+    drained: AtomicBool,
     stop: CancellationToken,
 }
 
@@ -55,6 +58,7 @@ impl ChannelQueue {
             buffer: Mutex::default(),
             claiming: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
+            drained: AtomicBool::new(false),
             stop,
         }
     }
@@ -74,24 +78,33 @@ impl ChannelQueue {
             {
                 return Some(Ok(delivery));
             }
-            match self.fill().await {
-                Err(e) => return Some(Err(e)),
-                Ok(true) => {}
-                Ok(false) => {
-                    tokio::select! {
-                        _ = self.wake.notified() => {}
-                        _ = tokio::time::sleep(self.config.poll_interval) => {}
-                        _ = self.stop.cancelled() => return None,
+            // A claim that came back short took everything due: claiming again at once would
+            // only find nothing, next to the outcome write of what it took. Wait for the
+            // dispatcher's wake-up (it keeps a permit if it came meanwhile) or the poll.
+            let drained = self.drained.swap(false, Ordering::Relaxed);
+            if !drained {
+                match self.fill().await {
+                    Err(e) => return Some(Err(e)),
+                    Ok(claimed) if claimed > 0 => {
+                        let short = claimed < self.config.batch_size as usize;
+                        self.drained.store(short, Ordering::Relaxed);
+                        continue;
                     }
+                    Ok(_) => {}
                 }
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = self.stop.cancelled() => return None,
             }
         }
     }
 
-    /// Claims a batch into the buffer; false when nothing was due. The claim runs in a task of
+    /// Claims a batch into the buffer; returns how many it claimed. The claim runs in a task of
     /// its own: when a stop drops the caller mid-claim, the committed claim still lands in the
     /// buffer, where the release at shutdown finds it.
-    async fn fill(self: &Arc<Self>) -> sqlx::Result<bool> {
+    async fn fill(self: &Arc<Self>) -> sqlx::Result<usize> {
         let queue = self.clone();
         let claimed = tokio::spawn(async move {
             let _claiming = queue.claiming.lock().await;
@@ -103,13 +116,13 @@ impl ChannelQueue {
             )
             .await?;
             queue.leases.hold(batch.iter().map(|d| d.lease_token));
-            let any = !batch.is_empty();
+            let claimed = batch.len() + batch.iter().map(|d| d.gathered.len()).sum::<usize>();
             queue
                 .buffer
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .extend(batch);
-            Ok(any)
+            Ok(claimed)
         });
         claimed
             .await
