@@ -381,3 +381,32 @@ async fn deliver_at_overrides_the_send_policy() {
         vec![("inbox".into(), "pending".into(), now, None, None)]
     );
 }
+
+#[tokio::test]
+async fn an_interval_is_measured_in_real_hours_across_a_daylight_saving_change() {
+    let db = TestDb::new().await;
+    let mut s = Session::new(&db).await;
+    report_type(
+        &mut s,
+        "inbox",
+        "send_policy = 'interval', send_interval = '2 hours', time_zone = 'America/New_York'",
+    )
+    .await;
+    // 00:30 EDT on 2026-11-01; at 02:00 EDT the clocks go back to 01:00 EST.
+    s.at("2026-11-01 00:30 America/New_York").await;
+    let first = s.send(SEND).await;
+    s.at("2026-11-01 01:00 EDT").await;
+    let second = s.send(SEND).await;
+    let first_due = s.deliveries(first).await[0].2;
+    let second_due = s.deliveries(second).await[0].2;
+    assert_eq!(
+        (second_due - first_due).num_minutes(),
+        120,
+        "two hours, not two on the wall clock"
+    );
+    assert_eq!(
+        second_due,
+        s.instant("2026-11-01 01:30 EST").await,
+        "the wall clock reads 01:30 twice that night"
+    );
+}

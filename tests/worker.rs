@@ -644,3 +644,26 @@ async fn messages_held_for_a_send_time_arrive_as_one_digest_listing_each() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_template_shows_how_often_a_deduplicated_message_was_seen() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    sqlx::raw_sql(
+        "INSERT INTO msgpool.template (type_key, channel, subject, body)
+         VALUES ('server.down', 'inbox', '{{ host }} down', '{{ host }} is down (seen {{ duplicate_count + 1 }} times)');
+         SELECT msgpool.send('server.down', '{\"host\": \"db1\"}', dedup_key => 'db1', recipients => '{li.si}')
+           FROM generate_series(1, 3);",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("setup");
+    let worker = start(&db.pool, config("dedup"));
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 1).await;
+    stop(worker).await;
+    let body: String = sqlx::query_scalar("SELECT body FROM msgpool.inbox")
+        .fetch_one(&db.pool)
+        .await
+        .expect("inbox");
+    assert_eq!(body, "db1 is down (seen 3 times)");
+}
