@@ -950,6 +950,8 @@ async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
         "ingest_bare_insert",
         "ingest_send",
         "ingest_ratio",
+        "ingest_send_dedup",
+        "ingest_ratio_dedup",
         "burn_down",
         "worker_peak_rss",
         "fan_out",

@@ -123,13 +123,22 @@ const SETUP: &str = "
 ";
 
 /// Scenario 1: msgpool.send() against a bare INSERT of the same payload into a plain table,
-/// the same clients for the same time.
+/// the same clients for the same time; without and with a dedup key.
 async fn ingest(url: &str, plan: &Plan, figures: &mut Figures) -> anyhow::Result<()> {
     let bare = rate(url, plan, "INSERT INTO bench.plain (payload) VALUES ($1)").await?;
     let send = rate(url, plan, "SELECT msgpool.send('bench.ingest', $1)").await?;
+    // every message with its own dedup key: the dedup check and its key row are paid in full
+    let dedup = rate(
+        url,
+        plan,
+        "SELECT msgpool.send('bench.ingest', $1, dedup_key => ($1->>'client') || '-' || ($1->>'n'))",
+    )
+    .await?;
     figures.add("ingest_bare_insert", bare, "rows/s");
     figures.add("ingest_send", send, "messages/s");
     figures.add("ingest_ratio", send / bare, "x");
+    figures.add("ingest_send_dedup", dedup, "messages/s");
+    figures.add("ingest_ratio_dedup", dedup / bare, "x");
     Ok(())
 }
 
