@@ -151,8 +151,9 @@ BEGIN
 END;
 $$;
 
--- record_outcomes() as in V8, plus: sent_at and retries by the clock; a digest's
--- deliveries retry together (one wait per lease token), to be gathered again. plpgsql, as
+-- record_outcomes() as in V8, plus: sent_at and retries by the clock; a retry never lands in
+-- quiet hours; a digest's deliveries retry together (one wait per lease token), to be
+-- gathered again. plpgsql, as
 -- is deliver_to_inbox() below, because it keeps its plans for the session: as LANGUAGE sql
 -- both were planned on every call (deliver_to_inbox took 1.2 ms for one delivery, 0.4 now).
 CREATE OR REPLACE FUNCTION msgpool.record_outcomes(outcomes jsonb)
@@ -179,7 +180,12 @@ BEGIN
              WHEN o.outcome = 'sent' THEN 'sent'
              WHEN o.outcome = 'dead' OR d.attempts >= t.max_attempts THEN 'dead'
              ELSE 'pending' END::msgpool.delivery_state,
-           next_attempt_at = coalesce(w.next_attempt_at, d.next_attempt_at),
+           -- a retry that would fall in the channel's quiet hours waits until they end
+           next_attempt_at = CASE WHEN w.next_attempt_at IS NULL THEN d.next_attempt_at ELSE coalesce(
+               (SELECT msgpool.quiet_until(q.starts, q.ends, t.time_zone, w.next_attempt_at)
+                  FROM msgpool.quiet_hours q
+                 WHERE q.type_key = t.key AND q.channel = d.channel AND m.urgency < q.below),
+               w.next_attempt_at) END,
            last_error = CASE WHEN o.outcome = 'sent' THEN d.last_error ELSE o.error END,
            provider_ref = coalesce(o.provider_ref, d.provider_ref),
            sent_at = CASE WHEN o.outcome = 'sent' THEN msgpool.clock() END,

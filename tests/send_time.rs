@@ -410,3 +410,33 @@ async fn an_interval_is_measured_in_real_hours_across_a_daylight_saving_change()
         "the wall clock reads 01:30 twice that night"
     );
 }
+
+#[tokio::test]
+async fn a_retry_that_would_fall_in_quiet_hours_waits_until_they_end() {
+    let db = TestDb::new().await;
+    let mut s = Session::new(&db).await;
+    report_type(&mut s, "sms", "time_zone = 'Asia/Shanghai'").await;
+    s.exec("INSERT INTO msgpool.quiet_hours (type_key, channel, starts, ends) VALUES ('report.ready', 'sms', '22:00', '08:00')")
+        .await;
+    s.at("2026-11-26 21:59:59 Asia/Shanghai").await;
+    s.send(SEND).await;
+    let claimed = s.claim("sms").await;
+    assert_eq!(claimed.len(), 1, "before 22:00 it goes");
+    let (id, token) = claimed[0];
+    let _: i32 = sqlx::query_scalar("SELECT msgpool.record_outcomes($1)")
+        .bind(serde_json::json!([{"id": id, "token": token, "outcome": "retry", "error": "gateway busy"}]))
+        .fetch_one(&mut s.conn)
+        .await
+        .expect("record");
+    let retry_at: DateTime<Utc> =
+        sqlx::query_scalar("SELECT next_attempt_at FROM msgpool.delivery WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut s.conn)
+            .await
+            .expect("delivery");
+    assert_eq!(
+        retry_at,
+        s.instant("2026-11-27 08:00 Asia/Shanghai").await,
+        "not at 22:00:04"
+    );
+}
