@@ -146,6 +146,11 @@ async fn each_role_may_do_its_job_and_nothing_more() {
         ),
         ("msgpool_worker", "SELECT * FROM msgpool.status", true),
         ("msgpool_worker", "SELECT msgpool.dispatch(10)", true),
+        (
+            "msgpool_worker",
+            "SELECT * FROM msgpool.dispatch_and_claim(10, '{inbox,email,sms,webhook}', '30 seconds')",
+            true,
+        ),
         ("msgpool_worker", "SELECT * FROM msgpool.duplicates", true),
         (
             "msgpool_worker",

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tower_layer::Identity;
 
 use crate::WorkerConfig;
-use crate::claim::{ClaimedDelivery, claim};
+use crate::claim::{ClaimedDelivery, claim, dispatch_and_claim};
 use crate::leases::Leases;
 
 /// One channel's claimed-but-unstarted deliveries. It outlives the apalis worker that reads
@@ -129,6 +129,19 @@ impl ChannelQueue {
             .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
     }
 
+    /// Takes deliveries claimed for this queue by [`dispatch_and_fill`]; its `claiming` lock
+    /// is held by the caller.
+    fn take(&self, batch: Vec<ClaimedDelivery>, claimed: usize) {
+        self.leases.hold(batch.iter().map(|d| d.lease_token));
+        self.drained
+            .store(claimed < self.config.batch_size as usize, Ordering::Relaxed);
+        self.buffer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(batch);
+        self.wake.notify_one();
+    }
+
     /// Gives the claimed deliveries that were never started back to the pool (at shutdown),
     /// due at once and without counting an attempt.
     pub async fn release_unstarted(&self) -> sqlx::Result<i32> {
@@ -150,6 +163,47 @@ impl ChannelQueue {
         self.leases.done(tokens);
         Ok(released)
     }
+}
+
+/// Expands due messages and claims the due deliveries of every queue's channel in one round
+/// trip, handing each queue its own; for an idle worker woken by a producer. Returns the
+/// most any one queue got (a full batch means there is more). Like [`ChannelQueue::fill`]
+/// it runs in a task of its own, holding every queue's claim lock, so a committed claim
+/// always lands where the release at shutdown finds it.
+pub async fn dispatch_and_fill(queues: &[Arc<ChannelQueue>]) -> sqlx::Result<usize> {
+    let Some(first) = queues.first() else {
+        return Ok(0);
+    };
+    let (pool, config, queues) = (first.pool.clone(), first.config.clone(), queues.to_vec());
+    let claimed = tokio::spawn(async move {
+        let mut claiming = Vec::with_capacity(queues.len());
+        for queue in &queues {
+            claiming.push(queue.claiming.lock().await);
+        }
+        let channels: Vec<Channel> = queues.iter().map(|q| q.channel).collect();
+        let mut batch = dispatch_and_claim(
+            &pool,
+            &channels,
+            config.batch_size,
+            &config.lease_interval(),
+        )
+        .await?;
+        let mut most = 0;
+        for queue in &queues {
+            let (mine, rest) = batch.into_iter().partition(|d| d.channel == queue.channel);
+            batch = rest;
+            let mine: Vec<ClaimedDelivery> = mine;
+            let claimed = mine.len() + mine.iter().map(|d| d.gathered.len()).sum::<usize>();
+            most = most.max(claimed);
+            if claimed > 0 {
+                queue.take(mine, claimed);
+            }
+        }
+        Ok(most)
+    });
+    claimed
+        .await
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
 }
 
 /// The apalis [`Backend`]: a stream over a [`ChannelQueue`].

@@ -49,6 +49,16 @@ impl ClaimedDelivery {
     }
 }
 
+/// The columns of a claimed delivery as [`ClaimedDelivery`] reads them.
+macro_rules! claimed_columns {
+    () => {
+        "SELECT id, lease_token, attempt, channel::text AS channel, message_id, payload, duplicate_count,
+                created_at, urgency::text AS urgency, type_key, type_name, category, subject, body,
+                recipient_key, recipient_name, email, phone, webhook_url, webhook_flavor::text AS webhook_flavor,
+                webhook_secret, digest_subject, digest_body "
+    };
+}
+
 /// Leases up to `batch_size` due deliveries of `channel` for `lease` (a PostgreSQL interval).
 /// Every column arrives as text or a basic type, so a row always decodes; values this
 /// worker does not know (a webhook flavor added after it was built) are refused where they
@@ -59,15 +69,33 @@ pub async fn claim(
     batch_size: i32,
     lease: &str,
 ) -> sqlx::Result<Vec<ClaimedDelivery>> {
-    sqlx::query_as(
-        "SELECT id, lease_token, attempt, channel::text AS channel, message_id, payload, duplicate_count,
-                created_at, urgency::text AS urgency, type_key, type_name, category, subject, body,
-                recipient_key, recipient_name, email, phone, webhook_url, webhook_flavor::text AS webhook_flavor,
-                webhook_secret, digest_subject, digest_body
-           FROM msgpool.claim_deliveries($1::text::msgpool.channel, $2, $3::interval)",
-    )
+    sqlx::query_as(concat!(
+        claimed_columns!(),
+        "FROM msgpool.claim_deliveries($1::text::msgpool.channel, $2, $3::interval)"
+    ))
     .bind(channel.as_str())
     .bind(batch_size)
+    .bind(lease)
+    .fetch_all(pool)
+    .await
+    .map(gather)
+}
+
+/// Expands due messages and leases the due deliveries of `channels`, in one round trip
+/// (`msgpool.dispatch_and_claim`): an idle worker's way to answer a lone message quickly.
+pub async fn dispatch_and_claim(
+    pool: &PgPool,
+    channels: &[Channel],
+    batch_size: i32,
+    lease: &str,
+) -> sqlx::Result<Vec<ClaimedDelivery>> {
+    let channels: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+    sqlx::query_as(concat!(
+        claimed_columns!(),
+        "FROM msgpool.dispatch_and_claim($1, $2::text[]::msgpool.channel[], $3::interval)"
+    ))
+    .bind(batch_size)
+    .bind(channels)
     .bind(lease)
     .fetch_all(pool)
     .await

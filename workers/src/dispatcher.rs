@@ -1,5 +1,7 @@
 //! Expanding due messages into deliveries: `msgpool.dispatch()` in a loop, batch after batch
-//! while there is work, then waiting for a notification or the poll interval.
+//! while there is work, then waiting for a notification or the poll interval. Woken from
+//! that wait, it expands and claims in one call (`msgpool.dispatch_and_claim()`), which takes
+//! a round trip off a lone message's way to its recipient.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::WorkerConfig;
-use crate::backend::ChannelQueue;
+use crate::backend::{ChannelQueue, dispatch_and_fill};
 
 pub async fn run(
     pool: PgPool,
@@ -22,20 +24,32 @@ pub async fn run(
     // batches, so that producers notify only when a notification can help.
     let me = uuid::Uuid::new_v4();
     let mut registered = false;
+    let mut woken = false;
     let mut failures = 0u32;
     while !stop.is_cancelled() {
-        match sqlx::query_scalar::<_, i32>("SELECT msgpool.dispatch($1)")
-            .bind(config.batch_size)
-            .fetch_one(&pool)
-            .await
-        {
-            Ok(expanded) => {
+        // Woken while idle: most likely a lone message, so expand and claim it in one round
+        // trip. Busy: expand only; the channel queues claim for themselves meanwhile.
+        let busy = if std::mem::take(&mut woken) && !queues.is_empty() {
+            dispatch_and_fill(&queues)
+                .await
+                .map(|most| most >= config.batch_size as usize)
+        } else {
+            sqlx::query_scalar::<_, i32>("SELECT msgpool.dispatch($1)")
+                .bind(config.batch_size)
+                .fetch_one(&pool)
+                .await
+                .map(|expanded| {
+                    if expanded > 0 {
+                        tracing::debug!(expanded, "expanded messages into deliveries");
+                        queues.iter().for_each(|q| q.wake.notify_one());
+                    }
+                    expanded == config.batch_size
+                })
+        };
+        match busy {
+            Ok(busy) => {
                 failures = 0;
-                if expanded > 0 {
-                    tracing::debug!(expanded, "expanded messages into deliveries");
-                    queues.iter().for_each(|q| q.wake.notify_one());
-                }
-                if expanded == config.batch_size {
+                if busy {
                     // Busy: producers need not notify until this dispatcher waits again.
                     if registered {
                         registered = !set_waiting(&pool, me, false).await;
@@ -63,8 +77,11 @@ pub async fn run(
             }
         }
         tokio::select! {
-            _ = new_messages.notified() => {}
-            _ = tokio::time::sleep(config.poll_interval) => registered = false, // renew the row's `since`
+            _ = new_messages.notified() => woken = true,
+            _ = tokio::time::sleep(config.poll_interval) => {
+                registered = false; // renew the row's `since`
+                woken = true;
+            }
             _ = stop.cancelled() => {}
         }
     }
