@@ -88,6 +88,26 @@ async fn each_role_may_do_its_job_and_nothing_more() {
             "SELECT msgpool.cancel(msgpool.send('server.down'))",
             true,
         ),
+        (
+            "msgpool_producer",
+            "SELECT msgpool.send('server.down', '{}', recipients => '{zhang.san,li.si}')",
+            true,
+        ),
+        (
+            "msgpool_producer",
+            "SELECT key, urgency FROM msgpool.message_type",
+            true,
+        ),
+        (
+            "msgpool_producer",
+            "SELECT key FROM msgpool.recipient",
+            false,
+        ),
+        (
+            "msgpool_producer",
+            "UPDATE msgpool.message SET duplicate_count = 99",
+            false,
+        ),
         ("msgpool_producer", "SELECT * FROM msgpool.dedup", false),
         (
             "msgpool_producer",

@@ -289,3 +289,32 @@ async fn a_statement_wakes_waiting_workers_with_one_notification_however_many_ro
     );
     assert_eq!(message_count(&db).await, 1002);
 }
+
+#[tokio::test]
+async fn an_overlong_dedup_key_or_source_is_refused_with_its_length() {
+    let db = setup().await;
+    let long = "k".repeat(201);
+    for (sql, what) in [
+        (
+            "SELECT msgpool.send('server.down', '{}', dedup_key => $1)",
+            "dedup_key",
+        ),
+        (
+            "SELECT msgpool.send('server.down', '{}', source => $1)",
+            "source",
+        ),
+    ] {
+        let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&long)
+            .execute(&db.pool)
+            .await
+            .expect_err("too long");
+        assert_eq!(sqlstate(&err), "MP012");
+        let message = err.as_database_error().map(|d| d.message().to_owned());
+        assert_eq!(
+            message.as_deref(),
+            Some(format!("{what} is 201 characters, over the limit of 200").as_str())
+        );
+    }
+    assert_eq!(message_count(&db).await, 0);
+}
