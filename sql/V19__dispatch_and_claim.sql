@@ -11,6 +11,10 @@ DECLARE
 BEGIN
   PERFORM msgpool.dispatch(batch_size);
   FOREACH on_channel IN ARRAY channels LOOP
+    -- a glance at the claim's own index spares a channel with nothing due the whole claim
+    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM msgpool.delivery d
+                               WHERE d.state = 'pending' AND d.channel = on_channel
+                                 AND d.next_attempt_at <= msgpool.clock());
     RETURN QUERY SELECT * FROM msgpool.claim_deliveries(on_channel, batch_size, lease);
   END LOOP;
 END;
