@@ -61,10 +61,12 @@ BEGIN
   END LOOP;
 
   FOR l IN SELECT * FROM msgpool.rate_limit r WHERE r.channel = ANY (t.channels) ORDER BY r.channel LOOP
-    IF l.recipient_max IS NOT NULL THEN
-      RETURN NEXT format('Rate limit for %s: at most %s per recipient per %s%s; more waits, never dropped.',
-        l.channel, l.recipient_max, l.recipient_window,
-        CASE WHEN t.urgency = 'urgent' THEN ' (urgent messages are exempt)' ELSE '' END);
+    IF l.recipient_max IS NOT NULL AND t.urgency = 'urgent' THEN
+      RETURN NEXT format('Rate limit for %s: none for this type (urgent messages are exempt from %s per recipient per %s).',
+        l.channel, l.recipient_max, l.recipient_window);
+    ELSIF l.recipient_max IS NOT NULL THEN
+      RETURN NEXT format('Rate limit for %s: at most %s per recipient per %s; more waits, never dropped.',
+        l.channel, l.recipient_max, l.recipient_window);
     END IF;
     IF l.provider_per_second IS NOT NULL THEN
       RETURN NEXT format('Provider limit for %s: %s deliveries per second for all types.', l.channel,

@@ -85,11 +85,7 @@ impl ChannelQueue {
             if !drained {
                 match self.fill().await {
                     Err(e) => return Some(Err(e)),
-                    Ok(claimed) if claimed > 0 => {
-                        let short = claimed < self.config.batch_size as usize;
-                        self.drained.store(short, Ordering::Relaxed);
-                        continue;
-                    }
+                    Ok(claimed) if claimed > 0 => continue,
                     Ok(_) => {}
                 }
             }
@@ -115,31 +111,27 @@ impl ChannelQueue {
                 &queue.config.lease_interval(),
             )
             .await?;
-            queue.leases.hold(batch.iter().map(|d| d.lease_token));
-            let claimed = batch.len() + batch.iter().map(|d| d.gathered.len()).sum::<usize>();
-            queue
-                .buffer
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(batch);
-            Ok(claimed)
+            Ok(queue.accept(batch))
         });
         claimed
             .await
             .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
     }
 
-    /// Takes deliveries claimed for this queue by [`dispatch_and_fill`]; its `claiming` lock
-    /// is held by the caller.
-    fn take(&self, batch: Vec<ClaimedDelivery>, claimed: usize) {
+    /// Buffers a claimed batch, with its leases kept alive, and remembers whether it came
+    /// back short (then everything due was taken); returns how many deliveries it holds (gathered ones included, as the
+    /// claim's batch size counts them). The caller holds `claiming`.
+    fn accept(&self, batch: Vec<ClaimedDelivery>) -> usize {
+        let claimed = batch.len() + batch.iter().map(|d| d.gathered.len()).sum::<usize>();
         self.leases.hold(batch.iter().map(|d| d.lease_token));
-        self.drained
-            .store(claimed < self.config.batch_size as usize, Ordering::Relaxed);
+        // an empty claim drained nothing: the next wake-up must claim again
+        let short = claimed > 0 && claimed < self.config.batch_size as usize;
+        self.drained.store(short, Ordering::Relaxed);
         self.buffer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend(batch);
-        self.wake.notify_one();
+        claimed
     }
 
     /// Gives the claimed deliveries that were never started back to the pool (at shutdown),
@@ -190,13 +182,12 @@ pub async fn dispatch_and_fill(queues: &[Arc<ChannelQueue>]) -> sqlx::Result<usi
         .await?;
         let mut most = 0;
         for queue in &queues {
-            let (mine, rest) = batch.into_iter().partition(|d| d.channel == queue.channel);
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                batch.into_iter().partition(|d| d.channel == queue.channel);
             batch = rest;
-            let mine: Vec<ClaimedDelivery> = mine;
-            let claimed = mine.len() + mine.iter().map(|d| d.gathered.len()).sum::<usize>();
-            most = most.max(claimed);
-            if claimed > 0 {
-                queue.take(mine, claimed);
+            if !mine.is_empty() {
+                most = most.max(queue.accept(mine));
+                queue.wake.notify_one();
             }
         }
         Ok(most)

@@ -42,13 +42,6 @@ pub struct ClaimedDelivery {
     pub gathered: Vec<ClaimedDelivery>,
 }
 
-impl ClaimedDelivery {
-    /// This delivery and those gathered into it.
-    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
-        std::iter::once(self.id).chain(self.gathered.iter().map(|g| g.id))
-    }
-}
-
 /// The columns of a claimed delivery as [`ClaimedDelivery`] reads them.
 macro_rules! claimed_columns {
     () => {
