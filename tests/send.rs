@@ -133,6 +133,35 @@ async fn errors_say_what_was_wrong_and_suggest_the_nearest_key() {
 }
 
 #[tokio::test]
+async fn a_key_like_no_other_gets_the_hint_to_create_it() {
+    let db = setup().await;
+    let hint = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            let err = sqlx::query(sql)
+                .execute(&pool)
+                .await
+                .expect_err("unknown key");
+            err.as_database_error()
+                .and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+                .and_then(|pg| pg.hint().map(str::to_owned))
+        }
+    };
+    assert_eq!(
+        hint("SELECT msgpool.send('completely.different.thing')")
+            .await
+            .as_deref(),
+        Some("an administrator creates types with: msgpool type add KEY --name NAME")
+    );
+    assert_eq!(
+        hint("SELECT msgpool.send('order.dispatch_backlog', recipients => '{nobody-at-all-here}')")
+            .await
+            .as_deref(),
+        Some("an administrator adds recipients with: msgpool recipient add KEY --name NAME")
+    );
+}
+
+#[tokio::test]
 async fn one_bad_row_refuses_the_whole_statement() {
     let db = setup().await;
     let err = sqlx::query(
