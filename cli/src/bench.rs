@@ -410,3 +410,14 @@ impl Worker {
         Ok(())
     }
 }
+
+impl Drop for Worker {
+    /// A benchmark that fails part-way leaves no worker behind, retrying against a cluster
+    /// that is gone.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
