@@ -131,6 +131,62 @@ async fn a_broken_template_parks_its_delivery_with_the_error_while_the_rest_flow
 }
 
 #[tokio::test]
+async fn an_idle_worker_woken_by_a_message_writes_its_inbox_rows_and_parks_a_broken_one() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    sqlx::raw_sql(
+        "INSERT INTO msgpool.template (type_key, channel, body) VALUES ('server.down', 'inbox', '{{ host }} is down')",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("setup");
+    let worker = start(&db.pool, config("w1"));
+    // idle: the dispatcher waits for a notification
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.waiting_worker", 1).await;
+    sqlx::raw_sql(
+        "BEGIN;
+         SELECT msgpool.send('server.down', '{\"host\": \"db1\"}', recipients => '{zhang.san}');
+         SELECT msgpool.send('server.down', '{\"hots\": \"db2\"}', recipients => '{li.si}');
+         COMMIT;",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("send");
+    wait_for(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.delivery WHERE state IN ('sent', 'dead')",
+        2,
+    )
+    .await;
+    stop(worker).await;
+
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT recipient_key::text, body FROM msgpool.inbox")
+            .fetch_all(&db.pool)
+            .await
+            .expect("inbox");
+    assert_eq!(rows, vec![("zhang.san".into(), "db1 is down".into())]);
+    let outcomes: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT d.recipient_key::text, a.outcome::text, a.error FROM msgpool.delivery_attempt a
+           JOIN msgpool.delivery d ON d.id = a.delivery_id WHERE a.worker = 'w1' ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("attempts");
+    assert_eq!(
+        outcomes,
+        vec![
+            (
+                "li.si".into(),
+                "dead".into(),
+                Some("inbox template body: host not in the payload; add it to the payload or change the template".into())
+            ),
+            ("zhang.san".into(), "sent".into(), None),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn two_workers_draining_one_pool_deliver_each_delivery_exactly_once() {
     let db = TestDb::new().await;
     seed(&db.pool).await;

@@ -23,7 +23,9 @@ use tower_layer::Identity;
 
 use crate::WorkerConfig;
 use crate::claim::{ClaimedDelivery, claim, dispatch_and_claim};
+use crate::deliver::{Deliverer, to_inbox};
 use crate::leases::Leases;
+use crate::outcomes::write;
 
 /// One channel's claimed-but-unstarted deliveries. It outlives the apalis worker that reads
 /// it, so a worker restarted after a database error picks up where the last one stopped.
@@ -158,29 +160,50 @@ impl ChannelQueue {
 }
 
 /// Expands due messages and claims the due deliveries of every queue's channel in one round
-/// trip, handing each queue its own; for an idle worker woken by a producer. Returns the
-/// most any one queue got (a full batch means there is more). Like [`ChannelQueue::fill`]
-/// it runs in a task of its own, holding every queue's claim lock, so a committed claim
-/// always lands where the release at shutdown finds it.
-pub async fn dispatch_and_fill(queues: &[Arc<ChannelQueue>]) -> sqlx::Result<usize> {
+/// trip, handing each queue its own; for an idle worker woken by a producer. Inbox
+/// deliveries are written right here ([`to_inbox`]): a lone message's row is committed one
+/// task hop and one round trip sooner than through apalis and the outcome writer. Returns
+/// the most any one channel got (a full batch means there is more). Like
+/// [`ChannelQueue::fill`] it runs in a task of its own, holding every queue's claim lock,
+/// so a committed claim always lands where the release at shutdown finds it.
+pub async fn dispatch_and_fill(
+    queues: &[Arc<ChannelQueue>],
+    deliverer: &Arc<Deliverer>,
+) -> sqlx::Result<usize> {
     let Some(first) = queues.first() else {
         return Ok(0);
     };
     let (pool, config, queues) = (first.pool.clone(), first.config.clone(), queues.to_vec());
+    let deliverer = deliverer.clone();
     let claimed = tokio::spawn(async move {
         let mut claiming = Vec::with_capacity(queues.len());
         for queue in &queues {
             claiming.push(queue.claiming.lock().await);
         }
         let channels: Vec<Channel> = queues.iter().map(|q| q.channel).collect();
-        let mut batch = dispatch_and_claim(
+        let batch = dispatch_and_claim(
             &pool,
             &channels,
             config.batch_size,
             &config.lease_interval(),
         )
         .await?;
-        let mut most = 0;
+        let count =
+            |ds: &[ClaimedDelivery]| ds.len() + ds.iter().map(|d| d.gathered.len()).sum::<usize>();
+        let (inbox, mut batch): (Vec<_>, Vec<_>) =
+            batch.into_iter().partition(|d| d.channel == Channel::Inbox);
+        let mut most = count(&inbox);
+        if !inbox.is_empty() {
+            let finished: Vec<_> = inbox
+                .iter()
+                .map(|d| to_inbox(&deliverer.renderer, d))
+                .collect();
+            if let Err(e) = write(&pool, &finished, &config.name).await {
+                // still leased: the inbox queue sends them the usual way, with retries
+                tracing::warn!(error = %e, deliveries = inbox.len(), "could not write inbox rows at once; queueing them");
+                batch.extend(inbox);
+            }
+        }
         for queue in &queues {
             let (mine, rest): (Vec<_>, Vec<_>) =
                 batch.into_iter().partition(|d| d.channel == queue.channel);

@@ -35,20 +35,42 @@ pub async fn deliver(
         Ok(rendered) => send(&deliverer, &delivery, rendered).await,
         Err(problem) => Outcome::Dead(problem),
     };
+    deliverer
+        .outcomes
+        .send(finished(&delivery, started_at, outcome))
+        .await?;
+    Ok(())
+}
+
+/// An inbox delivery done where it was claimed, without a task or the outcome writer: its
+/// row goes to the same database, so there is nothing to wait for but the write.
+pub fn to_inbox(renderer: &Renderer, delivery: &ClaimedDelivery) -> Finished {
+    let started_at = Utc::now();
+    let outcome = match render(renderer, delivery) {
+        Ok(rendered) => Outcome::Inbox {
+            subject: rendered.subject,
+            body: rendered.body,
+        },
+        Err(problem) => Outcome::Dead(problem),
+    };
+    finished(delivery, started_at, outcome)
+}
+
+fn finished(
+    delivery: &ClaimedDelivery,
+    started_at: chrono::DateTime<Utc>,
+    outcome: Outcome,
+) -> Finished {
     if let Outcome::Dead(problem) | Outcome::Retry(problem) = &outcome {
         tracing::warn!(delivery = delivery.id, channel = %delivery.channel, attempt = delivery.attempt, %problem, "not delivered");
     }
-    deliverer
-        .outcomes
-        .send(Finished {
-            id: delivery.id,
-            token: delivery.lease_token,
-            gathered: delivery.gathered.iter().map(|g| g.id).collect(),
-            started_at,
-            outcome,
-        })
-        .await?;
-    Ok(())
+    Finished {
+        id: delivery.id,
+        token: delivery.lease_token,
+        gathered: delivery.gathered.iter().map(|g| g.id).collect(),
+        started_at,
+        outcome,
+    }
 }
 
 fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<Rendered, String> {

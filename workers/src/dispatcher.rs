@@ -12,12 +12,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::WorkerConfig;
 use crate::backend::{ChannelQueue, dispatch_and_fill};
+use crate::deliver::Deliverer;
 
 pub async fn run(
     pool: PgPool,
     config: Arc<WorkerConfig>,
     new_messages: Arc<Notify>,
     queues: Vec<Arc<ChannelQueue>>,
+    deliverer: Arc<Deliverer>,
     stop: CancellationToken,
 ) {
     // This dispatcher's row in msgpool.waiting_worker: present unless it is busy with full
@@ -30,7 +32,7 @@ pub async fn run(
         // Woken while idle: most likely a lone message, so expand and claim it in one round
         // trip. Busy: expand only; the channel queues claim for themselves meanwhile.
         let busy = if std::mem::take(&mut woken) && !queues.is_empty() {
-            dispatch_and_fill(&queues)
+            dispatch_and_fill(&queues, &deliverer)
                 .await
                 .map(|most| most >= config.batch_size as usize)
         } else {

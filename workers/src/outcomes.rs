@@ -78,7 +78,8 @@ async fn write_until_done(pool: &PgPool, batch: &[Finished], worker: &str) {
     }
 }
 
-async fn write(pool: &PgPool, batch: &[Finished], worker: &str) -> sqlx::Result<()> {
+/// Writes the outcomes of `batch` once: inbox rows first, then the rest.
+pub(crate) async fn write(pool: &PgPool, batch: &[Finished], worker: &str) -> sqlx::Result<()> {
     let mut inbox = Vec::new();
     let mut outcomes = Vec::new();
     for f in batch {

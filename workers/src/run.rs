@@ -77,6 +77,7 @@ pub async fn run(
             config.clone(),
             new_messages.clone(),
             queues.clone(),
+            deliverer.clone(),
             stop.clone(),
         )));
         if !config.poll_only {
