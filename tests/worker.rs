@@ -187,6 +187,34 @@ async fn an_idle_worker_woken_by_a_message_writes_its_inbox_rows_and_parks_a_bro
 }
 
 #[tokio::test]
+async fn a_message_to_more_recipients_than_a_batch_is_delivered_without_waiting_for_the_poll() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    sqlx::raw_sql(
+        "INSERT INTO msgpool.recipient (key, name) SELECT 'r' || g, 'R' || g FROM generate_series(1, 7) g",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("recipients");
+    // The poll would come after the test's 20 s wait: only wake-ups can get this done.
+    let worker = start(
+        &db.pool,
+        WorkerConfig {
+            batch_size: 2,
+            poll_interval: Duration::from_secs(60),
+            ..config("w1")
+        },
+    );
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.waiting_worker", 1).await;
+    sqlx::query("SELECT msgpool.send('server.down', '{\"host\": \"db1\"}', recipients => '{r1,r2,r3,r4,r5,r6,r7}')")
+        .execute(&db.pool)
+        .await
+        .expect("send");
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 7).await;
+    stop(worker).await;
+}
+
+#[tokio::test]
 async fn two_workers_draining_one_pool_deliver_each_delivery_exactly_once() {
     let db = TestDb::new().await;
     seed(&db.pool).await;

@@ -192,7 +192,8 @@ pub async fn dispatch_and_fill(
             |ds: &[ClaimedDelivery]| ds.len() + ds.iter().map(|d| d.gathered.len()).sum::<usize>();
         let (inbox, mut batch): (Vec<_>, Vec<_>) =
             batch.into_iter().partition(|d| d.channel == Channel::Inbox);
-        let mut most = count(&inbox);
+        let written = count(&inbox);
+        let mut most = written;
         if !inbox.is_empty() {
             let finished: Vec<_> = inbox
                 .iter()
@@ -210,6 +211,9 @@ pub async fn dispatch_and_fill(
             batch = rest;
             if !mine.is_empty() {
                 most = most.max(queue.accept(mine));
+                queue.wake.notify_one();
+            } else if queue.channel == Channel::Inbox && written >= config.batch_size as usize {
+                // a full batch written here leaves more due, which only the queue claims
                 queue.wake.notify_one();
             }
         }
