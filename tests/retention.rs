@@ -101,3 +101,46 @@ async fn prune_takes_only_old_finished_history_and_leaves_the_inbox() {
         .expect_err("negative");
     assert_eq!(err.sqlstate(), Some("22023"));
 }
+
+#[tokio::test]
+async fn deleting_or_truncating_messages_takes_their_deliveries_and_attempts_along() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let [old, recent, ..] = history(&db).await;
+    sqlx::query("DELETE FROM msgpool.message WHERE id = $1")
+        .bind(old)
+        .execute(&db.pool)
+        .await
+        .expect("delete");
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT count(*) FROM msgpool.delivery WHERE message_id = {old}")
+        )
+        .await,
+        0
+    );
+    assert!(
+        count(
+            &db,
+            &format!("SELECT count(*) FROM msgpool.delivery WHERE message_id = {recent}")
+        )
+        .await
+            > 0,
+        "the other messages' deliveries stay"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM msgpool.delivery_attempt a LEFT JOIN msgpool.delivery d ON d.id = a.delivery_id WHERE d.id IS NULL").await,
+        0,
+        "no attempt outlives its delivery"
+    );
+    sqlx::query("TRUNCATE msgpool.message")
+        .execute(&db.pool)
+        .await
+        .expect("truncate");
+    assert_eq!(count(&db, "SELECT count(*) FROM msgpool.delivery").await, 0);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM msgpool.delivery_attempt").await,
+        0
+    );
+}
