@@ -91,6 +91,9 @@ async fn measure(plan: &Plan, url: &str, home: &Path) -> anyhow::Result<Figures>
     sqlx::query("VACUUM ANALYZE msgpool.message")
         .execute(&pool)
         .await?;
+    // the ingest's writes are flushed now, not in the middle of the burn-down (as the
+    // history load's are before the second one)
+    sqlx::query("CHECKPOINT").execute(&pool).await?;
 
     let mut worker = Worker::start(url, home)?;
     let clean = burn_down(&pool, "bench.burn", plan.burn_down).await?;
@@ -140,7 +143,8 @@ const SETUP: &str = "
 
 /// Scenario 1: msgpool.send() against a bare INSERT of the same payload into a plain table,
 /// the same clients for the same time; without and with a dedup key. The three take turns a
-/// second at a time, so the machine's drifts fall on all of them alike.
+/// second at a time, so the machine's drifts fall on all of them alike. Each keeps its own
+/// connections for the whole run, as a producer's pool would.
 async fn ingest(url: &str, plan: &Plan, figures: &mut Figures) -> anyhow::Result<()> {
     const STATEMENTS: [&str; 3] = [
         "INSERT INTO bench.plain (payload) VALUES ($1)",
@@ -149,14 +153,25 @@ async fn ingest(url: &str, plan: &Plan, figures: &mut Figures) -> anyhow::Result
         "SELECT msgpool.send('bench.ingest', $1,
                 dedup_key => ($1->>'round') || '-' || ($1->>'client') || '-' || ($1->>'n'))",
     ];
+    let mut clients = Vec::with_capacity(STATEMENTS.len());
+    for _ in STATEMENTS {
+        let mut connections = Vec::with_capacity(plan.ingest_clients);
+        for _ in 0..plan.ingest_clients {
+            connections.push(PgConnection::connect(url).await?);
+        }
+        clients.push(connections);
+    }
     let mut rows = [0u64; 3];
     let mut seconds = [0f64; 3];
     for round in 0..plan.ingest_seconds {
         for (i, sql) in STATEMENTS.iter().enumerate() {
-            let (n, secs) = rate(url, plan.ingest_clients, sql, round).await?;
+            let (n, secs) = rate(&mut clients[i], sql, round).await?;
             rows[i] += n;
             seconds[i] += secs;
         }
+    }
+    for connection in clients.into_iter().flatten() {
+        connection.close().await?;
     }
     let [bare, send, dedup] = [0, 1, 2].map(|i| rows[i] as f64 / seconds[i]);
     figures.add("ingest_bare_insert", bare, "rows/s");
@@ -167,22 +182,21 @@ async fn ingest(url: &str, plan: &Plan, figures: &mut Figures) -> anyhow::Result
     Ok(())
 }
 
-/// Runs `sql` from `clients` connections for a second, timed from when all are connected;
-/// returns the statements executed and the seconds taken.
+/// Runs `sql` from every one of `clients` for a second, all starting together; returns the
+/// statements executed and the seconds taken. The connections come back for the next turn.
 async fn rate(
-    url: &str,
-    clients: usize,
+    clients: &mut Vec<PgConnection>,
     sql: &'static str,
     round: u64,
 ) -> anyhow::Result<(u64, f64)> {
-    let ready = Arc::new(tokio::sync::Barrier::new(clients + 1));
-    let tasks: Vec<_> = (0..clients)
-        .map(|client| {
-            let (url, ready) = (url.to_owned(), ready.clone());
+    let ready = Arc::new(tokio::sync::Barrier::new(clients.len() + 1));
+    let tasks: Vec<_> = clients
+        .drain(..)
+        .enumerate()
+        .map(|(client, mut conn)| {
+            let ready = ready.clone();
             tokio::spawn(async move {
-                let connected = PgConnection::connect(&url).await;
                 ready.wait().await;
-                let mut conn = connected?;
                 let until = Instant::now() + Duration::from_secs(1);
                 let mut n = 0u64;
                 while Instant::now() < until {
@@ -191,7 +205,7 @@ async fn rate(
                     sqlx::query(sql).bind(payload).execute(&mut conn).await?;
                     n += 1;
                 }
-                Ok::<u64, sqlx::Error>(n)
+                Ok::<_, sqlx::Error>((n, conn))
             })
         })
         .collect();
@@ -199,7 +213,9 @@ async fn rate(
     let started = Instant::now();
     let mut total = 0;
     for task in tasks {
-        total += task.await??;
+        let (n, conn) = task.await??;
+        total += n;
+        clients.push(conn);
     }
     Ok((total, started.elapsed().as_secs_f64()))
 }
