@@ -275,7 +275,7 @@ async fn producers_cannot_set_the_pools_own_columns() {
 }
 
 #[tokio::test]
-async fn a_statement_wakes_waiting_workers_with_one_notification_however_many_rows() {
+async fn a_transaction_wakes_waiting_workers_with_one_notification_however_many_rows() {
     let db = setup().await;
     let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
     listener.listen("msgpool_message").await.expect("listen");
@@ -288,6 +288,12 @@ async fn a_statement_wakes_waiting_workers_with_one_notification_however_many_ro
             .execute(&db.pool)
             .await
             .expect("send");
+        sqlx::raw_sql(
+            "BEGIN; SELECT msgpool.send('server.down'); SELECT msgpool.send('server.down'); COMMIT;",
+        )
+        .execute(&db.pool)
+        .await
+        .expect("two sends in one transaction");
     };
     let mut received = async || {
         let mut n = 0;
@@ -313,10 +319,10 @@ async fn a_statement_wakes_waiting_workers_with_one_notification_however_many_ro
     statements().await;
     assert_eq!(
         received().await,
-        2,
-        "a worker waits: one per statement, the bulk insert and the send"
+        3,
+        "a worker waits: one per transaction (the bulk insert, the send, the two sends)"
     );
-    assert_eq!(message_count(&db).await, 1002);
+    assert_eq!(message_count(&db).await, 1006);
 }
 
 #[tokio::test]
