@@ -121,10 +121,10 @@ impl ChannelQueue {
     }
 
     /// Buffers a claimed batch, with its leases kept alive, and remembers whether it came
-    /// back short (then everything due was taken); returns how many deliveries it holds (gathered ones included, as the
-    /// claim's batch size counts them). The caller holds `claiming`.
+    /// back short (then everything due was taken); returns how many [`deliveries`] it
+    /// holds. The caller holds `claiming`.
     fn accept(&self, batch: Vec<ClaimedDelivery>) -> usize {
-        let claimed = batch.len() + batch.iter().map(|d| d.gathered.len()).sum::<usize>();
+        let claimed = deliveries(&batch);
         self.leases.hold(batch.iter().map(|d| d.lease_token));
         // an empty claim drained nothing: the next wake-up must claim again
         let short = claimed > 0 && claimed < self.config.batch_size as usize;
@@ -188,11 +188,9 @@ pub async fn dispatch_and_fill(
             &config.lease_interval(),
         )
         .await?;
-        let count =
-            |ds: &[ClaimedDelivery]| ds.len() + ds.iter().map(|d| d.gathered.len()).sum::<usize>();
         let (inbox, mut batch): (Vec<_>, Vec<_>) =
             batch.into_iter().partition(|d| d.channel == Channel::Inbox);
-        let written = count(&inbox);
+        let written = deliveries(&inbox);
         let mut most = written;
         if !inbox.is_empty() {
             let finished: Vec<_> = inbox
@@ -222,6 +220,12 @@ pub async fn dispatch_and_fill(
     claimed
         .await
         .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+}
+
+/// How many deliveries a claimed batch holds, gathered ones included, as the claim's batch
+/// size counts them.
+fn deliveries(batch: &[ClaimedDelivery]) -> usize {
+    batch.len() + batch.iter().map(|d| d.gathered.len()).sum::<usize>()
 }
 
 /// The apalis [`Backend`]: a stream over a [`ChannelQueue`].
