@@ -88,6 +88,14 @@ async fn inbox_refuses_unknown_recipients_and_other_peoples_messages() {
         .expect_err("unknown recipient");
     assert_eq!(err.sqlstate(), Some("MP005"));
     assert_eq!(err.hint(), Some("did you mean 'zhang.san'?"));
+    let stranger = RecipientKey::parse("nobody-like-this-at-all").expect("key");
+    let err = inbox::list(&db.pool, &stranger, false, 1, 20)
+        .await
+        .expect_err("unknown recipient");
+    assert_eq!(
+        err.hint(),
+        Some("list recipients with: msgpool recipient list")
+    );
 
     let li_si = RecipientKey::parse("li.si").expect("key");
     let err = inbox::mark_read(&db.pool, &li_si, Some(&ids))
