@@ -23,7 +23,7 @@ use tower_layer::Identity;
 
 use crate::WorkerConfig;
 use crate::claim::{ClaimedDelivery, claim, dispatch_and_claim};
-use crate::deliver::{Deliverer, to_inbox};
+use crate::deliver::{Deliverer, attempt};
 use crate::leases::Leases;
 use crate::outcomes::write;
 
@@ -161,7 +161,7 @@ impl ChannelQueue {
 
 /// Expands due messages and claims the due deliveries of every queue's channel in one round
 /// trip, handing each queue its own; for an idle worker woken by a producer. Inbox
-/// deliveries are written right here ([`to_inbox`]): a lone message's row is committed one
+/// deliveries are [attempted](attempt) and written right here: a lone message's row is committed one
 /// task hop and one round trip sooner than through apalis and the outcome writer. Returns
 /// the most any one channel got (a full batch means there is more). Like
 /// [`ChannelQueue::fill`] it runs in a task of its own, holding every queue's claim lock,
@@ -193,10 +193,10 @@ pub async fn dispatch_and_fill(
         let written = deliveries(&inbox);
         let mut most = written;
         if !inbox.is_empty() {
-            let finished: Vec<_> = inbox
-                .iter()
-                .map(|d| to_inbox(&deliverer.renderer, d))
-                .collect();
+            let mut finished = Vec::with_capacity(inbox.len());
+            for delivery in &inbox {
+                finished.push(attempt(&deliverer, delivery).await);
+            }
             if let Err(e) = write(&pool, &finished, &config.name).await {
                 // still leased: the inbox queue sends them the usual way, with retries
                 tracing::warn!(error = %e, deliveries = inbox.len(), "could not write inbox rows at once; queueing them");

@@ -30,37 +30,20 @@ pub async fn deliver(
     delivery: ClaimedDelivery,
     deliverer: Data<Arc<Deliverer>>,
 ) -> Result<(), BoxDynError> {
-    let started_at = Utc::now();
-    let outcome = match render(&deliverer.renderer, &delivery) {
-        Ok(rendered) => send(&deliverer, &delivery, rendered).await,
-        Err(problem) => Outcome::Dead(problem),
-    };
-    deliverer
-        .outcomes
-        .send(finished(&delivery, started_at, outcome))
-        .await?;
+    let finished = attempt(&deliverer, &delivery).await;
+    deliverer.outcomes.send(finished).await?;
     Ok(())
 }
 
-/// An inbox delivery done where it was claimed, without a task or the outcome writer: its
-/// row goes to the same database, so there is nothing to wait for but the write.
-pub fn to_inbox(renderer: &Renderer, delivery: &ClaimedDelivery) -> Finished {
+/// One attempt at a delivery: render, send, and the outcome to write. An inbox delivery
+/// does no I/O here (its row is the outcome), so an idle worker can attempt and write it
+/// where it claimed it.
+pub async fn attempt(deliverer: &Deliverer, delivery: &ClaimedDelivery) -> Finished {
     let started_at = Utc::now();
-    let outcome = match render(renderer, delivery) {
-        Ok(rendered) => Outcome::Inbox {
-            subject: rendered.subject,
-            body: rendered.body,
-        },
+    let outcome = match render(&deliverer.renderer, delivery) {
+        Ok(rendered) => send(deliverer, delivery, rendered).await,
         Err(problem) => Outcome::Dead(problem),
     };
-    finished(delivery, started_at, outcome)
-}
-
-fn finished(
-    delivery: &ClaimedDelivery,
-    started_at: chrono::DateTime<Utc>,
-    outcome: Outcome,
-) -> Finished {
     if let Outcome::Dead(problem) | Outcome::Retry(problem) = &outcome {
         tracing::warn!(delivery = delivery.id, channel = %delivery.channel, attempt = delivery.attempt, %problem, "not delivered");
     }
