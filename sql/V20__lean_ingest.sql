@@ -62,8 +62,8 @@ GRANT EXECUTE ON FUNCTION msgpool.refuse_message(msgpool.message) TO msgpool_pro
 
 -- The validation trigger of V14 as one query. Named recipients and the dedup key still go
 -- to their definer functions, only when a message has them. Waking a waiting worker moves
--- here from the statement trigger of V10, which cost every insert a second trigger call
--- and a second query.
+-- here from the statement trigger of V10, which cost every producer's statement a second
+-- trigger call and a second query.
 CREATE OR REPLACE FUNCTION msgpool.message_validate()
 RETURNS trigger
 LANGUAGE plpgsql
