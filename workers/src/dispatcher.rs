@@ -114,18 +114,25 @@ pub async fn listen(pool: PgPool, new_messages: Arc<Notify>, stop: CancellationT
     while !stop.is_cancelled() {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(mut listener) => match listener.listen("msgpool_message").await {
-                Ok(()) => loop {
-                    tokio::select! {
-                        received = listener.recv() => match received {
-                            Ok(_) => new_messages.notify_one(),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "lost the notification connection; polling meanwhile");
-                                break;
-                            }
-                        },
-                        _ = stop.cancelled() => return,
+                // A waiting row may have invited notifications before this LISTEN took
+                // effect, and they went nowhere: look now.
+                Ok(()) => {
+                    new_messages.notify_one();
+                    loop {
+                        tokio::select! {
+                            // Ok(None): the connection dropped, and the next call reconnects
+                            // and listens again; what was sent meanwhile is lost, so look.
+                            received = listener.try_recv() => match received {
+                                Ok(_) => new_messages.notify_one(),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "lost the notification connection; polling meanwhile");
+                                    break;
+                                }
+                            },
+                            _ = stop.cancelled() => return,
+                        }
                     }
-                },
+                }
                 Err(e) => tracing::warn!(error = %e, "could not LISTEN; polling meanwhile"),
             },
             Err(e) => tracing::warn!(error = %e, "could not connect to LISTEN; polling meanwhile"),
