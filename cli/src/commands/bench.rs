@@ -8,7 +8,7 @@ use crate::{Context, output};
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Seconds each ingest measurement runs (in turns of one second)
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     ingest_seconds: u64,
     /// Concurrent producer connections for the ingest measurement
     #[arg(long, default_value_t = 8)]
