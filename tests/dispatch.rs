@@ -390,3 +390,100 @@ async fn concurrent_claimers_never_share_a_delivery() {
     }
     assert_eq!(total, 400, "every inbox delivery claimed exactly once");
 }
+
+/// Recipient keys of deliveries and inbox rows in (recipient, table) form, sorted.
+async fn keys_in_history(db: &TestDb) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT recipient_key::text, 'delivery' FROM msgpool.delivery
+         UNION ALL SELECT recipient_key::text, 'inbox' FROM msgpool.inbox ORDER BY 1, 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("keys")
+}
+
+#[tokio::test]
+async fn a_recipients_history_follows_a_rename_and_keeps_it_from_removal() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    exec(
+        &db,
+        "SELECT msgpool.send('server.down', recipients => '{li.si}')",
+    )
+    .await;
+    dispatch(&db).await;
+    let claimed = claim(&db, "inbox", 10, "30 seconds").await;
+    let items: Vec<_> = claimed
+        .iter()
+        .map(|(id, token, _)| serde_json::json!({ "id": id, "token": token, "subject": "down", "body": "db1" }))
+        .collect();
+    sqlx::query("SELECT msgpool.deliver_to_inbox($1)")
+        .bind(serde_json::Value::Array(items))
+        .execute(&db.pool)
+        .await
+        .expect("deliver");
+
+    exec(
+        &db,
+        "UPDATE msgpool.recipient SET key = 'li.si2' WHERE key = 'li.si'",
+    )
+    .await;
+    assert_eq!(
+        keys_in_history(&db).await,
+        [
+            ("li.si2".to_owned(), "delivery".to_owned()),
+            ("li.si2".to_owned(), "delivery".to_owned()),
+            ("li.si2".to_owned(), "inbox".to_owned()),
+        ],
+        "the sms delivery, the inbox delivery and the inbox row all follow the new key"
+    );
+
+    let refused = sqlx::query("DELETE FROM msgpool.recipient WHERE key = 'li.si2'")
+        .execute(&db.pool)
+        .await
+        .expect_err("a recipient with deliveries");
+    assert_eq!(support::sqlstate(&refused), "23503");
+    let refused = sqlx::query("TRUNCATE msgpool.recipient CASCADE")
+        .execute(&db.pool)
+        .await
+        .expect_err("recipients with deliveries");
+    assert_eq!(support::sqlstate(&refused), "23503");
+    assert_eq!(keys_in_history(&db).await.len(), 3, "nothing was lost");
+
+    // Once its deliveries are pruned, the recipient may go, its inbox rows with it.
+    exec(&db, "DELETE FROM msgpool.message").await;
+    exec(&db, "DELETE FROM msgpool.recipient WHERE key = 'li.si2'").await;
+    assert_eq!(keys_in_history(&db).await, []);
+}
+
+#[tokio::test]
+async fn removing_a_recipient_waits_for_a_dispatch_under_way() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    exec(
+        &db,
+        "SELECT msgpool.send('server.down', recipients => '{li.si}')",
+    )
+    .await;
+    // A dispatch that has written its deliveries but not yet committed.
+    let mut dispatching = db.pool.begin().await.expect("begin");
+    sqlx::query("SELECT msgpool.dispatch(100)")
+        .execute(&mut *dispatching)
+        .await
+        .expect("dispatch");
+    let pool = db.pool.clone();
+    let removal = tokio::spawn(async move {
+        sqlx::query("DELETE FROM msgpool.recipient WHERE key = 'li.si'")
+            .execute(&pool)
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!removal.is_finished(), "the removal waits for the dispatch");
+    dispatching.commit().await.expect("commit");
+    let refused = removal
+        .await
+        .expect("join")
+        .expect_err("the committed deliveries keep the recipient");
+    assert_eq!(support::sqlstate(&refused), "23503");
+    assert_eq!(keys_in_history(&db).await.len(), 2);
+}
