@@ -959,6 +959,11 @@ async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
         "latency_p95",
         "latency_p99",
         "latency_max",
+        "latency_p50_send",
+        "latency_p50_wake_up",
+        "latency_p50_dispatch",
+        "latency_p50_render",
+        "latency_p50_inbox_write",
         "burn_down_with_history",
         "history_ratio",
     ] {

@@ -286,11 +286,15 @@ async fn fan_out(pool: &PgPool, count: i64, figures: &mut Figures) -> anyhow::Re
 async fn latency(pool: &PgPool, samples: usize, figures: &mut Figures) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     let mut millis = Vec::with_capacity(samples);
+    // each send's message and transaction, for the stages below
+    let (mut ids, mut xids) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
     for n in 0..samples {
-        let id: i64 = sqlx::query_scalar("SELECT msgpool.send('bench.latency', jsonb_build_object('n', $1::int), recipients => '{bench-1}')")
+        let (id, xid): (i64, String) = sqlx::query_as("SELECT msgpool.send('bench.latency', jsonb_build_object('n', $1::int), recipients => '{bench-1}'), pg_current_xact_id()::text")
             .bind(n as i32)
             .fetch_one(&mut *conn)
             .await?;
+        ids.push(id);
+        xids.push(xid);
         let deadline = Instant::now() + Duration::from_secs(30);
         let ms = loop {
             let found: Option<f64> = sqlx::query_scalar(
@@ -319,6 +323,51 @@ async fn latency(pool: &PgPool, samples: usize, figures: &mut Figures) -> anyhow
     figures.add("latency_p95", at(0.95), "ms");
     figures.add("latency_p99", at(0.99), "ms");
     figures.add("latency_max", at(1.0), "ms");
+    latency_stages(&mut conn, &ids, &xids, figures).await
+}
+
+/// Where a lone message's time goes, the median of each stage, from the same timestamps:
+/// the send's transaction, its commit to the worker's dispatch starting (the wake-up), the
+/// dispatch-and-claim transaction, its commit to the inbox write starting (rendering), and
+/// the inbox write's transaction. A commit's flush to disk falls in the stage after it. When
+/// the machine is slow, every stage is, the database's own work included.
+async fn latency_stages(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    xids: &[String],
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    let stages: (f64, f64, f64, f64, f64) = sqlx::query_as(
+        "WITH t AS (
+           SELECT m.created_at AS sent, pg_xact_commit_timestamp(s.xid::xid) AS send_committed,
+                  m.dispatched_at AS dispatched, pg_xact_commit_timestamp(m.xmin) AS dispatch_committed,
+                  i.created_at AS written, pg_xact_commit_timestamp(i.xmin) AS committed
+             FROM unnest($1::bigint[], $2::text[]) AS s(id, xid)
+             JOIN msgpool.message m ON m.id = s.id
+             JOIN msgpool.delivery d ON d.message_id = m.id
+             JOIN msgpool.inbox i ON i.delivery_id = d.id)
+         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM send_committed - sent)),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM dispatched - send_committed)),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM dispatch_committed - dispatched)),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM written - dispatch_committed)),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM committed - written))
+           FROM t",
+    )
+    .bind(ids)
+    .bind(xids)
+    .fetch_one(conn)
+    .await
+    .context("reading the latency's stages")?;
+    let (send, wake, dispatch, render, write) = stages;
+    for (name, seconds) in [
+        ("latency_p50_send", send),
+        ("latency_p50_wake_up", wake),
+        ("latency_p50_dispatch", dispatch),
+        ("latency_p50_render", render),
+        ("latency_p50_inbox_write", write),
+    ] {
+        figures.add(name, seconds * 1000.0, "ms");
+    }
     Ok(())
 }
 
