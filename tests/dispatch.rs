@@ -454,6 +454,16 @@ async fn a_recipients_history_follows_a_rename_and_keeps_it_from_removal() {
     exec(&db, "DELETE FROM msgpool.message").await;
     exec(&db, "DELETE FROM msgpool.recipient WHERE key = 'li.si2'").await;
     assert_eq!(keys_in_history(&db).await, []);
+
+    // With no deliveries, even a truncate may take the recipients, their inboxes with them.
+    exec(
+        &db,
+        "INSERT INTO msgpool.inbox (recipient_key, type_key, urgency, body)
+         VALUES ('zhang.san', 'server.down', 'urgent', 'db1')",
+    )
+    .await;
+    exec(&db, "TRUNCATE msgpool.recipient CASCADE").await;
+    assert_eq!(keys_in_history(&db).await, []);
 }
 
 #[tokio::test]
