@@ -194,8 +194,3 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, Option<&'static
         _ => return None,
     })
 }
-
-/// True for a foreign-key violation: the row is still referenced, by history.
-pub(crate) fn is_still_referenced(e: &sqlx::Error) -> bool {
-    database_error(e).is_some_and(|d| d.code() == "23503")
-}

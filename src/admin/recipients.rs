@@ -140,16 +140,9 @@ pub async fn remove(pool: &PgPool, key: &RecipientKey) -> Result<()> {
         .bind(key.as_str())
         .execute(pool)
         .await
-        .map_err(|e| {
-            if crate::error::is_still_referenced(&e) {
-                Error::invalid(
-                    format!("recipient {key} has deliveries, which are history"),
-                    format!("disable them instead: msgpool recipient disable {key}"),
-                )
-            } else {
-                Error::from_database(format!("removing recipient {key}"))(e)
-            }
-        })?;
+        // A recipient with deliveries is refused by the recipient_guard trigger, with its own
+        // message and a "disable them instead" hint.
+        .map_err(Error::from_database(format!("removing recipient {key}")))?;
     if gone.rows_affected() == 0 {
         return Err(Keyed::Recipient.not_found(pool, key.as_str()).await);
     }
