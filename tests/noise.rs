@@ -122,6 +122,16 @@ async fn a_key_opens_a_new_message_after_the_window_or_a_cancel() {
     );
     let second = send_at(&mut conn, "10:10").await;
     assert_ne!(second, first, "the window is ten minutes from the first");
+    sqlx::query_scalar::<_, i32>("SELECT msgpool.cancel($1)")
+        .bind(first)
+        .fetch_one(&mut *conn)
+        .await
+        .expect("cancel the first");
+    assert_eq!(
+        send_at(&mut conn, "10:10:30").await,
+        second,
+        "cancelling the first leaves the key open for the second"
+    );
     let cancelled: i32 = sqlx::query_scalar("SELECT msgpool.cancel($1)")
         .bind(second)
         .fetch_one(&mut *conn)
