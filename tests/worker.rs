@@ -215,6 +215,53 @@ async fn a_message_to_more_recipients_than_a_batch_is_delivered_without_waiting_
 }
 
 #[tokio::test]
+async fn a_worker_whose_notification_connection_dies_listens_again_and_is_woken() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    // The poll would come after the test's 20 s wait: only wake-ups can get this done.
+    let worker = start(
+        &db.pool,
+        WorkerConfig {
+            poll_interval: Duration::from_secs(60),
+            ..config("w1")
+        },
+    );
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.waiting_worker", 1).await;
+    // the LISTEN connection, which also runs the woken dispatch (these queries excepted)
+    macro_rules! listener {
+        () => {
+            "FROM pg_stat_activity
+              WHERE datname = current_database() AND query NOT LIKE '%pg_stat_activity%'
+                AND (query ILIKE 'LISTEN%' OR query LIKE '%msgpool.dispatch_and_claim%')"
+        };
+    }
+    wait_for(&db.pool, concat!("SELECT count(*) ", listener!()), 1).await;
+    let killed: Vec<bool> =
+        sqlx::query_scalar(concat!("SELECT pg_terminate_backend(pid) ", listener!()))
+            .fetch_all(&db.pool)
+            .await
+            .expect("terminate");
+    assert_eq!(killed, vec![true]);
+
+    sqlx::query(
+        "SELECT msgpool.send('server.down', '{\"host\": \"db1\"}', recipients => '{zhang.san}')",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("send");
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 1).await;
+    // and the new connection listens for the next one
+    sqlx::query(
+        "SELECT msgpool.send('server.down', '{\"host\": \"db2\"}', recipients => '{zhang.san}')",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("send");
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 2).await;
+    stop(worker).await;
+}
+
+#[tokio::test]
 async fn two_workers_draining_one_pool_deliver_each_delivery_exactly_once() {
     let db = TestDb::new().await;
     seed(&db.pool).await;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use msgpool::domain::Channel;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -77,7 +77,7 @@ pub async fn claim(
 /// Expands due messages and leases the due deliveries of `channels`, in one round trip
 /// (`msgpool.dispatch_and_claim`): an idle worker's way to answer a lone message quickly.
 pub async fn dispatch_and_claim(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     channels: &[Channel],
     batch_size: i32,
     lease: &str,
@@ -90,7 +90,7 @@ pub async fn dispatch_and_claim(
     .bind(batch_size)
     .bind(channels)
     .bind(lease)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
     .map(gather)
 }

@@ -1,13 +1,14 @@
 //! Expanding due messages into deliveries: `msgpool.dispatch()` in a loop, batch after batch
 //! while there is work, then waiting for a notification or the poll interval. Woken from
 //! that wait, it expands and claims in one call (`msgpool.dispatch_and_claim()`), which takes
-//! a round trip off a lone message's way to its recipient.
+//! a round trip off a lone message's way to its recipient, and does so on the connection
+//! that LISTENs: the backend that was just woken.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::sync::Notify;
+use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::WorkerConfig;
@@ -17,7 +18,6 @@ use crate::deliver::Deliverer;
 pub async fn run(
     pool: PgPool,
     config: Arc<WorkerConfig>,
-    new_messages: Arc<Notify>,
     queues: Vec<Arc<ChannelQueue>>,
     deliverer: Arc<Deliverer>,
     stop: CancellationToken,
@@ -28,13 +28,16 @@ pub async fn run(
     let mut registered = false;
     let mut woken = false;
     let mut failures = 0u32;
+    // The LISTEN connection (none when polling only, or after an error until the next
+    // connect). A woken dispatch runs on it; notifications that come meanwhile wait in it.
+    let mut listener: Option<PgListener> = None;
     while !stop.is_cancelled() {
         // Woken while idle: most likely a lone message, so expand and claim it in one round
         // trip. Busy: expand only; the channel queues claim for themselves meanwhile.
         let busy = if std::mem::take(&mut woken) && !queues.is_empty() {
-            dispatch_and_fill(&queues, &deliverer)
-                .await
-                .map(|most| most >= config.batch_size as usize)
+            let (conn, filled) = dispatch_and_fill(&queues, &deliverer, listener.take()).await;
+            listener = conn;
+            filled.map(|most| most >= config.batch_size as usize)
         } else {
             sqlx::query_scalar::<_, i32>("SELECT msgpool.dispatch($1)")
                 .bind(config.batch_size)
@@ -78,8 +81,23 @@ pub async fn run(
                 continue;
             }
         }
+        if listener.is_none() && !config.poll_only {
+            listener = listen(&pool).await;
+            if listener.is_some() {
+                // The waiting row may have invited notifications before the LISTEN took
+                // effect, and they went nowhere: look now.
+                woken = true;
+                continue;
+            }
+        }
         tokio::select! {
-            _ = new_messages.notified() => woken = true,
+            notified = notification(&mut listener) => {
+                woken = true;
+                if let Err(e) = notified {
+                    tracing::warn!(error = %e, "lost the notification connection; polling meanwhile");
+                    listener = None;
+                }
+            }
             _ = tokio::time::sleep(config.poll_interval) => {
                 registered = false; // renew the row's `since`
                 woken = true;
@@ -90,6 +108,37 @@ pub async fn run(
     if registered {
         set_waiting(&pool, me, false).await;
     }
+}
+
+/// A connection that LISTENs for new messages; `None` (logged) when that fails, and the poll
+/// finds the work meanwhile.
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not connect to LISTEN; polling meanwhile");
+            return None;
+        }
+    };
+    match listener.listen("msgpool_message").await {
+        Ok(()) => Some(listener),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not LISTEN; polling meanwhile");
+            None
+        }
+    }
+}
+
+/// Waits for the next notification (forever without a connection), then takes the others
+/// already here: one look covers every message they announce. `Ok` also when the connection
+/// was lost and made again, since notifications sent meanwhile are lost.
+async fn notification(listener: &mut Option<PgListener>) -> sqlx::Result<()> {
+    let Some(listener) = listener else {
+        return std::future::pending().await;
+    };
+    listener.try_recv().await?;
+    while listener.next_buffered().is_some() {}
+    Ok(())
 }
 
 /// Adds (or renews) or removes this dispatcher's waiting row; true when that worked.
@@ -104,42 +153,6 @@ async fn set_waiting(pool: &PgPool, me: uuid::Uuid, waiting: bool) -> bool {
         Err(e) => {
             tracing::warn!(error = %e, "could not update the waiting row; polling meanwhile");
             false
-        }
-    }
-}
-
-/// Wakes the dispatcher on `msgpool_message` notifications; reconnects after errors. A lost
-/// notification costs at most a poll interval.
-pub async fn listen(pool: PgPool, new_messages: Arc<Notify>, stop: CancellationToken) {
-    while !stop.is_cancelled() {
-        match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen("msgpool_message").await {
-                // A waiting row may have invited notifications before this LISTEN took
-                // effect, and they went nowhere: look now.
-                Ok(()) => {
-                    new_messages.notify_one();
-                    loop {
-                        tokio::select! {
-                            // Ok(None): the connection dropped, and the next call reconnects
-                            // and listens again; what was sent meanwhile is lost, so look.
-                            received = listener.try_recv() => match received {
-                                Ok(_) => new_messages.notify_one(),
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "lost the notification connection; polling meanwhile");
-                                    break;
-                                }
-                            },
-                            _ = stop.cancelled() => return,
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not LISTEN; polling meanwhile"),
-            },
-            Err(e) => tracing::warn!(error = %e, "could not connect to LISTEN; polling meanwhile"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.cancelled() => {}
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -70,7 +70,7 @@ pub fn spawn(
 
 async fn write_until_done(pool: &PgPool, batch: &[Finished], worker: &str) {
     let mut failures = 0u32;
-    while let Err(e) = write(pool, batch, worker).await {
+    while let Err(e) = async { write(&mut *pool.acquire().await?, batch, worker).await }.await {
         failures += 1;
         let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
         tracing::warn!(error = %e, outcomes = batch.len(), retry_in = ?wait, "could not write outcomes");
@@ -79,7 +79,11 @@ async fn write_until_done(pool: &PgPool, batch: &[Finished], worker: &str) {
 }
 
 /// Writes the outcomes of `batch` once: inbox rows first, then the rest.
-pub(crate) async fn write(pool: &PgPool, batch: &[Finished], worker: &str) -> sqlx::Result<()> {
+pub(crate) async fn write(
+    conn: &mut PgConnection,
+    batch: &[Finished],
+    worker: &str,
+) -> sqlx::Result<()> {
     let mut inbox = Vec::new();
     let mut outcomes = Vec::new();
     for f in batch {
@@ -104,13 +108,13 @@ pub(crate) async fn write(pool: &PgPool, batch: &[Finished], worker: &str) -> sq
     if !inbox.is_empty() {
         sqlx::query("SELECT msgpool.deliver_to_inbox($1)")
             .bind(serde_json::Value::Array(inbox))
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
     }
     if !outcomes.is_empty() {
         sqlx::query("SELECT msgpool.record_outcomes($1)")
             .bind(serde_json::Value::Array(outcomes))
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(())

@@ -13,7 +13,6 @@ use msgpool::channels::webhook::WebhookSender;
 use msgpool::domain::Channel;
 use msgpool::template::Renderer;
 use sqlx::PgPool;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{ChannelQueue, DeliveryBackend};
@@ -69,24 +68,15 @@ pub async fn run(
             ))
         })
         .collect();
-    let new_messages = Arc::new(Notify::new());
     let mut background = Vec::new();
     if config.dispatch {
         background.push(tokio::spawn(dispatcher::run(
             pool.clone(),
             config.clone(),
-            new_messages.clone(),
             queues.clone(),
             deliverer.clone(),
             stop.clone(),
         )));
-        if !config.poll_only {
-            background.push(tokio::spawn(dispatcher::listen(
-                pool.clone(),
-                new_messages.clone(),
-                stop.clone(),
-            )));
-        }
     }
     background.push(tokio::spawn(housekeeping::run(
         pool.clone(),
