@@ -215,6 +215,42 @@ async fn a_message_to_more_recipients_than_a_batch_is_delivered_without_waiting_
 }
 
 #[tokio::test]
+async fn a_busy_worker_analyzes_the_tables_a_burst_made_outgrow_their_statistics() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    // A drained pool after its vacuum: the planner takes its tables for empty ones, and
+    // autovacuum's next look may be a minute away.
+    for table in ["msgpool.message", "msgpool.delivery"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}")))
+            .execute(&db.pool)
+            .await
+            .expect("vacuum");
+    }
+    let analyzed =
+        "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = 'msgpool.message'::regclass";
+    let before = count(&db.pool, analyzed).await;
+    let worker = start(&db.pool, config("w1"));
+    wait_for(&db.pool, "SELECT count(*) FROM msgpool.waiting_worker", 1).await;
+    sqlx::query(
+        "INSERT INTO msgpool.message (type_key, recipients)
+         SELECT 'server.down', '{li.si}' FROM generate_series(1, 2000)",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("burst");
+    wait_for(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.inbox WHERE recipient_key = 'li.si'",
+        2000,
+    )
+    .await;
+    stop(worker).await;
+    // the first full batch found the message table grown from nothing (autovacuum's
+    // analyses are counted apart)
+    assert!(count(&db.pool, analyzed).await > before);
+}
+
+#[tokio::test]
 async fn a_worker_whose_notification_connection_dies_listens_again_and_is_woken() {
     let db = TestDb::new().await;
     seed(&db.pool).await;

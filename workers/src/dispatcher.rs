@@ -2,10 +2,11 @@
 //! while there is work, then waiting for a notification or the poll interval. Woken from
 //! that wait, it expands and claims in one call (`msgpool.dispatch_and_claim()`), which takes
 //! a round trip off a lone message's way to its recipient, and does so on the connection
-//! that LISTENs: the backend that was just woken.
+//! that LISTENs: the backend that was just woken. While busy, it has the tables a burst
+//! outgrows analyzed (`msgpool.refresh_statistics()`), so claims keep plans fit for them.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -14,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 use crate::WorkerConfig;
 use crate::backend::{ChannelQueue, dispatch_and_fill};
 use crate::deliver::Deliverer;
+
+/// How often a busy dispatcher looks whether a hot table outgrew its statistics.
+const STATISTICS_CHECK: Duration = Duration::from_millis(100);
 
 pub async fn run(
     pool: PgPool,
@@ -28,6 +32,7 @@ pub async fn run(
     let mut registered = false;
     let mut woken = false;
     let mut failures = 0u32;
+    let mut statistics_checked = Instant::now();
     // The LISTEN connection (none when polling only, or after an error until the next
     // connect). A woken dispatch runs on it; notifications that come meanwhile wait in it.
     let mut listener: Option<PgListener> = None;
@@ -55,6 +60,10 @@ pub async fn run(
             Ok(busy) => {
                 failures = 0;
                 if busy {
+                    if statistics_checked.elapsed() >= STATISTICS_CHECK {
+                        refresh_statistics(&pool).await;
+                        statistics_checked = Instant::now();
+                    }
                     // Busy: producers need not notify until this dispatcher waits again.
                     if registered {
                         registered = !set_waiting(&pool, me, false).await;
@@ -139,6 +148,21 @@ async fn notification(listener: &mut Option<PgListener>) -> sqlx::Result<()> {
     listener.try_recv().await?;
     while listener.next_buffered().is_some() {}
     Ok(())
+}
+
+/// Analyzes the hot tables that a burst has made outgrow the planner's picture of them
+/// (`msgpool.refresh_statistics()`): plans made while they were nearly empty read them whole.
+async fn refresh_statistics(pool: &PgPool) {
+    match sqlx::query_scalar::<_, Vec<String>>("SELECT msgpool.refresh_statistics()")
+        .fetch_one(pool)
+        .await
+    {
+        Ok(analyzed) if !analyzed.is_empty() => {
+            tracing::info!(?analyzed, "analyzed tables grown past their statistics")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not refresh the hot tables' statistics"),
+    }
 }
 
 /// Adds (or renews) or removes this dispatcher's waiting row; true when that worked.
