@@ -32,7 +32,8 @@ pub async fn run(
     let mut registered = false;
     let mut woken = false;
     let mut failures = 0u32;
-    let mut statistics_checked = Instant::now();
+    // None: not since this dispatcher started, so a burst's first full batch looks at once
+    let mut statistics_checked: Option<Instant> = None;
     // The LISTEN connection (none when polling only, or after an error until the next
     // connect). A woken dispatch runs on it; notifications that come meanwhile wait in it.
     let mut listener: Option<PgListener> = None;
@@ -60,9 +61,9 @@ pub async fn run(
             Ok(busy) => {
                 failures = 0;
                 if busy {
-                    if statistics_checked.elapsed() >= STATISTICS_CHECK {
+                    if statistics_checked.is_none_or(|at| at.elapsed() >= STATISTICS_CHECK) {
                         refresh_statistics(&pool).await;
-                        statistics_checked = Instant::now();
+                        statistics_checked = Some(Instant::now());
                     }
                     // Busy: producers need not notify until this dispatcher waits again.
                     if registered {
