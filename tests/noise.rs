@@ -143,6 +143,36 @@ async fn a_key_opens_a_new_message_after_the_window_or_a_cancel() {
 }
 
 #[tokio::test]
+async fn a_deleted_message_takes_its_key_with_it_and_the_next_repeat_opens_a_new_one() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let first: i64 = scalar(&db.pool, ALERT).await;
+    // an administrator deletes the open message by hand (a prune shorter than the window too)
+    exec(
+        &db.pool,
+        &format!("DELETE FROM msgpool.message WHERE id = {first}"),
+    )
+    .await;
+    let reopened: i64 = scalar(&db.pool, ALERT).await;
+    assert_ne!(reopened, first);
+    let repeat: i64 = scalar(&db.pool, ALERT).await;
+    assert_eq!(repeat, reopened, "the repeat is counted on the new message");
+    let count: i32 = scalar(
+        &db.pool,
+        &format!("SELECT duplicate_count FROM msgpool.message WHERE id = {reopened}"),
+    )
+    .await;
+    assert_eq!(count, 1);
+
+    // emptying the pool forgets every key
+    exec(&db.pool, "TRUNCATE msgpool.message").await;
+    let keys: i64 = scalar(&db.pool, "SELECT count(*) FROM msgpool.dedup").await;
+    assert_eq!(keys, 0);
+    let after: i64 = scalar(&db.pool, ALERT).await;
+    assert!(after > reopened);
+}
+
+#[tokio::test]
 async fn concurrent_producers_of_one_key_make_one_message_with_the_right_count() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
