@@ -5,6 +5,8 @@
 mod support;
 
 use chrono::{DateTime, Utc};
+use msgpool::admin::message_types;
+use msgpool::domain::TypeKey;
 use sqlx::{Connection, PgConnection};
 use support::{TestDb, seed};
 
@@ -439,4 +441,25 @@ async fn a_retry_that_would_fall_in_quiet_hours_waits_until_they_end() {
         s.instant("2026-11-27 08:00 Asia/Shanghai").await,
         "not at 22:00:04"
     );
+}
+
+#[tokio::test]
+async fn explain_names_a_near_type_or_says_how_to_list_them() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let explain = |key: &str| {
+        let key = TypeKey::parse(key).expect("key");
+        let pool = db.pool.clone();
+        async move { message_types::explain(&pool, &key).await }
+    };
+    let lines = explain("server.down").await.expect("explain");
+    assert!(lines.iter().any(|l| l.starts_with("Dedup:")), "{lines:?}");
+
+    let typo = explain("server.dwn").await.expect_err("unknown type");
+    assert_eq!(typo.sqlstate(), Some("MP001"));
+    assert_eq!(typo.hint(), Some("did you mean 'server.down'?"));
+    let stranger = explain("nothing.like.it.at.all")
+        .await
+        .expect_err("unknown type");
+    assert_eq!(stranger.hint(), Some("list types with: msgpool type list"));
 }
