@@ -628,12 +628,16 @@ async fn the_worker_survives_a_postgresql_restart_and_resumes() {
         .await
         .expect("start PostgreSQL again");
 
+    // A fresh producer: the test's own idle connections died with the server (the worker's
+    // failed meanwhile and were replaced), and this pool does not ping before use.
+    let producer = database.pool(2).await.expect("connect after restart");
     sqlx::query("SELECT msgpool.send('server.down', recipients => '{zhang.san}')")
-        .execute(&pool)
+        .execute(&producer)
         .await
         .expect("send after restart");
-    wait_for(&pool, "SELECT count(*) FROM msgpool.inbox", 2).await;
+    wait_for(&producer, "SELECT count(*) FROM msgpool.inbox", 2).await;
     stop(worker).await;
+    producer.close().await;
     pool.close().await;
     cluster.stop().await.expect("stop");
 }
