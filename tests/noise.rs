@@ -170,6 +170,11 @@ async fn a_deleted_message_takes_its_key_with_it_and_the_next_repeat_opens_a_new
     assert_eq!(keys, 0);
     let after: i64 = scalar(&db.pool, ALERT).await;
     assert!(after > reopened);
+    let repeat: i64 = scalar(&db.pool, ALERT).await;
+    assert_eq!(
+        repeat, after,
+        "and repeats count on the message sent after it"
+    );
 }
 
 #[tokio::test]

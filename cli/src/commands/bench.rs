@@ -8,7 +8,8 @@ use crate::{Context, output};
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Seconds each ingest measurement runs (in turns of one second)
-    // Same build, 2-core machine: at 10 s one run's ratio ranged 0.70-0.74, at 30 s 0.72-0.75.
+    // Ingest-only runs of one build, 2 cores: the ratio ranged 0.70-0.74 in five at 10 s,
+    // 0.72-0.75 in four at 30 s.
     #[arg(long, default_value_t = 30)]
     ingest_seconds: u64,
     /// Concurrent producer connections for the ingest measurement
