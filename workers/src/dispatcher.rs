@@ -153,6 +153,8 @@ async fn notification(listener: &mut Option<PgListener>) -> sqlx::Result<()> {
 
 /// Analyzes the hot tables that a burst has made outgrow the planner's picture of them
 /// (`msgpool.refresh_statistics()`): plans made while they were nearly empty read them whole.
+/// Measured: a 50,000-message burst into an emptied pool had four ANALYZEs in its first
+/// 0.8 s, each 9-20 ms at 20,000 rows (more than the "few ms" V29's comment says).
 async fn refresh_statistics(pool: &PgPool) {
     match sqlx::query_scalar::<_, Vec<String>>("SELECT msgpool.refresh_statistics()")
         .fetch_one(pool)
