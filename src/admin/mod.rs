@@ -1,6 +1,6 @@
 //! Administration: thin typed wrappers over the configuration tables of `sql/`. The tables'
-//! constraints are the rules; these functions add the "did you mean" and "disable instead"
-//! that make a refusal useful.
+//! constraints and the SQL functions are the rules, and word the refusals ("did you mean",
+//! "disable instead"); these functions map rows to types.
 
 pub mod groups;
 pub mod message_types;
@@ -31,35 +31,12 @@ impl Keyed {
         }
     }
 
-    fn list_command(self) -> &'static str {
+    /// The SQL function that refuses a key naming nothing, with the nearest key as the hint.
+    fn require_sql(self) -> &'static str {
         match self {
-            Keyed::MessageType => "msgpool type list",
-            Keyed::Recipient => "msgpool recipient list",
-            Keyed::Group => "msgpool group list",
-        }
-    }
-
-    fn nearest_sql(self) -> &'static str {
-        match self {
-            Keyed::MessageType => {
-                "SELECT msgpool.nearest_key($1, ARRAY(SELECT key::text FROM msgpool.message_type))"
-            }
-            Keyed::Recipient => {
-                "SELECT msgpool.nearest_key($1, ARRAY(SELECT key::text FROM msgpool.recipient))"
-            }
-            Keyed::Group => {
-                "SELECT msgpool.nearest_key($1, ARRAY(SELECT key::text FROM msgpool.recipient_group))"
-            }
-        }
-    }
-
-    fn exists_sql(self) -> &'static str {
-        match self {
-            Keyed::MessageType => {
-                "SELECT EXISTS (SELECT 1 FROM msgpool.message_type WHERE key = $1)"
-            }
-            Keyed::Recipient => "SELECT EXISTS (SELECT 1 FROM msgpool.recipient WHERE key = $1)",
-            Keyed::Group => "SELECT EXISTS (SELECT 1 FROM msgpool.recipient_group WHERE key = $1)",
+            Keyed::MessageType => "SELECT msgpool.require_type($1)",
+            Keyed::Recipient => "SELECT msgpool.require_recipient($1)",
+            Keyed::Group => "SELECT msgpool.require_group($1)",
         }
     }
 
@@ -101,18 +78,14 @@ impl Keyed {
         Ok(())
     }
 
-    /// "unknown message type 'x'", with the nearest existing key as the hint.
+    /// The refusal of a key that names nothing, as the database words it ("unknown message
+    /// type 'x'", with the nearest key as the hint).
     pub(crate) async fn not_found<'e>(self, db: impl PgExecutor<'e>, key: &str) -> Error {
-        let nearest: Option<String> = sqlx::query_scalar(self.nearest_sql())
-            .bind(key)
-            .fetch_one(db)
-            .await
-            .unwrap_or_default();
-        let hint = match nearest {
-            Some(n) => format!("did you mean '{n}'?"),
-            None => format!("see them with: {}", self.list_command()),
-        };
-        Error::not_found(format!("unknown {} '{key}'", self.noun()), Some(hint))
+        match self.require(db, key).await {
+            Err(refused) => refused,
+            // it was added meanwhile
+            Ok(()) => Error::not_found(format!("{} {key} changed meanwhile", self.noun()), None),
+        }
     }
 
     /// The row a lookup found, or the not-found error with its suggestion.
@@ -128,20 +101,16 @@ impl Keyed {
         }
     }
 
-    /// Ok when `key` names a row, else the not-found error with its suggestion.
-    pub(crate) async fn require(self, pool: &sqlx::PgPool, key: &str) -> Result<()> {
-        let exists: bool = sqlx::query_scalar(self.exists_sql())
+    /// Ok when `key` names a row, else the database's refusal with its suggestion.
+    pub(crate) async fn require<'e>(self, db: impl PgExecutor<'e>, key: &str) -> Result<()> {
+        sqlx::query(self.require_sql())
             .bind(key)
-            .fetch_one(pool)
+            .execute(db)
             .await
+            .map(drop)
             .map_err(Error::from_database(format!(
                 "looking up {} {key}",
                 self.noun()
-            )))?;
-        if exists {
-            Ok(())
-        } else {
-            Err(self.not_found(pool, key).await)
-        }
+            )))
     }
 }

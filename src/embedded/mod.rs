@@ -5,4 +5,5 @@ mod binaries;
 mod cluster;
 mod server_user;
 
+pub use binaries::find as server_binaries;
 pub use cluster::{Cluster, ClusterState};

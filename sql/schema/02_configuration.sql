@@ -1,6 +1,7 @@
 -- What administrators configure: message types and their templates, recipients, groups,
 -- and who subscribes to what. Everything here is plain SQL-editable; the constraints make
 -- an invalid configuration impossible whoever writes it (CLI, psql, another service).
+-- Send-time rules beyond a type's own columns (quiet hours, rate limits) are in 04_policies.sql.
 
 CREATE TABLE msgpool.message_type (
   key           msgpool.type_key PRIMARY KEY,
@@ -26,6 +27,7 @@ CREATE TABLE msgpool.message_type (
   enabled       boolean NOT NULL DEFAULT true,
   created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now(),
+  digest        boolean NOT NULL DEFAULT true,
   CONSTRAINT message_type_send_times_given
     CHECK (send_policy <> 'times_of_day' OR cardinality(send_times) > 0),
   CONSTRAINT message_type_send_interval_given
@@ -34,19 +36,25 @@ CREATE TABLE msgpool.message_type (
 
 COMMENT ON TABLE msgpool.message_type IS
   'Kinds of message producers may send, keyed by a developer-facing key such as server.down';
+COMMENT ON COLUMN msgpool.message_type.digest IS
+  'Deferred deliveries due together for one recipient and channel go out as one digest (true) or one by one';
 
 CREATE TRIGGER message_type_touch BEFORE UPDATE ON msgpool.message_type
   FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
+-- A type with messages cannot be removed or renamed: message_type_guard() in 03_message.sql.
 
 -- One template per type and channel; variables come from the message payload.
--- A channel without a template gets the worker's built-in default.
+-- A channel without a template gets the worker's built-in default; the digest's own
+-- template (NULL: the built-in digest) lists the messages gathered for one recipient.
 CREATE TABLE msgpool.template (
-  type_key   msgpool.type_key NOT NULL
-             REFERENCES msgpool.message_type (key) ON UPDATE CASCADE ON DELETE CASCADE,
-  channel    msgpool.channel NOT NULL,
-  subject    text NOT NULL DEFAULT '',
-  body       text NOT NULL CONSTRAINT template_body_present CHECK (body <> ''),
-  updated_at timestamptz NOT NULL DEFAULT now(),
+  type_key       msgpool.type_key NOT NULL
+                 REFERENCES msgpool.message_type (key) ON UPDATE CASCADE ON DELETE CASCADE,
+  channel        msgpool.channel NOT NULL,
+  subject        text NOT NULL DEFAULT '',
+  body           text NOT NULL CONSTRAINT template_body_present CHECK (body <> ''),
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  digest_subject text,
+  digest_body    text CONSTRAINT template_digest_body_present CHECK (digest_body <> ''),
   PRIMARY KEY (type_key, channel)
 );
 
@@ -75,6 +83,8 @@ CREATE TABLE msgpool.recipient (
 
 CREATE TRIGGER recipient_touch BEFORE UPDATE ON msgpool.recipient
   FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
+-- A recipient's deliveries and inbox follow a rename and keep it from removal:
+-- recipient_guard() in 05_delivery.sql.
 
 CREATE TABLE msgpool.recipient_group (
   key         msgpool.recipient_key PRIMARY KEY,
@@ -115,6 +125,51 @@ CREATE UNIQUE INDEX subscription_type_recipient
   ON msgpool.subscription (type_key, recipient_key) WHERE recipient_key IS NOT NULL;
 CREATE UNIQUE INDEX subscription_type_group
   ON msgpool.subscription (type_key, group_key) WHERE group_key IS NOT NULL;
+
+-- A key that names no row is refused, with the nearest key as the hint or how to list them:
+-- MP001 for a message type, MP005 for a recipient, MP013 for a group. The admin tools and
+-- the inbox API ask these before they answer "nothing".
+CREATE FUNCTION msgpool.require_type(type_key text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM msgpool.message_type t WHERE t.key = require_type.type_key) THEN
+    RAISE EXCEPTION 'unknown message type %', coalesce(quote_literal(type_key), 'NULL')
+      USING ERRCODE = 'MP001',
+            HINT = msgpool.did_you_mean(type_key, ARRAY(SELECT t.key::text FROM msgpool.message_type t),
+                                        'list types with: msgpool type list');
+  END IF;
+END;
+$$;
+
+CREATE FUNCTION msgpool.require_recipient(recipient text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM msgpool.recipient r WHERE r.key = recipient) THEN
+    RAISE EXCEPTION 'unknown recipient %', coalesce(quote_literal(recipient), 'NULL')
+      USING ERRCODE = 'MP005',
+            HINT = msgpool.did_you_mean(recipient, ARRAY(SELECT r.key::text FROM msgpool.recipient r),
+                                        'list recipients with: msgpool recipient list');
+  END IF;
+END;
+$$;
+
+CREATE FUNCTION msgpool.require_group(group_key text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM msgpool.recipient_group g WHERE g.key = require_group.group_key) THEN
+    RAISE EXCEPTION 'unknown group %', coalesce(quote_literal(group_key), 'NULL')
+      USING ERRCODE = 'MP013',
+            HINT = msgpool.did_you_mean(group_key, ARRAY(SELECT g.key::text FROM msgpool.recipient_group g),
+                                        'list groups with: msgpool group list');
+  END IF;
+END;
+$$;
 
 -- A subscription may only narrow the type's channels, never add one the type does not use.
 CREATE FUNCTION msgpool.subscription_check_channels()

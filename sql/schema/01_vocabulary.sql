@@ -1,5 +1,6 @@
--- msgpool's vocabulary: the schema, the enumerations and the key formats every other
--- migration uses. Enumerations are ordered, so `urgency < 'urgent'` means what it says.
+-- msgpool's vocabulary: the schema, the enumerations and key formats every other file uses,
+-- and the small helpers they share. Enumerations are ordered, so `urgency < 'urgent'`
+-- means what it says.
 
 CREATE SCHEMA IF NOT EXISTS msgpool;
 
@@ -12,8 +13,7 @@ CREATE TYPE msgpool.channel AS ENUM ('inbox', 'email', 'sms', 'webhook');
 
 CREATE TYPE msgpool.webhook_flavor AS ENUM ('dingtalk', 'wecom', 'feishu', 'slack', 'generic');
 
--- When a message of a type becomes due (the behaviour of the non-immediate policies is the
--- scheduler's; the columns exist from the start so producers never see the table change).
+-- When a message of a type becomes due (see schedule_delivery() in 04_policies.sql).
 CREATE TYPE msgpool.send_policy AS ENUM ('immediate', 'times_of_day', 'interval');
 
 -- A message: `pending` until a worker expands it into deliveries (`dispatched`); `cancelled`
@@ -27,6 +27,9 @@ CREATE TYPE msgpool.delivery_state AS ENUM
   ('pending', 'sending', 'sent', 'dead', 'skipped', 'cancelled');
 
 CREATE TYPE msgpool.attempt_outcome AS ENUM ('sent', 'retry', 'dead');
+
+-- What quiet hours do to a delivery falling inside them.
+CREATE TYPE msgpool.quiet_action AS ENUM ('defer', 'drop');
 
 -- A message type key is what producers write in their code: dotted lowercase words,
 -- e.g. `order.dispatch_backlog`. The Rust `TypeKey` accepts exactly the same strings.
@@ -85,6 +88,13 @@ BEGIN
 END;
 $$;
 
+-- The hint of every unknown-key refusal: "did you mean 'server.down'?" when a key is near
+-- `wanted`, else `otherwise` (how to list or add them).
+CREATE FUNCTION msgpool.did_you_mean(wanted text, candidates text[], otherwise text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce('did you mean ' || quote_literal(msgpool.nearest_key(wanted, candidates)) || '?', otherwise) $$;
+
 -- True when `name` is an IANA time zone known to this server (e.g. 'Asia/Shanghai').
 CREATE FUNCTION msgpool.is_time_zone(name text)
 RETURNS boolean
@@ -101,3 +111,27 @@ BEGIN
   RETURN NEW;
 END;
 $$;
+
+-- One clock for every send-time and noise rule: due times, send windows, quiet hours, dedup
+-- windows and rate limits all read msgpool.clock(), never now() directly. It is the
+-- database's now() unless the setting msgpool.clock pins it, which is how tests (and an
+-- operator asking "what would happen at 08:00?") move time without waiting:
+--   SET msgpool.clock = '2026-03-08 01:30 America/New_York';
+-- Leases are not rules: they stay on the real now(), so a pinned clock never expires one.
+CREATE FUNCTION msgpool.clock()
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT coalesce(nullif(current_setting('msgpool.clock', true), '')::timestamptz, now()) $$;
+
+-- Intervals as absolute durations: '1 day' is 24 hours whatever the session's time zone
+-- and however daylight saving moves the wall clock.
+CREATE FUNCTION msgpool.absolute(span interval)
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT make_interval(secs => extract(epoch FROM span)) $$;
+
+-- "08:00, 17:00"
+CREATE FUNCTION msgpool.format_times(times time[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT string_agg(to_char(t, 'HH24:MI'), ', ' ORDER BY t) FROM unnest(times) t $$;

@@ -1,0 +1,166 @@
+-- When a delivery goes out: the type's send-time policy, then its quiet hours, then the
+-- channel's rate limits. The first two are decided once, when a message is expanded into
+-- deliveries (dispatch() calls schedule_delivery()), and written on the delivery:
+-- next_attempt_at is when it goes out, deferred_by says which rule put it there. Rate limits
+-- apply at each claim (claim_deliveries() and defer_over_recipient_limit() in 05_delivery.sql).
+--
+--   immediate     due at once
+--   times_of_day  due at the next of the type's send_times in its time_zone
+--   interval      at most one notification per recipient and channel per send_interval: the
+--                 first goes at once, what arrives in the interval is due when it ends
+--
+-- A producer's deliver_at overrides the policy for its message (the message itself waits
+-- until then). Urgent messages ignore every window: policy and quiet hours. Deliveries a
+-- rule deferred are gathered: in digest mode (the type's default), those due together for
+-- one recipient and channel go out as one digest, listing every message.
+
+-- No <channel> for <type> between starts and ends (local time in the type's time zone; the
+-- window may wrap midnight), for messages less urgent than `below`. A delivery falling
+-- inside is deferred to the end of the window or dropped (recorded as skipped, with why).
+CREATE TABLE msgpool.quiet_hours (
+  type_key msgpool.type_key NOT NULL
+           REFERENCES msgpool.message_type (key) ON UPDATE CASCADE ON DELETE CASCADE,
+  channel  msgpool.channel NOT NULL,
+  starts   time NOT NULL,
+  ends     time NOT NULL,
+  below    msgpool.urgency NOT NULL DEFAULT 'urgent',
+  action   msgpool.quiet_action NOT NULL DEFAULT 'defer',
+  PRIMARY KEY (type_key, channel),
+  CONSTRAINT quiet_hours_not_empty CHECK (starts <> ends)
+);
+
+COMMENT ON TABLE msgpool.quiet_hours IS
+  'Per type and channel: no deliveries below an urgency between two local times (defer or drop)';
+
+-- The interval policy's memory: when the latest notification of a type to a recipient on a
+-- channel is due. Upserted by schedule_delivery(), so concurrent dispatchers agree.
+CREATE TABLE msgpool.interval_slot (
+  type_key      text NOT NULL,
+  recipient_key text NOT NULL,
+  channel       msgpool.channel NOT NULL,
+  last_due_at   timestamptz NOT NULL,
+  PRIMARY KEY (type_key, recipient_key, channel)
+);
+
+-- Rate limits, per channel:
+--   recipient_max / recipient_window   at most this many sends to one recipient per window
+--                                      (e.g. 10 SMS an hour per person); a digest is one send
+--   provider_per_second                at most this many deliveries claimed per second across
+--                                      all workers (the provider's request rate)
+-- What is over a limit is deferred, never dropped: over the recipient limit, a delivery
+-- gets a later next_attempt_at and deferred_by says which limit; over the provider limit,
+-- due deliveries simply wait and msgpool.channel_status shows the limit. Urgent messages
+-- are exempt from the recipient limit; the provider's limit binds everyone.
+CREATE TABLE msgpool.rate_limit (
+  channel             msgpool.channel PRIMARY KEY,
+  recipient_max       integer CONSTRAINT rate_limit_recipient_max_positive CHECK (recipient_max > 0),
+  recipient_window    interval CONSTRAINT rate_limit_recipient_window_positive CHECK (recipient_window > interval '0'),
+  provider_per_second integer CONSTRAINT rate_limit_provider_per_second_positive CHECK (provider_per_second > 0),
+  -- the provider budget of the current second, kept by msgpool.claim_deliveries
+  budget_second       timestamptz NOT NULL DEFAULT '-infinity',
+  budget_used         integer NOT NULL DEFAULT 0,
+  CONSTRAINT rate_limit_recipient_complete CHECK (num_nonnulls(recipient_max, recipient_window) <> 1),
+  CONSTRAINT rate_limit_something CHECK (recipient_max IS NOT NULL OR provider_per_second IS NOT NULL)
+);
+
+COMMENT ON TABLE msgpool.rate_limit IS
+  'Per channel: sends per recipient per window, and deliveries per second to the provider';
+
+-- The first of `times` (local times of day in `zone`) at or after `after`. Local times are
+-- turned into instants day by day, so daylight saving moves them with the wall clock; a time
+-- that does not exist on a spring-forward day is read as standard time (PostgreSQL's rule).
+CREATE FUNCTION msgpool.next_send_time(times time[], zone text, after timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT min(instant)
+    FROM unnest(times) t,
+         generate_series(0, 2) AS k,
+         LATERAL (SELECT (((after AT TIME ZONE zone)::date + k) + t) AT TIME ZONE zone AS instant) i
+   WHERE instant >= after
+$$;
+
+-- If `at` falls inside the local window [starts, ends) in `zone` (which may wrap midnight),
+-- the instant that window ends; otherwise NULL.
+CREATE FUNCTION msgpool.quiet_until(starts time, ends time, zone text, at timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT CASE
+           WHEN starts < ends AND local_time >= starts AND local_time < ends THEN (local_day + ends) AT TIME ZONE zone
+           WHEN starts > ends AND local_time >= starts THEN (local_day + 1 + ends) AT TIME ZONE zone
+           WHEN starts > ends AND local_time < ends THEN (local_day + ends) AT TIME ZONE zone
+         END
+    FROM (SELECT (at AT TIME ZONE zone)::time AS local_time, (at AT TIME ZONE zone)::date AS local_day) l
+$$;
+
+CREATE TYPE msgpool.schedule AS (
+  due_at      timestamptz,
+  deferred_by text,     -- the rule, in words; with dropped, why it was dropped
+  dropped     boolean
+);
+
+-- When one delivery of a message goes out: the send-time policy (unless the producer gave
+-- deliver_at), then quiet hours. Urgent: at once. Called by msgpool.dispatch() only for
+-- deliveries a rule could touch, so immediate types without quiet hours never pay for it.
+CREATE FUNCTION msgpool.schedule_delivery(
+  of_type        text,
+  on_channel     msgpool.channel,
+  for_recipient  text,
+  at_urgency     msgpool.urgency,
+  producer_timed boolean
+)
+RETURNS msgpool.schedule
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  at timestamptz := msgpool.clock();
+  t msgpool.message_type;
+  q msgpool.quiet_hours;
+  result msgpool.schedule := ROW(at, NULL, false);
+  quiet_end timestamptz;
+BEGIN
+  IF at_urgency = 'urgent' THEN
+    RETURN result;
+  END IF;
+  SELECT * INTO t FROM msgpool.message_type mt WHERE mt.key = of_type;
+
+  IF NOT producer_timed AND t.send_policy = 'times_of_day' THEN
+    result.due_at := msgpool.next_send_time(t.send_times, t.time_zone, at);
+    result.deferred_by := format('send times %s (%s)', msgpool.format_times(t.send_times), t.time_zone);
+  ELSIF NOT producer_timed AND t.send_policy = 'interval' THEN
+    INSERT INTO msgpool.interval_slot AS s (type_key, recipient_key, channel, last_due_at)
+    VALUES (of_type, for_recipient, on_channel, at)
+    ON CONFLICT ON CONSTRAINT interval_slot_pkey DO UPDATE SET last_due_at = CASE
+        -- the last one is an interval ago or more: this one goes at once
+        WHEN s.last_due_at + msgpool.absolute(t.send_interval) <= at THEN at
+        -- a gathering is already due later: join it
+        WHEN s.last_due_at > at THEN s.last_due_at
+        -- one went out less than an interval ago: gather until the interval ends
+        ELSE s.last_due_at + msgpool.absolute(t.send_interval)
+      END
+    RETURNING s.last_due_at INTO result.due_at;
+    result.deferred_by := format('at most one every %s per recipient and channel', t.send_interval);
+  END IF;
+  IF result.due_at <= at THEN
+    result.deferred_by := NULL;
+  END IF;
+
+  SELECT * INTO q FROM msgpool.quiet_hours qh
+   WHERE qh.type_key = of_type AND qh.channel = on_channel AND at_urgency < qh.below;
+  IF FOUND THEN
+    quiet_end := msgpool.quiet_until(q.starts, q.ends, t.time_zone, result.due_at);
+    IF quiet_end IS NOT NULL AND q.action = 'drop' THEN
+      result.dropped := true;
+      result.deferred_by := format('dropped: quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
+                                   to_char(q.ends, 'HH24:MI'), t.time_zone, on_channel);
+    ELSIF quiet_end IS NOT NULL THEN
+      result.due_at := quiet_end;
+      result.deferred_by := concat_ws(', then ', result.deferred_by,
+                                      format('quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
+                                             to_char(q.ends, 'HH24:MI'), t.time_zone, on_channel));
+    END IF;
+  END IF;
+  RETURN result;
+END;
+$$;

@@ -1,0 +1,162 @@
+-- The in-site inbox (站内信): the rows the inbox channel writes, and the API a back-office
+-- page reads them with (list, count unread, mark read). Each API function refuses an unknown
+-- recipient with MP005 (require_recipient() in 02_configuration.sql) rather than answering
+-- "nothing".
+
+-- A row keeps its own rendered copy, so it stays readable after old messages and deliveries
+-- are pruned; message_id and delivery_id stay as references (no foreign keys: pruning never
+-- visits the inbox, and an inbox write checks no keys). The recipient's rename follows it,
+-- and its removal takes the inbox along: recipient_guard() in 05_delivery.sql.
+CREATE TABLE msgpool.inbox (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  recipient_key msgpool.recipient_key NOT NULL,
+  message_id    bigint,
+  -- one inbox row per delivery, so a retried delivery cannot show twice
+  delivery_id   bigint UNIQUE,
+  type_key      text NOT NULL,
+  urgency       msgpool.urgency NOT NULL,
+  subject       text NOT NULL DEFAULT '',
+  body          text NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  read_at       timestamptz
+);
+
+CREATE INDEX inbox_recipient_newest ON msgpool.inbox (recipient_key, created_at DESC, id DESC);
+CREATE INDEX inbox_recipient_unread ON msgpool.inbox (recipient_key) WHERE read_at IS NULL;
+
+-- The inbox channel: the inbox rows and their outcomes in one transaction, so an inbox
+-- message exists exactly when its delivery is sent. Written out rather than through
+-- record_outcomes(): building and re-reading a JSON array of outcomes cost as much as the
+-- writes. An item may carry the ids it gathered (a digest): one inbox row, and every
+-- gathered delivery recorded sent with it. Rows whose lease is gone are ignored. The inbox
+-- ids are drawn first so each delivery can name its inbox row.
+-- items: [{"id": 1, "token": "…", "subject": "…", "body": "…", "gathered": [2, 3],
+--          "started_at": "…", "worker": "…"}, …]
+CREATE FUNCTION msgpool.deliver_to_inbox(items jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  written integer;
+BEGIN
+  WITH i AS (
+    SELECT x.*, nextval('msgpool.inbox_id_seq') AS inbox_id
+      FROM jsonb_to_recordset(items) AS x(
+        id bigint, token uuid, subject text, body text, started_at timestamptz, worker text, gathered bigint[])
+  ),
+  sends AS (
+    SELECT i.id, i.token, i.inbox_id, i.started_at, i.worker FROM i
+    UNION ALL
+    SELECT g, i.token, i.inbox_id, i.started_at, i.worker
+      FROM i CROSS JOIN LATERAL unnest(i.gathered) AS g
+  ),
+  sent AS (
+    UPDATE msgpool.delivery d
+       SET state = 'sent', sent_at = msgpool.clock(), provider_ref = 'inbox:' || s.inbox_id,
+           lease_token = NULL, lease_deadline = NULL
+      FROM sends s
+     WHERE d.id = s.id AND d.state = 'sending' AND d.lease_token = s.token
+    RETURNING d.id, d.attempts, d.recipient_key, d.message_id, s.started_at, s.worker
+  ),
+  inboxed AS (
+    INSERT INTO msgpool.inbox (id, recipient_key, message_id, delivery_id, type_key, urgency, subject, body)
+    OVERRIDING SYSTEM VALUE
+    SELECT i.inbox_id, s.recipient_key, m.id, s.id, m.type_key, m.urgency, i.subject, i.body
+      FROM sent s
+      JOIN i ON i.id = s.id
+      JOIN msgpool.message m ON m.id = s.message_id
+  ),
+  logged AS (
+    INSERT INTO msgpool.delivery_attempt (delivery_id, attempt, outcome, started_at, worker)
+    SELECT s.id, s.attempts, 'sent', coalesce(s.started_at, now()), s.worker FROM sent s
+    RETURNING 1
+  )
+  SELECT count(*)::integer INTO written FROM logged;
+  RETURN written;
+END;
+$$;
+
+-- A recipient's inbox, unread first, then newest first; pages start at 1. Each row's repeat
+-- count and when it was last seen are read from the message, so the count keeps rising
+-- after the inbox row was written.
+CREATE FUNCTION msgpool.inbox_list(
+  recipient   text,
+  unread_only boolean DEFAULT false,
+  page        integer DEFAULT 1,
+  page_size   integer DEFAULT 20
+)
+RETURNS TABLE (
+  id              bigint,
+  recipient_key   text,
+  message_id      bigint,
+  delivery_id     bigint,
+  type_key        text,
+  urgency         msgpool.urgency,
+  subject         text,
+  body            text,
+  created_at      timestamptz,
+  read_at         timestamptz,
+  duplicate_count integer,
+  last_seen_at    timestamptz
+)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  PERFORM msgpool.require_recipient(recipient);
+  IF page < 1 OR page_size NOT BETWEEN 1 AND 500 THEN
+    RAISE EXCEPTION 'page must be 1 or more and page_size between 1 and 500 (got page %, page_size %)',
+        page, page_size
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY
+    SELECT i.id, i.recipient_key::text, i.message_id, i.delivery_id, i.type_key, i.urgency, i.subject,
+           i.body, i.created_at, i.read_at, coalesce(m.duplicate_count, 0),
+           coalesce(m.last_seen_at, i.created_at)
+      FROM msgpool.inbox i
+      LEFT JOIN msgpool.message m ON m.id = i.message_id
+     WHERE i.recipient_key = recipient
+       AND (NOT unread_only OR i.read_at IS NULL)
+     ORDER BY i.read_at IS NOT NULL, i.created_at DESC, i.id DESC
+     LIMIT page_size OFFSET (page - 1) * page_size;
+END;
+$$;
+
+CREATE FUNCTION msgpool.inbox_unread_count(recipient text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  PERFORM msgpool.require_recipient(recipient);
+  RETURN (SELECT count(*) FROM msgpool.inbox i WHERE i.recipient_key = recipient AND i.read_at IS NULL);
+END;
+$$;
+
+-- Mark some (ids) or all (ids NULL) of a recipient's inbox messages read; returns how many
+-- changed. Ids that are not this recipient's are refused (MP009), not skipped.
+CREATE FUNCTION msgpool.inbox_mark_read(recipient text, ids bigint[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  foreign_ids bigint[];
+  changed integer;
+BEGIN
+  PERFORM msgpool.require_recipient(recipient);
+  IF ids IS NOT NULL THEN
+    SELECT array_agg(wanted ORDER BY wanted) INTO foreign_ids
+      FROM unnest(ids) AS wanted
+     WHERE NOT EXISTS (SELECT 1 FROM msgpool.inbox i WHERE i.id = wanted AND i.recipient_key = recipient);
+    IF foreign_ids IS NOT NULL THEN
+      RAISE EXCEPTION 'no inbox message % for recipient %', array_to_string(foreign_ids, ', '), quote_literal(recipient)
+        USING ERRCODE = 'MP009',
+              HINT = format('list the inbox with: msgpool inbox %s', recipient);
+    END IF;
+  END IF;
+  UPDATE msgpool.inbox i SET read_at = now()
+   WHERE i.recipient_key = recipient
+     AND i.read_at IS NULL
+     AND (ids IS NULL OR i.id = ANY (ids));
+  GET DIAGNOSTICS changed = ROW_COUNT;
+  RETURN changed;
+END;
+$$;

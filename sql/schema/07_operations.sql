@@ -1,0 +1,224 @@
+-- What operators look at and do: how the pool is doing, repeated messages, a second chance
+-- for deliveries that gave up, cancelling a message, pruning old history, and a type's
+-- rules in words.
+
+-- One row that says how the pool is doing:
+--   SELECT * FROM msgpool.status;
+-- messages/deliveries: count per state, e.g. {"pending": 3, "dispatched": 120}
+-- oldest_due_age: how long the longest-waiting due work (message or delivery) has waited
+-- dead: deliveries that gave up and need a person
+CREATE VIEW msgpool.status AS
+SELECT
+  (SELECT coalesce(jsonb_object_agg(state, n ORDER BY state), '{}')
+     FROM (SELECT state, count(*) AS n FROM msgpool.message GROUP BY state) m) AS messages,
+  (SELECT coalesce(jsonb_object_agg(state, n ORDER BY state), '{}')
+     FROM (SELECT state, count(*) AS n FROM msgpool.delivery GROUP BY state) d) AS deliveries,
+  (SELECT now() - min(due)
+     FROM (SELECT min(due_at) AS due FROM msgpool.message
+            WHERE state = 'pending' AND due_at <= now()
+           UNION ALL
+           SELECT min(next_attempt_at) FROM msgpool.delivery
+            WHERE state = 'pending' AND next_attempt_at <= now()) w) AS oldest_due_age,
+  (SELECT count(*) FROM msgpool.delivery WHERE state = 'dead') AS dead;
+
+-- One row per channel:
+--   SELECT * FROM msgpool.channel_status;
+-- sent_last_minute: deliveries sent in the last 60 s (throughput)
+-- pending / sending / dead: deliveries waiting, leased to a worker now, given up
+-- deferred: pending deliveries a rule moved later (send times, interval, quiet hours, rate)
+-- recipient_limit: e.g. '10 per 01:00:00'; provider_per_second: the provider budget
+CREATE VIEW msgpool.channel_status AS
+SELECT c AS channel,
+       (SELECT count(*) FROM msgpool.delivery d
+         WHERE d.channel = c AND d.state = 'sent' AND d.sent_at > now() - interval '1 minute') AS sent_last_minute,
+       (SELECT count(*) FROM msgpool.delivery d WHERE d.channel = c AND d.state = 'pending') AS pending,
+       (SELECT count(*) FROM msgpool.delivery d WHERE d.channel = c AND d.state = 'sending') AS sending,
+       (SELECT count(*) FROM msgpool.delivery d WHERE d.channel = c AND d.state = 'dead') AS dead,
+       (SELECT count(*) FROM msgpool.delivery d
+         WHERE d.channel = c AND d.state = 'pending' AND d.deferred_by IS NOT NULL
+           AND d.next_attempt_at > msgpool.clock()) AS deferred,
+       (SELECT format('%s per %s', l.recipient_max, l.recipient_window) FROM msgpool.rate_limit l
+         WHERE l.channel = c AND l.recipient_max IS NOT NULL) AS recipient_limit,
+       (SELECT l.provider_per_second FROM msgpool.rate_limit l WHERE l.channel = c) AS provider_per_second
+  FROM unnest(enum_range(NULL::msgpool.channel)) AS c;
+
+-- Open messages that have been repeated, noisiest first: "server.down ×37".
+--   SELECT * FROM msgpool.duplicates;
+CREATE VIEW msgpool.duplicates AS
+SELECT m.type_key, d.dedup_key, m.id AS message_id, m.duplicate_count, m.created_at, m.last_seen_at,
+       d.closes_at
+  FROM msgpool.dedup d
+  JOIN msgpool.message m ON m.id = d.message_id
+ WHERE d.closes_at > msgpool.clock() AND m.duplicate_count > 0 AND m.state <> 'cancelled'
+ ORDER BY m.duplicate_count DESC, m.last_seen_at DESC;
+
+-- Re-queues dead deliveries: the ones named by id, or all matching the filters given
+-- (all NULL: every dead delivery). They get a fresh set of attempts, due at once; their
+-- last error stays visible until the next attempt. Returns how many were re-queued.
+CREATE FUNCTION msgpool.retry_deliveries(
+  ids           bigint[] DEFAULT NULL,
+  type_key      text DEFAULT NULL,
+  recipient_key text DEFAULT NULL,
+  channel       msgpool.channel DEFAULT NULL
+)
+RETURNS integer
+LANGUAGE sql
+AS $$
+  WITH requeued AS (
+    UPDATE msgpool.delivery d
+       SET state = 'pending', attempts = 0, next_attempt_at = now()
+      FROM msgpool.message m
+     WHERE m.id = d.message_id
+       AND d.state = 'dead'
+       AND (retry_deliveries.ids IS NULL OR d.id = ANY (retry_deliveries.ids))
+       AND (retry_deliveries.type_key IS NULL OR m.type_key = retry_deliveries.type_key)
+       AND (retry_deliveries.recipient_key IS NULL OR d.recipient_key = retry_deliveries.recipient_key)
+       AND (retry_deliveries.channel IS NULL OR d.channel = retry_deliveries.channel)
+    RETURNING 1
+  )
+  SELECT count(*)::integer FROM requeued
+$$;
+
+-- Cancelling a message ("the server is back, forget that alert"):
+--   SELECT msgpool.cancel(42);
+-- Its unsent deliveries become cancelled, what was sent stays as history, and its dedup key
+-- closes, so the next message with that key opens a new one. A delivery being sent at this
+-- moment finishes. Returns how many deliveries it cancelled; an unknown id is MP011.
+-- SECURITY DEFINER: producers may cancel by id without reading the pool.
+CREATE FUNCTION msgpool.cancel(message_id bigint)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  cancelled integer;
+BEGIN
+  -- waits for a dispatcher expanding it, so the deliveries it made are cancelled too
+  PERFORM FROM msgpool.message m WHERE m.id = cancel.message_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no message %', coalesce(cancel.message_id::text, 'NULL')
+      USING ERRCODE = 'MP011',
+            HINT = 'msgpool.send() returns the id; msgpool deliveries lists recent messages with theirs';
+  END IF;
+  UPDATE msgpool.message m SET state = 'cancelled'
+   WHERE m.id = cancel.message_id AND m.state IN ('pending', 'dispatched');
+  UPDATE msgpool.delivery d SET state = 'cancelled', deferred_by = NULL
+   WHERE d.message_id = cancel.message_id AND d.state = 'pending';
+  GET DIAGNOSTICS cancelled = ROW_COUNT;
+  DELETE FROM msgpool.dedup dd WHERE dd.message_id = cancel.message_id;
+  RETURN cancelled;
+END;
+$$;
+
+-- Retention: deletes up to batch_size messages created more than older_than ago that are
+-- finished (expanded, cancelled or dead) and have no delivery pending or in flight, with
+-- their deliveries and attempt log (message_deleted()), oldest first, and forgets dedup
+-- keys closed for longer than older_than. SKIP LOCKED: it never waits on a worker. Returns
+-- how many messages went; `msgpool prune` and the worker's housekeeping call it until it
+-- returns less than its batch. The inbox is not pruned: each row is its own copy.
+-- SECURITY DEFINER: a worker may prune by these rules, not delete what it likes.
+CREATE FUNCTION msgpool.prune(older_than interval DEFAULT interval '30 days', batch_size integer DEFAULT 5000)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  pruned integer;
+BEGIN
+  IF older_than < interval '0' THEN
+    RAISE EXCEPTION 'older_than must not be negative (got %)', older_than USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  WITH doomed AS (
+    SELECT m.id FROM msgpool.message m
+     WHERE m.state <> 'pending' AND m.created_at < now() - older_than
+       AND NOT EXISTS (SELECT 1 FROM msgpool.delivery d
+                        WHERE d.message_id = m.id AND d.state IN ('pending', 'sending'))
+     ORDER BY m.id
+     LIMIT batch_size
+     FOR UPDATE SKIP LOCKED
+  )
+  DELETE FROM msgpool.message m USING doomed WHERE m.id = doomed.id;
+  GET DIAGNOSTICS pruned = ROW_COUNT;
+  DELETE FROM msgpool.dedup d
+   WHERE d.ctid = ANY (ARRAY(SELECT x.ctid FROM msgpool.dedup x
+                              WHERE x.closes_at < msgpool.clock() - older_than LIMIT batch_size));
+  RETURN pruned;
+END;
+$$;
+
+-- A type's send-time and noise rules in words, with when a message sent now would go out:
+--   SELECT * FROM msgpool.explain('report.ready');
+-- `msgpool type show KEY` prints these lines. Times are in the type's time zone.
+CREATE FUNCTION msgpool.explain(of_type text)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  at timestamptz := msgpool.clock();
+  t msgpool.message_type;
+  q record;
+  l record;
+  due timestamptz;
+  local_format constant text := 'YYYY-MM-DD HH24:MI';
+BEGIN
+  PERFORM msgpool.require_type(of_type);
+  SELECT * INTO t FROM msgpool.message_type mt WHERE mt.key = of_type;
+  IF NOT t.enabled THEN
+    RETURN NEXT 'Disabled: producers are refused (MP002); what is already in the pool still goes out.';
+  END IF;
+
+  IF t.urgency = 'urgent' THEN
+    RETURN NEXT 'Urgent: every message goes out at once on every channel; no window holds it.';
+  ELSIF t.send_policy = 'immediate' THEN
+    RETURN NEXT 'Immediate: a message sent now goes out at once.';
+  ELSIF t.send_policy = 'times_of_day' THEN
+    due := msgpool.next_send_time(t.send_times, t.time_zone, at);
+    RETURN NEXT format('Sent at %s (%s): a message sent now (%s) would go out at %s, in %s.',
+      msgpool.format_times(t.send_times), t.time_zone, to_char(at AT TIME ZONE t.time_zone, local_format),
+      to_char(due AT TIME ZONE t.time_zone, local_format), justify_hours(date_trunc('minute', due - at)));
+  ELSE
+    RETURN NEXT format('At most one every %s per recipient and channel: a message sent now goes out at once '
+      'unless one went to that recipient less than %s ago; then it waits until that interval ends.',
+      t.send_interval, t.send_interval);
+  END IF;
+  IF t.urgency < 'urgent' AND t.send_policy <> 'immediate' THEN
+    RETURN NEXT CASE WHEN t.digest
+      THEN 'Digest: messages waiting for the same time go to each recipient as one digest listing them all.'
+      ELSE 'One by one: messages waiting for the same time go out separately.' END;
+  END IF;
+  IF t.urgency < 'urgent' THEN
+    RETURN NEXT 'A producer''s deliver_at overrides the send policy; urgent messages ignore it and quiet hours.';
+  END IF;
+
+  FOR q IN SELECT * FROM msgpool.quiet_hours qh WHERE qh.type_key = t.key ORDER BY qh.channel LOOP
+    CONTINUE WHEN t.urgency >= q.below;
+    due := msgpool.quiet_until(q.starts, q.ends, t.time_zone, at);
+    RETURN NEXT format('Quiet hours for %s: %s-%s (%s) below %s; a delivery inside is %s.%s',
+      q.channel, to_char(q.starts, 'HH24:MI'), to_char(q.ends, 'HH24:MI'), t.time_zone, q.below,
+      CASE q.action WHEN 'defer' THEN 'deferred to the end of the window' ELSE 'dropped (recorded as skipped)' END,
+      CASE WHEN due IS NULL THEN ''
+           WHEN q.action = 'defer' THEN format(' It is quiet now: %s would wait until %s.', q.channel,
+                                               to_char(due AT TIME ZONE t.time_zone, local_format))
+           ELSE format(' It is quiet now: %s would be dropped.', q.channel) END);
+  END LOOP;
+
+  FOR l IN SELECT * FROM msgpool.rate_limit r WHERE r.channel = ANY (t.channels) ORDER BY r.channel LOOP
+    IF l.recipient_max IS NOT NULL AND t.urgency = 'urgent' THEN
+      RETURN NEXT format('Rate limit for %s: none for this type (urgent messages are exempt from %s per recipient per %s).',
+        l.channel, l.recipient_max, l.recipient_window);
+    ELSIF l.recipient_max IS NOT NULL THEN
+      RETURN NEXT format('Rate limit for %s: at most %s per recipient per %s; more waits, never dropped.',
+        l.channel, l.recipient_max, l.recipient_window);
+    END IF;
+    IF l.provider_per_second IS NOT NULL THEN
+      RETURN NEXT format('Provider limit for %s: %s deliveries per second for all types.', l.channel,
+                         l.provider_per_second);
+    END IF;
+  END LOOP;
+
+  RETURN NEXT CASE WHEN t.dedup_window > interval '0'
+    THEN format('Dedup: the same dedup key within %s of the first is counted on the open message, not sent again.',
+                t.dedup_window)
+    ELSE 'Dedup: off (dedup_window is 0).' END;
+END;
+$$;
