@@ -1,4 +1,4 @@
-//! The in-site inbox of a recipient, over the inbox functions of `sql/V5__inbox.sql`.
+//! The in-site inbox of a recipient, over the inbox functions of `sql/schema/06_inbox.sql`.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

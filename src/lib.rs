@@ -3,12 +3,12 @@
 //! Producers put messages into `msgpool.message` with `msgpool.send()` or a plain INSERT;
 //! workers expand them into deliveries and deliver them to the in-site inbox, email, SMS and
 //! chat webhooks. This library holds what the CLI and the workers share: the database
-//! connection (an existing server or the embedded default), migrations, the domain types and
-//! thin typed wrappers over the SQL API in `sql/`.
+//! connection (an existing server or the embedded default), migrations, the domain types,
+//! templates, and thin typed wrappers over the SQL API in `sql/`. The channels belong to
+//! the workers (`msgpool-workers`).
 
 pub mod admin;
 pub mod cancel;
-pub mod channels;
 pub mod database;
 pub mod deliveries;
 pub mod domain;

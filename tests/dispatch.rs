@@ -1,18 +1,11 @@
-//! The queue contract workers run on (sql/V8__dispatch.sql): expansion, leases, outcomes
+//! The queue contract workers run on (sql/schema/05_delivery.sql): expansion, leases, outcomes
 //! under the lease token, retries with backoff, expired leases, concurrent claimers.
 
 mod support;
 
 use std::collections::HashSet;
 
-use support::{TestDb, seed};
-
-async fn exec(db: &TestDb, sql: &str) {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&db.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
+use support::{Claimed, TestDb, claim, exec, seed};
 
 async fn dispatch(db: &TestDb) -> i32 {
     sqlx::query_scalar("SELECT msgpool.dispatch(100)")
@@ -29,17 +22,6 @@ async fn deliveries(db: &TestDb) -> Vec<(String, String, String, Option<String>)
     .fetch_all(&db.pool)
     .await
     .expect("deliveries")
-}
-
-/// Claims up to `n` deliveries of `channel`: (id, token, attempt).
-async fn claim(db: &TestDb, channel: &str, n: i32, lease: &str) -> Vec<(i64, uuid::Uuid, i32)> {
-    sqlx::query_as("SELECT id, lease_token, attempt FROM msgpool.claim_deliveries($1::text::msgpool.channel, $2, $3::interval)")
-        .bind(channel)
-        .bind(n)
-        .bind(lease)
-        .fetch_all(&db.pool)
-        .await
-        .expect("claim")
 }
 
 async fn record(
@@ -72,7 +54,7 @@ fn row(r: &str, c: &str, s: &str, why: Option<&str>) -> (String, String, String,
 async fn dispatch_expands_to_subscribers_and_group_members_once_with_narrowed_channels() {
     let db = TestDb::new().await;
     seed(&db.pool).await; // ops (zhang.san, li.si) subscribes to order.dispatch_backlog
-    exec(&db, "INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('order.dispatch_backlog', 'zhang.san');
+    exec(&db.pool, "INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('order.dispatch_backlog', 'zhang.san');
                INSERT INTO msgpool.subscription (type_key, recipient_key, channels) VALUES ('order.dispatch_backlog', 'ops-robot', '{webhook}');
                INSERT INTO msgpool.recipient (key, name, email, enabled) VALUES ('off', 'Off', 'off@example.com', false);
                INSERT INTO msgpool.group_member VALUES ('ops', 'off');
@@ -124,7 +106,7 @@ async fn dispatch_expands_to_subscribers_and_group_members_once_with_narrowed_ch
 async fn explicit_recipients_replace_the_subscribers_and_future_messages_wait() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
-    exec(&db, "SELECT msgpool.send('server.down', recipients => '{li.si}');
+    exec(&db.pool, "SELECT msgpool.send('server.down', recipients => '{li.si}');
                SELECT msgpool.send('server.down', deliver_at => now() + interval '1 hour', recipients => '{zhang.san}');").await;
     assert_eq!(dispatch(&db).await, 1, "only the due message");
     assert_eq!(
@@ -146,17 +128,19 @@ async fn outcomes_are_written_only_under_the_current_lease() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     exec(
-        &db,
+        &db.pool,
         "SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
     )
     .await;
     dispatch(&db).await;
-    let claimed = claim(&db, "inbox", 10, "30 seconds").await;
+    let claimed = claim(&db.pool, "inbox", 10, "30 seconds").await;
     assert_eq!(claimed.len(), 1);
-    let (id, token, attempt) = claimed[0];
+    let Claimed {
+        id, token, attempt, ..
+    } = claimed[0].clone();
     assert_eq!(attempt, 1);
     assert!(
-        claim(&db, "inbox", 10, "30 seconds").await.is_empty(),
+        claim(&db.pool, "inbox", 10, "30 seconds").await.is_empty(),
         "a leased delivery is not claimed twice"
     );
 
@@ -181,7 +165,7 @@ async fn transient_failures_back_off_in_the_database_then_go_dead_after_max_atte
     let db = TestDb::new().await;
     seed(&db.pool).await;
     exec(
-        &db,
+        &db.pool,
         "UPDATE msgpool.message_type SET max_attempts = 3 WHERE key = 'server.down';
                SELECT msgpool.send('server.down', recipients => '{zhang.san}');",
     )
@@ -193,10 +177,17 @@ async fn transient_failures_back_off_in_the_database_then_go_dead_after_max_atte
         .expect("id");
 
     for attempt in 1..=3 {
-        let claimed = claim(&db, "sms", 10, "30 seconds").await;
+        let claimed = claim(&db.pool, "sms", 10, "30 seconds").await;
         assert_eq!(claimed.len(), 1, "attempt {attempt} is due");
-        assert_eq!(claimed[0].2, attempt);
-        record(&db, id, claimed[0].1, "retry", Some("gateway timed out")).await;
+        assert_eq!(claimed[0].attempt, attempt);
+        record(
+            &db,
+            id,
+            claimed[0].token,
+            "retry",
+            Some("gateway timed out"),
+        )
+        .await;
         let wait: f64 = sqlx::query_scalar("SELECT extract(epoch FROM next_attempt_at - now())::float8 FROM msgpool.delivery WHERE id = $1")
             .bind(id)
             .fetch_one(&db.pool)
@@ -209,11 +200,11 @@ async fn transient_failures_back_off_in_the_database_then_go_dead_after_max_atte
                 "attempt {attempt}: waits about {base}s, got {wait}"
             );
             assert!(
-                claim(&db, "sms", 10, "30 seconds").await.is_empty(),
+                claim(&db.pool, "sms", 10, "30 seconds").await.is_empty(),
                 "not due while backing off"
             );
             exec(
-                &db,
+                &db.pool,
                 "UPDATE msgpool.delivery SET next_attempt_at = now() WHERE channel = 'sms'",
             )
             .await;
@@ -237,8 +228,15 @@ async fn transient_failures_back_off_in_the_database_then_go_dead_after_max_atte
         .fetch_one(&db.pool)
         .await
         .expect("id");
-    let claimed = claim(&db, "inbox", 10, "30 seconds").await;
-    record(&db, other, claimed[0].1, "dead", Some("550 no such user")).await;
+    let claimed = claim(&db.pool, "inbox", 10, "30 seconds").await;
+    record(
+        &db,
+        other,
+        claimed[0].token,
+        "dead",
+        Some("550 no such user"),
+    )
+    .await;
     assert_eq!(
         state_of(&db, other).await,
         ("dead".into(), 1, Some("550 no such user".into())),
@@ -251,26 +249,29 @@ async fn an_expired_lease_is_taken_back_and_the_stale_worker_cannot_write() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     exec(
-        &db,
+        &db.pool,
         "SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
     )
     .await;
     dispatch(&db).await;
-    let first = claim(&db, "inbox", 10, "50 milliseconds").await;
+    let first = claim(&db.pool, "inbox", 10, "50 milliseconds").await;
     tokio::time::sleep(std::time::Duration::from_millis(120)).await;
-    let second = claim(&db, "inbox", 10, "30 seconds").await;
+    let second = claim(&db.pool, "inbox", 10, "30 seconds").await;
     assert_eq!(second.len(), 1, "the expired lease is claimable again");
     assert_eq!(
-        (second[0].0, second[0].2),
-        (first[0].0, 2),
+        (second[0].id, second[0].attempt),
+        (first[0].id, 2),
         "same delivery, second attempt"
     );
     assert_eq!(
-        record(&db, first[0].0, first[0].1, "sent", None).await,
+        record(&db, first[0].id, first[0].token, "sent", None).await,
         0,
         "the first worker's token is stale"
     );
-    assert_eq!(record(&db, second[0].0, second[0].1, "sent", None).await, 1);
+    assert_eq!(
+        record(&db, second[0].id, second[0].token, "sent", None).await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -278,13 +279,13 @@ async fn heartbeats_keep_a_lease_and_release_gives_unstarted_work_back() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     exec(
-        &db,
+        &db.pool,
         "SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
     )
     .await;
     dispatch(&db).await;
-    let claimed = claim(&db, "inbox", 10, "100 milliseconds").await;
-    let tokens = vec![claimed[0].1];
+    let claimed = claim(&db.pool, "inbox", 10, "100 milliseconds").await;
+    let tokens = vec![claimed[0].token];
     for _ in 0..3 {
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
         let held: i32 = sqlx::query_scalar("SELECT msgpool.extend_leases($1, '100 milliseconds')")
@@ -295,7 +296,7 @@ async fn heartbeats_keep_a_lease_and_release_gives_unstarted_work_back() {
         assert_eq!(held, 1);
     }
     assert!(
-        claim(&db, "inbox", 10, "30 seconds").await.is_empty(),
+        claim(&db.pool, "inbox", 10, "30 seconds").await.is_empty(),
         "still leased after 180 ms thanks to heartbeats"
     );
 
@@ -306,7 +307,7 @@ async fn heartbeats_keep_a_lease_and_release_gives_unstarted_work_back() {
         .expect("release");
     assert_eq!(released, 1);
     assert_eq!(
-        state_of(&db, claimed[0].0).await,
+        state_of(&db, claimed[0].id).await,
         ("pending".into(), 0, None),
         "a released claim is not an attempt"
     );
@@ -317,16 +318,16 @@ async fn inbox_rows_and_their_outcomes_are_written_together() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     exec(
-        &db,
+        &db.pool,
         "SELECT msgpool.send('server.down', recipients => '{zhang.san,li.si}')",
     )
     .await;
     dispatch(&db).await;
-    let claimed = claim(&db, "inbox", 10, "30 seconds").await;
+    let claimed = claim(&db.pool, "inbox", 10, "30 seconds").await;
     assert_eq!(claimed.len(), 2);
     let items: Vec<_> = claimed
         .iter()
-        .map(|(id, token, _)| serde_json::json!({ "id": id, "token": token, "subject": "down", "body": "db1 is down" }))
+        .map(|c| serde_json::json!({ "id": c.id, "token": c.token, "subject": "down", "body": "db1 is down" }))
         .collect();
     let mut items_with_stale = items.clone();
     items_with_stale[1]["token"] = serde_json::json!(uuid::Uuid::new_v4());
@@ -360,7 +361,7 @@ async fn inbox_rows_and_their_outcomes_are_written_together() {
 async fn concurrent_claimers_never_share_a_delivery() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
-    exec(&db, "INSERT INTO msgpool.message (type_key, recipients) SELECT 'server.down', '{zhang.san}' FROM generate_series(1, 400)").await;
+    exec(&db.pool, "INSERT INTO msgpool.message (type_key, recipients) SELECT 'server.down', '{zhang.san}' FROM generate_series(1, 400)").await;
     while dispatch(&db).await > 0 {}
     let claimers = (0..6).map(|_| {
         let pool = db.pool.clone();
@@ -407,15 +408,15 @@ async fn a_recipients_history_follows_a_rename_and_keeps_it_from_removal() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     exec(
-        &db,
+        &db.pool,
         "SELECT msgpool.send('server.down', recipients => '{li.si}')",
     )
     .await;
     dispatch(&db).await;
-    let claimed = claim(&db, "inbox", 10, "30 seconds").await;
+    let claimed = claim(&db.pool, "inbox", 10, "30 seconds").await;
     let items: Vec<_> = claimed
         .iter()
-        .map(|(id, token, _)| serde_json::json!({ "id": id, "token": token, "subject": "down", "body": "db1" }))
+        .map(|c| serde_json::json!({ "id": c.id, "token": c.token, "subject": "down", "body": "db1" }))
         .collect();
     sqlx::query("SELECT msgpool.deliver_to_inbox($1)")
         .bind(serde_json::Value::Array(items))
@@ -424,7 +425,7 @@ async fn a_recipients_history_follows_a_rename_and_keeps_it_from_removal() {
         .expect("deliver");
 
     exec(
-        &db,
+        &db.pool,
         "UPDATE msgpool.recipient SET key = 'li.si2' WHERE key = 'li.si'",
     )
     .await;
@@ -451,18 +452,22 @@ async fn a_recipients_history_follows_a_rename_and_keeps_it_from_removal() {
     assert_eq!(keys_in_history(&db).await.len(), 3, "nothing was lost");
 
     // Once its deliveries are pruned, the recipient may go, its inbox rows with it.
-    exec(&db, "DELETE FROM msgpool.message").await;
-    exec(&db, "DELETE FROM msgpool.recipient WHERE key = 'li.si2'").await;
+    exec(&db.pool, "DELETE FROM msgpool.message").await;
+    exec(
+        &db.pool,
+        "DELETE FROM msgpool.recipient WHERE key = 'li.si2'",
+    )
+    .await;
     assert_eq!(keys_in_history(&db).await, []);
 
     // With no deliveries, even a truncate may take the recipients, their inboxes with them.
     exec(
-        &db,
+        &db.pool,
         "INSERT INTO msgpool.inbox (recipient_key, type_key, urgency, body)
          VALUES ('zhang.san', 'server.down', 'urgent', 'db1')",
     )
     .await;
-    exec(&db, "TRUNCATE msgpool.recipient CASCADE").await;
+    exec(&db.pool, "TRUNCATE msgpool.recipient CASCADE").await;
     assert_eq!(keys_in_history(&db).await, []);
 }
 
@@ -471,7 +476,7 @@ async fn removing_a_recipient_waits_for_a_dispatch_under_way() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     exec(
-        &db,
+        &db.pool,
         "SELECT msgpool.send('server.down', recipients => '{li.si}')",
     )
     .await;
@@ -524,16 +529,16 @@ async fn hot_tables_grown_past_their_statistics_are_analyzed_and_then_left_alone
                  SELECT msgpool.dispatch(3000);";
     // Never analyzed: the planner sizes the tables by what they hold, left alone.
     assert_eq!(known().await, [-1.0, -1.0]);
-    exec(&db, burst).await;
+    exec(&db.pool, burst).await;
     assert!(refresh().await.is_empty());
 
     // A drained pool after its vacuum: the planner takes its tables for empty ones.
-    exec(&db, "DELETE FROM msgpool.message").await;
-    exec(&db, "VACUUM ANALYZE msgpool.message").await;
-    exec(&db, "VACUUM ANALYZE msgpool.delivery").await;
+    exec(&db.pool, "DELETE FROM msgpool.message").await;
+    exec(&db.pool, "VACUUM ANALYZE msgpool.message").await;
+    exec(&db.pool, "VACUUM ANALYZE msgpool.delivery").await;
     assert_eq!(known().await, [0.0, 0.0]);
     assert!(refresh().await.is_empty(), "nothing has grown yet");
-    exec(&db, burst).await;
+    exec(&db.pool, burst).await;
     assert_eq!(refresh().await, ["msgpool.delivery", "msgpool.message"]);
     assert_eq!(
         known().await,

@@ -1,42 +1,15 @@
-//! Noise control in the database: dedup (sql/V14__dedup.sql), per-recipient and provider
-//! rate limits (sql/V16__claim_limits.sql) and cancel (sql/V17__cancel.sql).
+//! Noise control in the database: dedup (sql/schema/03_message.sql), per-recipient and
+//! provider rate limits (sql/schema/04_policies.sql) and cancel (sql/schema/07_operations.sql).
 
 mod support;
 
 use sqlx::PgPool;
-use support::{TestDb, seed, sqlstate};
+use support::{Claimed, TestDb, claim, exec, scalar, seed, sqlstate};
 
-async fn exec(pool: &PgPool, sql: &str) {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-async fn scalar<T>(pool: &PgPool, sql: &str) -> T
-where
-    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
-{
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-async fn claim(pool: &PgPool, channel: &str) -> Vec<(i64, uuid::Uuid, String)> {
-    sqlx::query_as(
-        "SELECT id, lease_token, recipient_key FROM msgpool.claim_deliveries($1::text::msgpool.channel, 100, '1 minute')",
-    )
-    .bind(channel)
-    .fetch_all(pool)
-    .await
-    .expect("claim")
-}
-
-async fn sent(pool: &PgPool, claimed: &[(i64, uuid::Uuid, String)]) {
+async fn sent(pool: &PgPool, claimed: &[Claimed]) {
     let outcomes: Vec<_> = claimed
         .iter()
-        .map(|(id, token, _)| serde_json::json!({"id": id, "token": token, "outcome": "sent"}))
+        .map(|c| serde_json::json!({"id": c.id, "token": c.token, "outcome": "sent"}))
         .collect();
     let _: i32 = sqlx::query_scalar("SELECT msgpool.record_outcomes($1)")
         .bind(serde_json::Value::Array(outcomes))
@@ -222,10 +195,10 @@ async fn the_count_shows_in_the_inbox_after_delivery() {
     exec(&db.pool, "INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('server.down', 'li.si')").await;
     let id: i64 = scalar(&db.pool, ALERT).await;
     let _: i32 = scalar(&db.pool, "SELECT msgpool.dispatch(10)").await;
-    let claimed = claim(&db.pool, "inbox").await;
+    let claimed = claim(&db.pool, "inbox", 100, "1 minute").await;
     let items: Vec<_> = claimed
         .iter()
-        .map(|(id, token, _)| serde_json::json!({"id": id, "token": token, "subject": "down", "body": "web-1"}))
+        .map(|c| serde_json::json!({"id": c.id, "token": c.token, "subject": "down", "body": "web-1"}))
         .collect();
     let _: i32 = sqlx::query_scalar("SELECT msgpool.deliver_to_inbox($1)")
         .bind(serde_json::Value::Array(items))
@@ -256,7 +229,7 @@ async fn a_recipient_over_the_rate_limit_waits_and_says_why() {
          SELECT msgpool.dispatch(100);",
     )
     .await;
-    let first = claim(&db.pool, "sms").await;
+    let first = claim(&db.pool, "sms", 100, "1 minute").await;
     assert_eq!(
         first.len(),
         4,
@@ -276,7 +249,7 @@ async fn a_recipient_over_the_rate_limit_waits_and_says_why() {
         vec![("pending".into(), why.clone(), true); 2],
         "deferred an hour, not dropped"
     );
-    assert!(claim(&db.pool, "sms").await.is_empty());
+    assert!(claim(&db.pool, "sms", 100, "1 minute").await.is_empty());
 
     // an hour later the window has room again
     exec(&db.pool, "SET msgpool.clock = '2099-01-01 00:00+00'").await;
@@ -346,7 +319,7 @@ async fn cancel_stops_unsent_deliveries_and_keeps_sent_ones_as_history() {
     )
     .await;
     let _: i32 = scalar(&db.pool, "SELECT msgpool.dispatch(10)").await;
-    let inbox = claim(&db.pool, "inbox").await;
+    let inbox = claim(&db.pool, "inbox", 100, "1 minute").await;
     sent(&db.pool, &inbox).await;
     let cancelled: i32 = sqlx::query_scalar("SELECT msgpool.cancel($1)")
         .bind(id)
@@ -377,7 +350,7 @@ async fn cancel_stops_unsent_deliveries_and_keeps_sent_ones_as_history() {
         .await,
         "cancelled"
     );
-    assert!(claim(&db.pool, "sms").await.is_empty());
+    assert!(claim(&db.pool, "sms", 100, "1 minute").await.is_empty());
 
     let err = sqlx::query("SELECT msgpool.cancel(999999)")
         .execute(&db.pool)

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{TestDb, seed};
+use support::{TestDb, scalar, seed};
 
 /// Four messages to zhang.san: old and finished, recent and finished, old with a delivery
 /// still pending, old and not yet due. Returns their ids in that order.
@@ -39,19 +39,12 @@ async fn history(db: &TestDb) -> [i64; 4] {
     ids
 }
 
-async fn count(db: &TestDb, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .fetch_one(&db.pool)
-        .await
-        .expect(sql)
-}
-
 #[tokio::test]
 async fn prune_takes_only_old_finished_history_and_leaves_the_inbox() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     let [old, recent, unfinished, pending] = history(&db).await;
-    let inbox_before = count(&db, "SELECT count(*) FROM msgpool.inbox").await;
+    let inbox_before = scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.inbox").await;
 
     assert_eq!(
         msgpool::retention::prune(&db.pool, "30 days")
@@ -69,8 +62,8 @@ async fn prune_takes_only_old_finished_history_and_leaves_the_inbox() {
         "only the old finished message went"
     );
     assert_eq!(
-        count(
-            &db,
+        scalar::<i64>(
+            &db.pool,
             &format!("SELECT count(*) FROM msgpool.delivery WHERE message_id = {old}")
         )
         .await,
@@ -78,16 +71,16 @@ async fn prune_takes_only_old_finished_history_and_leaves_the_inbox() {
         "its deliveries too"
     );
     assert_eq!(
-        count(&db, "SELECT count(*) FROM msgpool.delivery_attempt a LEFT JOIN msgpool.delivery d ON d.id = a.delivery_id WHERE d.id IS NULL").await,
+        scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.delivery_attempt a LEFT JOIN msgpool.delivery d ON d.id = a.delivery_id WHERE d.id IS NULL").await,
         0,
         "and its attempts"
     );
     assert_eq!(
-        count(&db, "SELECT count(*) FROM msgpool.inbox").await,
+        scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.inbox").await,
         inbox_before,
         "the inbox keeps every row"
     );
-    assert_eq!(count(&db, &format!("SELECT count(*) FROM msgpool.inbox WHERE message_id = {old} AND body = 'db1 is down'")).await, 1);
+    assert_eq!(scalar::<i64>(&db.pool, &format!("SELECT count(*) FROM msgpool.inbox WHERE message_id = {old} AND body = 'db1 is down'")).await, 1);
 
     assert_eq!(
         msgpool::retention::prune(&db.pool, "30 days")
@@ -113,16 +106,16 @@ async fn deleting_or_truncating_messages_takes_their_deliveries_and_attempts_alo
         .await
         .expect("delete");
     assert_eq!(
-        count(
-            &db,
+        scalar::<i64>(
+            &db.pool,
             &format!("SELECT count(*) FROM msgpool.delivery WHERE message_id = {old}")
         )
         .await,
         0
     );
     assert!(
-        count(
-            &db,
+        scalar::<i64>(
+            &db.pool,
             &format!("SELECT count(*) FROM msgpool.delivery WHERE message_id = {recent}")
         )
         .await
@@ -130,7 +123,7 @@ async fn deleting_or_truncating_messages_takes_their_deliveries_and_attempts_alo
         "the other messages' deliveries stay"
     );
     assert_eq!(
-        count(&db, "SELECT count(*) FROM msgpool.delivery_attempt a LEFT JOIN msgpool.delivery d ON d.id = a.delivery_id WHERE d.id IS NULL").await,
+        scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.delivery_attempt a LEFT JOIN msgpool.delivery d ON d.id = a.delivery_id WHERE d.id IS NULL").await,
         0,
         "no attempt outlives its delivery"
     );
@@ -138,9 +131,12 @@ async fn deleting_or_truncating_messages_takes_their_deliveries_and_attempts_alo
         .execute(&db.pool)
         .await
         .expect("truncate");
-    assert_eq!(count(&db, "SELECT count(*) FROM msgpool.delivery").await, 0);
     assert_eq!(
-        count(&db, "SELECT count(*) FROM msgpool.delivery_attempt").await,
+        scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.delivery").await,
+        0
+    );
+    assert_eq!(
+        scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.delivery_attempt").await,
         0
     );
 }

@@ -1,4 +1,4 @@
-//! Send-time rules (sql/V15__send_time.sql): send times of day, intervals, quiet hours,
+//! Send-time rules (sql/schema/04_policies.sql): send times of day, intervals, quiet hours,
 //! urgency and deliver_at, across midnight and daylight-saving changes. The clock is pinned
 //! with the msgpool.clock setting, on one connection, so nothing waits for real hours.
 

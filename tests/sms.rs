@@ -6,9 +6,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use msgpool::channels::sms::{AliyunSms, SmsConfig, aliyun_signature};
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
+use msgpool_workers::channels::sms::{AliyunSms, SmsConfig, aliyun_signature};
 use sqlx::PgPool;
 use support::http::HttpServer;
 use support::{TestDb, finished_delivery};

@@ -8,7 +8,7 @@ use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use sqlx::PgPool;
 use support::smtp::SmtpServer;
-use support::{TestDb, seed, wait_for};
+use support::{TestDb, scalar, seed, wait_for};
 use tokio_util::sync::CancellationToken;
 
 fn config(name: &str) -> WorkerConfig {
@@ -49,10 +49,6 @@ async fn stop(
         .expect("the worker stops cleanly");
 }
 
-async fn count(pool: &PgPool, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
-}
-
 #[tokio::test]
 async fn a_sent_message_arrives_in_the_inbox_rendered_from_the_template() {
     let db = TestDb::new().await;
@@ -89,9 +85,9 @@ async fn a_sent_message_arrives_in_the_inbox_rendered_from_the_template() {
             ),
         ]
     );
-    let sent = count(&db.pool, "SELECT count(*) FROM msgpool.delivery WHERE channel = 'inbox' AND state = 'sent' AND sent_at IS NOT NULL").await;
+    let sent = scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.delivery WHERE channel = 'inbox' AND state = 'sent' AND sent_at IS NOT NULL").await;
     assert_eq!(sent, 2);
-    let logged = count(
+    let logged = scalar::<i64>(
         &db.pool,
         "SELECT count(*) FROM msgpool.delivery_attempt WHERE outcome = 'sent' AND worker = 'w1'",
     )
@@ -228,7 +224,7 @@ async fn a_busy_worker_analyzes_the_tables_a_burst_made_outgrow_their_statistics
     }
     let analyzed =
         "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = 'msgpool.message'::regclass";
-    let before = count(&db.pool, analyzed).await;
+    let before = scalar::<i64>(&db.pool, analyzed).await;
     let worker = start(&db.pool, config("w1"));
     wait_for(&db.pool, "SELECT count(*) FROM msgpool.waiting_worker", 1).await;
     sqlx::query(
@@ -247,7 +243,7 @@ async fn a_busy_worker_analyzes_the_tables_a_burst_made_outgrow_their_statistics
     stop(worker).await;
     // the first full batch found the message table grown from nothing (autovacuum's
     // analyses are counted apart)
-    assert!(count(&db.pool, analyzed).await > before);
+    assert!(scalar::<i64>(&db.pool, analyzed).await > before);
 }
 
 #[tokio::test]
@@ -319,16 +315,16 @@ async fn two_workers_draining_one_pool_deliver_each_delivery_exactly_once() {
     stop(b).await;
 
     assert_eq!(
-        count(&db.pool, "SELECT count(*) FROM msgpool.inbox").await,
+        scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.inbox").await,
         4000,
         "one inbox row per delivery"
     );
     assert_eq!(
-        count(&db.pool, "SELECT count(*) FROM msgpool.delivery_attempt").await,
+        scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.delivery_attempt").await,
         4000,
         "one attempt per delivery: no duplicate sends"
     );
-    let both_worked = count(
+    let both_worked = scalar::<i64>(
         &db.pool,
         "SELECT count(DISTINCT worker) FROM msgpool.delivery_attempt",
     )
@@ -345,7 +341,7 @@ async fn a_killed_workers_leased_deliveries_are_finished_by_another_worker() {
         .await
         .expect("setup");
     // A worker claims both, then dies without a word: its leases are all that is left of it.
-    let claimed = count(
+    let claimed = scalar::<i64>(
         &db.pool,
         "SELECT count(*) FROM msgpool.claim_deliveries('inbox', 10, '300 milliseconds')",
     )
@@ -386,13 +382,13 @@ async fn a_graceful_stop_gives_unstarted_claims_back_and_loses_nothing() {
     wait_for(&db.pool, "SELECT least(count(*), 1) FROM msgpool.inbox", 1).await;
     stop(worker).await;
 
-    let stuck = count(
+    let stuck = scalar::<i64>(
         &db.pool,
         "SELECT count(*) FROM msgpool.delivery WHERE state = 'sending'",
     )
     .await;
     assert_eq!(stuck, 0, "nothing is left leased after a graceful stop");
-    let before = count(&db.pool, "SELECT count(*) FROM msgpool.inbox").await;
+    let before = scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.inbox").await;
     assert!(
         before < 10000,
         "the stop came before the end ({before} delivered)"
@@ -402,7 +398,7 @@ async fn a_graceful_stop_gives_unstarted_claims_back_and_loses_nothing() {
     wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 10000).await;
     stop(again).await;
     assert_eq!(
-        count(
+        scalar::<i64>(
             &db.pool,
             "SELECT count(*) FROM msgpool.delivery_attempt WHERE outcome = 'sent'"
         )
@@ -720,7 +716,7 @@ async fn housekeeping_prunes_old_finished_history_on_its_own() {
     wait_for(&db.pool, "SELECT count(*) FROM msgpool.message", 1).await;
     wait_for(&db.pool, "SELECT count(*) FROM msgpool.inbox", 1).await;
     stop(worker).await;
-    let left: i64 = count(
+    let left: i64 = scalar::<i64>(
         &db.pool,
         "SELECT count(*) FROM msgpool.message WHERE created_at > now() - interval '1 hour'",
     )
@@ -764,7 +760,7 @@ async fn messages_held_for_a_send_time_arrive_as_one_digest_listing_each() {
     .expect("send at night");
     night.close().await;
     assert_eq!(
-        count(
+        scalar::<i64>(
             &db.pool,
             "SELECT count(*) FROM msgpool.delivery
               WHERE state = 'pending' AND next_attempt_at = '2026-11-26 08:00 Asia/Shanghai'"
@@ -802,7 +798,7 @@ async fn messages_held_for_a_send_time_arrive_as_one_digest_listing_each() {
         );
     }
     assert_eq!(
-        count(
+        scalar::<i64>(
             &db.pool,
             "SELECT count(*) FROM msgpool.delivery WHERE gathered_into IS NOT NULL"
         )

@@ -1,6 +1,18 @@
 //! `msgpool bench`: msgpool's speed, measured on its own embedded PostgreSQL in a temporary
 //! folder. The worker runs as a real `msgpool worker` child process, as in production, so its
 //! memory is its own. Each scenario prints `name value unit`; a JSON summary follows.
+//! docs/performance.md has the method and the figures.
+//!
+//! What the benchmark writes past the producer's API, and why (nothing else does):
+//! - configuration (types, templates, recipients, a group of 10,000, subscriptions) by plain
+//!   SQL, as an administrator may; 10,000 recipients one CLI call at a time would take
+//!   longer than the scenario they set up;
+//! - the burn-down's messages are INSERTed as a producer would, held back by `deliver_at`,
+//!   then released at once by moving `due_at`: the figure is the workers' rate over a full
+//!   pool, and no producer can fill one faster than workers drain it;
+//! - the history's week-old messages and deliveries are written with the validation trigger
+//!   off: the trigger makes every message new (state, times), and history is old rows;
+//! - between rounds, TRUNCATE and VACUUM, to start each round from a known pool.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

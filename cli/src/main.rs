@@ -1,15 +1,18 @@
 //! `msgpool`: administer the pool, send messages, run the embedded database.
 
+mod args;
 mod bench;
 mod commands;
 mod config_file;
+mod context;
 mod output;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use msgpool::Database;
-use sqlx::PgPool;
+
+pub use context::Context;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,18 +79,6 @@ enum Command {
     Prune(commands::prune::PruneArgs),
     /// Measure msgpool's speed on a PostgreSQL of its own (prints figures and a JSON summary)
     Bench(commands::bench::BenchArgs),
-}
-
-/// What every command gets: where the database is and how to print.
-pub struct Context {
-    pub database: Database,
-    pub json: bool,
-}
-
-impl Context {
-    pub async fn pool(&self) -> msgpool::Result<PgPool> {
-        self.database.pool(4).await
-    }
 }
 
 fn main() -> ExitCode {

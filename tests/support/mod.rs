@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use msgpool::embedded::Cluster;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::{Connection, Executor, PgConnection, PgExecutor, PgPool};
 
 pub struct TestDb {
     pub name: String,
@@ -164,6 +164,54 @@ async fn drop_leftovers(admin: &mut PgConnection) {
                 .await;
         }
     }
+}
+
+/// Runs `sql` (one statement or several), panicking with the statement if it fails.
+pub async fn exec(pool: &PgPool, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// The one value `sql` returns, e.g. a count.
+pub async fn scalar<T>(pool: &PgPool, sql: &str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// What a test looks at in a delivery it claimed with `msgpool.claim_deliveries`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    #[sqlx(rename = "lease_token")]
+    pub token: uuid::Uuid,
+    pub attempt: i32,
+    pub recipient_key: String,
+}
+
+/// Claims up to `n` due deliveries of `channel` for `lease` (a PostgreSQL interval).
+pub async fn claim<'e>(
+    db: impl PgExecutor<'e>,
+    channel: &str,
+    n: i32,
+    lease: &str,
+) -> Vec<Claimed> {
+    sqlx::query_as(
+        "SELECT id, lease_token, attempt, recipient_key
+           FROM msgpool.claim_deliveries($1::text::msgpool.channel, $2, $3::interval)",
+    )
+    .bind(channel)
+    .bind(n)
+    .bind(lease)
+    .fetch_all(db)
+    .await
+    .expect("claim")
 }
 
 /// The SQLSTATE of a failed query, e.g. `MP001`.

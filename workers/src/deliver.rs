@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
+use crate::channels::email::EmailSender;
+use crate::channels::sms::SmsSender;
+use crate::channels::webhook::{Notice, Webhook, WebhookSender};
+use crate::channels::{SendError, Sent};
 use apalis_core::error::BoxDynError;
 use apalis_core::task::data::Data;
 use chrono::Utc;
-use msgpool::channels::email::EmailSender;
-use msgpool::channels::sms::SmsSender;
-use msgpool::channels::webhook::{Notice, Webhook, WebhookSender};
-use msgpool::channels::{SendError, Sent};
 use msgpool::domain::Channel;
 use msgpool::template::{DigestItem, Rendered, Renderer, Variables};
 

@@ -13,8 +13,9 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::WorkerConfig;
-use crate::backend::{ChannelQueue, dispatch_and_fill};
 use crate::deliver::Deliverer;
+use crate::queue::ChannelQueue;
+use crate::woken::dispatch_and_fill;
 
 /// How often a busy dispatcher looks whether a hot table outgrew its statistics.
 const STATISTICS_CHECK: Duration = Duration::from_millis(100);
@@ -153,8 +154,6 @@ async fn notification(listener: &mut Option<PgListener>) -> sqlx::Result<()> {
 
 /// Analyzes the hot tables that a burst has made outgrow the planner's picture of them
 /// (`msgpool.refresh_statistics()`): plans made while they were nearly empty read them whole.
-/// Measured: a 50,000-message burst into an emptied pool had four ANALYZEs in its first
-/// 0.8 s, each 9-20 ms at 20,000 rows (more than the "few ms" V29's comment says).
 async fn refresh_statistics(pool: &PgPool) {
     match sqlx::query_scalar::<_, Vec<String>>("SELECT msgpool.refresh_statistics()")
         .fetch_one(pool)

@@ -1,10 +1,17 @@
-//! msgpool's workers. The queue rules live in stored functions (`sql/V8__dispatch.sql`);
-//! this crate runs them: the dispatcher expands due messages into deliveries, and per channel
-//! an apalis worker takes leased deliveries from [`backend::DeliveryBackend`], renders and
-//! delivers them ([`deliver`]), and hands outcomes to a batching writer ([`outcomes`]).
-//! [`leases`] keeps the leases of claimed work alive and gives back what was not started.
+//! msgpool's workers. The queue's rules live in stored functions (`sql/schema/05_delivery.sql`);
+//! this crate moves rows between them and the providers. Where a delivery goes, by file:
+//!
+//! - [`dispatcher`]: expands due messages into deliveries (`msgpool.dispatch`) and LISTENs;
+//! - [`woken`]: the woken path, an idle worker's dispatch-and-claim in one round trip;
+//! - [`queue`] and [`claim`]: the busy path, each channel's claims (`msgpool.claim_deliveries`);
+//! - [`backend`]: the apalis backend that streams a queue's deliveries to send slots;
+//! - [`deliver`]: render and send one delivery through its [`channels`] module;
+//! - [`outcomes`]: outcomes written in batches under their lease tokens;
+//! - [`leases`]: heartbeats for claimed work; [`housekeeping`]: pruning old history;
+//! - `run`: one process of all of the above, supervised, with a graceful stop.
 
 pub mod backend;
+pub mod channels;
 pub mod claim;
 pub mod config;
 pub mod deliver;
@@ -12,7 +19,9 @@ pub mod dispatcher;
 pub mod housekeeping;
 pub mod leases;
 pub mod outcomes;
+pub mod queue;
 mod run;
+pub mod woken;
 
 pub use config::WorkerConfig;
 pub use run::run;

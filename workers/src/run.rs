@@ -5,19 +5,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::channels::email::EmailSender;
+use crate::channels::sms::SmsSender;
+use crate::channels::webhook::WebhookSender;
 use apalis::prelude::WorkerBuilderExt;
 use apalis_core::worker::builder::WorkerBuilder;
-use msgpool::channels::email::EmailSender;
-use msgpool::channels::sms::SmsSender;
-use msgpool::channels::webhook::WebhookSender;
 use msgpool::domain::Channel;
 use msgpool::template::Renderer;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{ChannelQueue, DeliveryBackend};
+use crate::backend::DeliveryBackend;
 use crate::deliver::{Deliverer, deliver};
 use crate::leases::Leases;
+use crate::queue::ChannelQueue;
 use crate::{WorkerConfig, dispatcher, housekeeping, outcomes};
 
 /// Runs until `stop` is cancelled, then stops gracefully.

@@ -5,7 +5,7 @@ use clap::Args;
 use msgpool::deliveries::{self, Filter};
 use msgpool::domain::{Channel, RecipientKey, TypeKey};
 
-use super::parse;
+use crate::args::parse;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]

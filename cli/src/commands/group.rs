@@ -4,7 +4,7 @@ use clap::Subcommand;
 use msgpool::admin::groups;
 use msgpool::domain::RecipientKey;
 
-use super::parse;
+use crate::args::parse;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@ use clap::Args;
 use msgpool::domain::RecipientKey;
 use msgpool::inbox;
 
-use super::parse;
+use crate::args::parse;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]

@@ -5,7 +5,8 @@ use msgpool::admin::message_types::{self, MessageType, MessageTypeSpec};
 use msgpool::admin::{subscriptions, templates};
 use msgpool::domain::{Channels, SendPolicy, TypeKey, Urgency};
 
-use super::parse;
+use crate::args::parse;
+use crate::output::yes_no;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
@@ -229,8 +230,4 @@ fn print_type(ctx: &Context, t: &MessageType) -> anyhow::Result<()> {
         ("enabled", yes_no(t.enabled)),
     ]);
     Ok(())
-}
-
-pub fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.to_owned()
 }

@@ -17,11 +17,3 @@ pub mod status;
 pub mod subscription;
 pub mod template;
 pub mod worker;
-
-/// A clap value parser for msgpool's domain types that keeps the hint in the message.
-pub fn parse<T: std::str::FromStr<Err = msgpool::Error>>(s: &str) -> Result<T, String> {
-    s.parse().map_err(|e: msgpool::Error| match e.hint() {
-        Some(hint) => format!("{e} ({hint})"),
-        None => e.to_string(),
-    })
-}

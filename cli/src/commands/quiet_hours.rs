@@ -4,7 +4,7 @@ use clap::Subcommand;
 use msgpool::admin::quiet_hours::{self, QuietHours};
 use msgpool::domain::{Channel, QuietAction, TypeKey, Urgency};
 
-use super::parse;
+use crate::args::parse;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use msgpool::admin::rate_limits::{self, RateLimitSpec};
 use msgpool::domain::Channel;
 
-use super::parse;
+use crate::args::parse;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]

@@ -4,8 +4,8 @@ use clap::{Args, Subcommand};
 use msgpool::admin::recipients::{self, Recipient, RecipientSpec};
 use msgpool::domain::{RecipientKey, WebhookFlavor};
 
-use super::message_type::yes_no;
-use super::parse;
+use crate::args::parse;
+use crate::output::yes_no;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@ use clap::Args;
 use msgpool::domain::{RecipientKey, TypeKey, Urgency};
 use msgpool::send::{self, NewMessage};
 
-use super::parse;
+use crate::args::parse;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
@@ -32,18 +32,8 @@ pub struct SendArgs {
     urgency: Option<Urgency>,
 }
 
-/// `--data` as JSON, or an error that says how to write it.
-pub fn parse_payload(data: &str) -> msgpool::Result<serde_json::Value> {
-    serde_json::from_str(data).map_err(|e| {
-        msgpool::Error::invalid(
-            format!("--data is not valid JSON: {e}"),
-            r#"give an object, e.g. --data '{"count": 120}'"#,
-        )
-    })
-}
-
 pub async fn run(ctx: &Context, args: SendArgs) -> anyhow::Result<()> {
-    let payload = parse_payload(&args.data)?;
+    let payload = crate::args::payload(&args.data)?;
     let message = NewMessage {
         dedup_key: args.dedup_key,
         deliver_at: args.deliver_at,

@@ -4,7 +4,7 @@ use clap::{ArgGroup, Args};
 use msgpool::admin::subscriptions::{self, Subscriber};
 use msgpool::domain::{Channels, RecipientKey, TypeKey};
 
-use super::parse;
+use crate::args::parse;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]

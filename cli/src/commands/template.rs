@@ -4,7 +4,7 @@ use clap::Subcommand;
 use msgpool::admin::templates;
 use msgpool::domain::{Channel, TypeKey};
 
-use super::parse;
+use crate::args::parse;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +69,7 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
             data,
             recipient_name,
         } => {
-            let payload = super::send::parse_payload(&data)?;
+            let payload = crate::args::payload(&data)?;
             let previews = templates::preview(&pool, &type_key, &payload, &recipient_name).await?;
             if ctx.json {
                 let json: Vec<_> = previews

@@ -3,30 +3,31 @@
 use std::time::Duration;
 
 use clap::Args;
-use msgpool::channels::sms::{AliyunSms, SmsConfig};
 use msgpool::domain::Channels;
 use msgpool_workers::WorkerConfig;
+use msgpool_workers::channels::sms::{AliyunSms, SmsConfig};
+use msgpool_workers::config::defaults;
 use tokio_util::sync::CancellationToken;
 
-use super::parse;
 use crate::Context;
+use crate::args::parse;
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// Channels to deliver (comma-separated); run channels on separate machines to scale them apart
-    #[arg(long, env = "MSGPOOL_CHANNELS", default_value = "inbox,email,sms,webhook", value_parser = parse::<Channels>)]
+    #[arg(long, env = "MSGPOOL_CHANNELS", default_value = defaults::CHANNELS, value_parser = parse::<Channels>)]
     channels: Channels,
     /// Sends in flight at once, per channel
-    #[arg(long, env = "MSGPOOL_CONCURRENCY", default_value_t = 16)]
+    #[arg(long, env = "MSGPOOL_CONCURRENCY", default_value_t = defaults::CONCURRENCY)]
     concurrency: usize,
     /// Rows per claim
-    #[arg(long, env = "MSGPOOL_BATCH_SIZE", default_value_t = 500)]
+    #[arg(long, env = "MSGPOOL_BATCH_SIZE", default_value_t = defaults::BATCH_SIZE)]
     batch_size: i32,
     /// Milliseconds between looks for due work when no notification arrives
-    #[arg(long, env = "MSGPOOL_POLL_INTERVAL_MS", default_value_t = 1000)]
+    #[arg(long, env = "MSGPOOL_POLL_INTERVAL_MS", default_value_t = defaults::POLL_INTERVAL_MS)]
     poll_interval_ms: u64,
     /// Seconds a claim is held before another worker may take it (heartbeats extend it)
-    #[arg(long, env = "MSGPOOL_LEASE_SECS", default_value_t = 60)]
+    #[arg(long, env = "MSGPOOL_LEASE_SECS", default_value_t = defaults::LEASE_SECS)]
     lease_secs: u64,
     /// Do not LISTEN, only poll (for PgBouncer in transaction mode)
     #[arg(long, env = "MSGPOOL_POLL_ONLY")]
@@ -38,21 +39,17 @@ pub struct WorkerArgs {
     #[arg(long)]
     demo: bool,
     /// Prune finished history older than this (a PostgreSQL interval), hourly; "off" keeps it
-    #[arg(long, env = "MSGPOOL_RETENTION", default_value = "30 days")]
+    #[arg(long, env = "MSGPOOL_RETENTION", default_value = defaults::RETENTION)]
     retention: String,
     /// Seconds in-flight sends may take to finish after SIGINT or SIGTERM
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults::GRACE_SECS)]
     grace_secs: u64,
     /// SMTP server: smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://...;
     /// without one, emails are written as .eml files to the outbox
     #[arg(long, env = "MSGPOOL_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
     /// The From of every email
-    #[arg(
-        long,
-        env = "MSGPOOL_SMTP_FROM",
-        default_value = "msgpool <msgpool@localhost>"
-    )]
+    #[arg(long, env = "MSGPOOL_SMTP_FROM", default_value = defaults::SMTP_FROM)]
     smtp_from: String,
     /// Where emails and SMS go when no provider is configured (default: MSGPOOL_HOME/outbox)
     #[arg(long, env = "MSGPOOL_OUTBOX")]
@@ -64,13 +61,13 @@ pub struct WorkerArgs {
     #[arg(long, env = "MSGPOOL_SMS_GATEWAY_AUTH", hide_env_values = true)]
     sms_gateway_auth: Option<String>,
     /// The gateway's field name for the phone number
-    #[arg(long, env = "MSGPOOL_SMS_PHONE_FIELD", default_value = "phone")]
+    #[arg(long, env = "MSGPOOL_SMS_PHONE_FIELD", default_value = defaults::SMS_PHONE_FIELD)]
     sms_phone_field: String,
     /// The gateway's field name for the text
-    #[arg(long, env = "MSGPOOL_SMS_TEXT_FIELD", default_value = "text")]
+    #[arg(long, env = "MSGPOOL_SMS_TEXT_FIELD", default_value = defaults::SMS_TEXT_FIELD)]
     sms_text_field: String,
     /// Longer texts are cut to this many characters, the last one "…"
-    #[arg(long, env = "MSGPOOL_SMS_MAX_CHARS", default_value_t = 500)]
+    #[arg(long, env = "MSGPOOL_SMS_MAX_CHARS", default_value_t = defaults::SMS_MAX_CHARS)]
     sms_max_chars: usize,
     /// Aliyun SMS AccessKey ID (with the three below, sends through Aliyun SendSms)
     #[arg(long, env = "MSGPOOL_ALIYUN_ACCESS_KEY_ID")]
@@ -83,11 +80,7 @@ pub struct WorkerArgs {
     /// The approved template; msgpool's text goes into its ${content} variable
     #[arg(long, env = "MSGPOOL_ALIYUN_TEMPLATE_CODE")]
     aliyun_template_code: Option<String>,
-    #[arg(
-        long,
-        env = "MSGPOOL_ALIYUN_ENDPOINT",
-        default_value = "https://dysmsapi.aliyuncs.com/"
-    )]
+    #[arg(long, env = "MSGPOOL_ALIYUN_ENDPOINT", default_value = defaults::ALIYUN_ENDPOINT)]
     aliyun_endpoint: String,
 }
 

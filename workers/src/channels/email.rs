@@ -9,7 +9,7 @@ use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Tokio1Executor};
 
 use super::{SendError, Sent};
-use crate::{Error, Result};
+use msgpool::{Error, Result};
 
 pub enum EmailSender {
     Smtp {

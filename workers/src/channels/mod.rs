@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::{Error, Result};
+use msgpool::{Error, Result};
 
 pub mod email;
 pub mod sms;

@@ -17,7 +17,8 @@ use sha1::Sha1;
 use tokio::io::AsyncWriteExt;
 
 use super::{SendError, Sent};
-use crate::{Error, Result};
+use crate::config::defaults;
+use msgpool::{Error, Result};
 
 /// Aliyun SMS (dysmsapi) credentials and the approved signature and template to use.
 #[derive(Debug, Clone)]
@@ -26,7 +27,7 @@ pub struct AliyunSms {
     pub access_key_secret: String,
     pub sign_name: String,
     pub template_code: String,
-    /// `https://dysmsapi.aliyuncs.com/` unless overridden.
+    /// [`defaults::ALIYUN_ENDPOINT`] unless overridden.
     pub endpoint: String,
 }
 
@@ -47,10 +48,10 @@ impl Default for SmsConfig {
         SmsConfig {
             gateway_url: None,
             gateway_auth: None,
-            phone_field: "phone".to_owned(),
-            text_field: "text".to_owned(),
+            phone_field: defaults::SMS_PHONE_FIELD.to_owned(),
+            text_field: defaults::SMS_TEXT_FIELD.to_owned(),
             aliyun: None,
-            max_chars: 500,
+            max_chars: defaults::SMS_MAX_CHARS,
         }
     }
 }

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::{SendError, Sent};
-use crate::Result;
-use crate::domain::WebhookFlavor;
+use msgpool::Result;
+use msgpool::domain::WebhookFlavor;
 
 /// A recipient's robot.
 pub struct Webhook<'a> {

@@ -1,0 +1,1242 @@
+//! Every `msgpool` command end to end: the real binary against a real PostgreSQL, checked
+//! by what a user sees (stdout, stderr, exit code) and by what landed in the database.
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use std::process::{Command, Output};
+
+use support::TestDb;
+
+fn run(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_msgpool"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env_remove("MSGPOOL_HOME")
+        .output()
+        .expect("run msgpool")
+}
+
+/// Runs a command that must succeed; returns its stdout.
+fn ok(db: &TestDb, args: &[&str]) -> String {
+    let out = run(db, args);
+    assert!(
+        out.status.success(),
+        "msgpool {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Runs a command that must fail; returns its one-line error.
+fn fails(db: &TestDb, args: &[&str]) -> String {
+    let out = run(db, args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "msgpool {args:?} should fail: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+fn json(db: &TestDb, args: &[&str]) -> serde_json::Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    serde_json::from_str(&ok(db, &args)).expect("valid JSON")
+}
+
+const QUICK_START: &[&[&str]] = &[
+    &[
+        "type",
+        "add",
+        "order.dispatch_backlog",
+        "--name",
+        "派单堆积",
+        "--category",
+        "订单异常",
+        "--urgency",
+        "high",
+        "--channels",
+        "inbox,email,sms,webhook",
+    ],
+    &[
+        "template",
+        "set",
+        "order.dispatch_backlog",
+        "--channel",
+        "email",
+        "--subject",
+        "Dispatch backlog: {{ count }}",
+        "--body",
+        "{{ count }} orders are waiting",
+    ],
+    &[
+        "recipient",
+        "add",
+        "zhang.san",
+        "--name",
+        "张三",
+        "--email",
+        "zhang.san@example.com",
+        "--phone",
+        "+8613800000000",
+    ],
+    &[
+        "recipient",
+        "add",
+        "ops-robot",
+        "--name",
+        "运维群",
+        "--webhook",
+        "https://oapi.dingtalk.com/robot/send?access_token=T",
+        "--webhook-flavor",
+        "dingtalk",
+        "--webhook-secret",
+        "SEC123",
+    ],
+    &["group", "add", "ops", "--name", "运维"],
+    &["group", "add-member", "ops", "zhang.san"],
+    &["subscribe", "order.dispatch_backlog", "--group", "ops"],
+    &[
+        "subscribe",
+        "order.dispatch_backlog",
+        "--recipient",
+        "ops-robot",
+        "--channels",
+        "webhook",
+    ],
+    &[
+        "send",
+        "order.dispatch_backlog",
+        "--data",
+        "{\"count\": 120}",
+        "--dedup-key",
+        "wh-1",
+    ],
+    &["inbox", "zhang.san"],
+];
+
+async fn quick_start() -> TestDb {
+    let db = TestDb::new().await;
+    for args in QUICK_START {
+        ok(&db, args);
+    }
+    db
+}
+
+#[tokio::test]
+async fn the_readme_quick_start_works_as_written() {
+    let db = quick_start().await;
+    let (channels, urgency, category): (Vec<String>, String, String) = sqlx::query_as(
+        "SELECT channels::text[], urgency::text, category FROM msgpool.message_type WHERE key = 'order.dispatch_backlog'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("type");
+    assert_eq!(channels, ["inbox", "email", "sms", "webhook"]);
+    assert_eq!((urgency.as_str(), category.as_str()), ("high", "订单异常"));
+
+    let subject: String = sqlx::query_scalar("SELECT subject FROM msgpool.template WHERE type_key = 'order.dispatch_backlog' AND channel = 'email'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("template");
+    assert_eq!(subject, "Dispatch backlog: {{ count }}");
+
+    type Row = (Option<String>, Option<String>, Option<Vec<String>>);
+    let subs: Vec<Row> = sqlx::query_as(
+        "SELECT recipient_key::text, group_key::text, channels::text[] FROM msgpool.subscription ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("subscriptions");
+    assert_eq!(
+        subs,
+        vec![
+            (None, Some("ops".into()), None),
+            (Some("ops-robot".into()), None, Some(vec!["webhook".into()]))
+        ]
+    );
+
+    let (payload, dedup, source): (serde_json::Value, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT payload, dedup_key, source FROM msgpool.message")
+            .fetch_one(&db.pool)
+            .await
+            .expect("message");
+    assert_eq!(payload, serde_json::json!({"count": 120}));
+    assert_eq!(dedup.as_deref(), Some("wh-1"));
+    assert_eq!(source.as_deref(), Some("msgpool-cli"));
+
+    assert!(ok(&db, &["inbox", "zhang.san"]).starts_with("zhang.san: 0 unread"));
+}
+
+#[tokio::test]
+async fn message_types_can_be_listed_shown_edited_disabled_and_removed() {
+    let db = quick_start().await;
+    let list = json(&db, &["type", "list"]);
+    assert_eq!(list[0]["key"], "order.dispatch_backlog");
+    assert!(ok(&db, &["type", "list"]).contains("派单堆积"));
+
+    let shown = json(&db, &["type", "show", "order.dispatch_backlog"]);
+    assert_eq!(shown["templates"][0]["channel"], "email");
+    assert_eq!(shown["subscriptions"].as_array().map(Vec::len), Some(2));
+    let text = ok(&db, &["type", "show", "order.dispatch_backlog"]);
+    assert!(
+        text.contains("subscriber group ops (all channels)")
+            && text.contains("subscriber recipient ops-robot (webhook)"),
+        "{text}"
+    );
+
+    ok(
+        &db,
+        &[
+            "type",
+            "edit",
+            "order.dispatch_backlog",
+            "--urgency",
+            "urgent",
+            "--send-policy",
+            "times_of_day",
+            "--send-times",
+            "08:00,17:30",
+            "--time-zone",
+            "Asia/Shanghai",
+        ],
+    );
+    let edited = json(&db, &["type", "show", "order.dispatch_backlog"]);
+    assert_eq!(edited["type"]["urgency"], "urgent");
+    assert_eq!(
+        edited["type"]["send_times"],
+        serde_json::json!(["08:00", "17:30"])
+    );
+    assert_eq!(
+        edited["type"]["name"], "派单堆积",
+        "what was not given stays"
+    );
+
+    let err = fails(
+        &db,
+        &[
+            "type",
+            "edit",
+            "order.dispatch_backlog",
+            "--time-zone",
+            "Mars/Olympus",
+        ],
+    );
+    assert!(
+        err.contains("unknown time zone") && err.contains("Asia/Shanghai"),
+        "{err}"
+    );
+
+    ok(&db, &["type", "disable", "order.dispatch_backlog"]);
+    let err = fails(&db, &["send", "order.dispatch_backlog"]);
+    assert!(
+        err.contains("message type 'order.dispatch_backlog' is disabled"),
+        "{err}"
+    );
+    ok(&db, &["type", "enable", "order.dispatch_backlog"]);
+    ok(&db, &["send", "order.dispatch_backlog"]);
+
+    let err = fails(&db, &["type", "remove", "order.dispatch_backlog"]);
+    assert!(
+        err.contains("has messages in the pool")
+            && err.contains("msgpool type disable order.dispatch_backlog"),
+        "{err}"
+    );
+    assert_eq!(
+        json(&db, &["type", "list"]).as_array().map(Vec::len),
+        Some(1),
+        "still there"
+    );
+
+    ok(&db, &["type", "add", "script.stuck", "--name", "脚本卡住"]);
+    ok(
+        &db,
+        &[
+            "template",
+            "set",
+            "script.stuck",
+            "--channel",
+            "inbox",
+            "--body",
+            "{{ job }} is stuck",
+        ],
+    );
+    let removed = ok(&db, &["type", "remove", "script.stuck"]);
+    assert!(
+        removed.contains("with its 1 template(s) and 0 subscription(s)"),
+        "{removed}"
+    );
+
+    let err = fails(&db, &["type", "show", "order.dispach_backlog"]);
+    assert!(
+        err.contains("unknown message type 'order.dispach_backlog'")
+            && err.contains("did you mean 'order.dispatch_backlog'?"),
+        "{err}"
+    );
+    let err = fails(
+        &db,
+        &["type", "add", "order.dispatch_backlog", "--name", "again"],
+    );
+    assert!(err.contains("already exists"), "{err}");
+    let err = fails(
+        &db,
+        &[
+            "template",
+            "set",
+            "order.dispatch_backlog",
+            "--channel",
+            "sms",
+            "--body",
+            "",
+        ],
+    );
+    assert!(err.contains("template body must not be empty"), "{err}");
+}
+
+#[tokio::test]
+async fn bad_keys_and_values_are_refused_before_touching_the_database() {
+    let db = TestDb::new().await;
+    let out = run(&db, &["type", "add", "Order.Backlog", "--name", "x"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid message type key") && err.contains("dotted lowercase words"),
+        "{err}"
+    );
+    let out = run(
+        &db,
+        &[
+            "type",
+            "add",
+            "a.b",
+            "--name",
+            "x",
+            "--channels",
+            "inbox,fax",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown channel \"fax\""));
+    let err = fails(&db, &["type", "add", "a.b"]);
+    assert!(err.contains("needs a name"), "{err}");
+}
+
+#[tokio::test]
+async fn recipients_can_be_listed_shown_edited_disabled_and_removed() {
+    let db = quick_start().await;
+    let err = fails(
+        &db,
+        &[
+            "recipient",
+            "add",
+            "li.si",
+            "--name",
+            "李四",
+            "--phone",
+            "13800000000",
+        ],
+    );
+    assert!(
+        err.contains("invalid phone number") && err.contains("E.164"),
+        "{err}"
+    );
+    let err = fails(
+        &db,
+        &[
+            "recipient",
+            "add",
+            "li.si",
+            "--name",
+            "李四",
+            "--email",
+            "li.si-at-example",
+        ],
+    );
+    assert!(err.contains("invalid email address"), "{err}");
+    ok(
+        &db,
+        &[
+            "recipient",
+            "add",
+            "li.si",
+            "--name",
+            "李四",
+            "--email",
+            "li.si@example.com",
+        ],
+    );
+
+    let shown = ok(&db, &["recipient", "show", "ops-robot"]);
+    assert!(
+        shown.contains("(dingtalk, signed)") && !shown.contains("SEC123"),
+        "the secret is never shown: {shown}"
+    );
+    let listed = ok(&db, &["recipient", "list", "--json"]);
+    assert!(!listed.contains("SEC123"));
+    let list: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(3));
+
+    ok(
+        &db,
+        &[
+            "recipient",
+            "edit",
+            "zhang.san",
+            "--email",
+            "",
+            "--name",
+            "张三丰",
+        ],
+    );
+    let zhang = json(&db, &["recipient", "show", "zhang.san"]);
+    assert_eq!(
+        (zhang["email"].clone(), zhang["name"].clone()),
+        (serde_json::Value::Null, "张三丰".into())
+    );
+    assert_eq!(zhang["phone"], "+8613800000000", "what was not given stays");
+    assert_eq!(zhang["groups"], serde_json::json!(["ops"]));
+
+    ok(&db, &["recipient", "disable", "li.si"]);
+    let err = fails(&db, &["send", "order.dispatch_backlog", "--to", "li.si"]);
+    assert!(err.contains("recipient(s) li.si disabled"), "{err}");
+    ok(&db, &["recipient", "enable", "li.si"]);
+    ok(&db, &["send", "order.dispatch_backlog", "--to", "li.si"]);
+
+    // A delivery is history: the recipient can be disabled, not removed.
+    sqlx::query("INSERT INTO msgpool.delivery (message_id, recipient_key, channel) SELECT max(id), 'li.si', 'email' FROM msgpool.message")
+        .execute(&db.pool)
+        .await
+        .expect("a delivery");
+    let err = fails(&db, &["recipient", "remove", "li.si"]);
+    assert!(
+        err.contains("has deliveries") && err.contains("msgpool recipient disable li.si"),
+        "{err}"
+    );
+    ok(&db, &["recipient", "add", "wang.wu", "--name", "王五"]);
+    ok(&db, &["recipient", "remove", "wang.wu"]);
+    let err = fails(&db, &["recipient", "show", "wang.wu"]);
+    assert!(err.contains("unknown recipient 'wang.wu'"), "{err}");
+}
+
+#[tokio::test]
+async fn groups_and_subscriptions_refuse_what_does_not_exist() {
+    let db = quick_start().await;
+    let err = fails(&db, &["group", "add-member", "ops", "zhang.sam"]);
+    assert!(
+        err.contains("unknown recipient 'zhang.sam'") && err.contains("did you mean 'zhang.san'?"),
+        "{err}"
+    );
+    let err = fails(&db, &["group", "remove-member", "ops", "ops-robot"]);
+    assert!(
+        err.contains("ops-robot is not a member of group ops"),
+        "{err}"
+    );
+    let err = fails(
+        &db,
+        &["subscribe", "order.dispatch_backlog", "--group", "opz"],
+    );
+    assert!(
+        err.contains("unknown group 'opz'") && err.contains("did you mean 'ops'?"),
+        "{err}"
+    );
+
+    ok(
+        &db,
+        &[
+            "type",
+            "add",
+            "server.down",
+            "--name",
+            "Server down",
+            "--channels",
+            "inbox,sms",
+        ],
+    );
+    let err = fails(
+        &db,
+        &[
+            "subscribe",
+            "server.down",
+            "--recipient",
+            "ops-robot",
+            "--channels",
+            "webhook",
+        ],
+    );
+    assert!(err.contains("does not use channel(s) webhook"), "{err}");
+    let err = fails(&db, &["unsubscribe", "server.down", "--group", "ops"]);
+    assert!(
+        err.contains("group ops is not subscribed to server.down"),
+        "{err}"
+    );
+
+    ok(
+        &db,
+        &[
+            "unsubscribe",
+            "order.dispatch_backlog",
+            "--recipient",
+            "ops-robot",
+        ],
+    );
+    ok(&db, &["group", "remove-member", "ops", "zhang.san"]);
+    assert_eq!(
+        json(&db, &["group", "list"])[0]["members"],
+        serde_json::json!([])
+    );
+    let removed = ok(&db, &["group", "remove", "ops"]);
+    assert!(removed.contains("removed group ops"), "{removed}");
+    let subs: i64 = sqlx::query_scalar("SELECT count(*) FROM msgpool.subscription")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(subs, 0, "the group's subscription went with it");
+    let recipients: i64 = sqlx::query_scalar("SELECT count(*) FROM msgpool.recipient")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(recipients, 2, "its members stay");
+}
+
+#[tokio::test]
+async fn send_reports_the_id_and_refuses_bad_input_clearly() {
+    let db = quick_start().await;
+    let sent = json(
+        &db,
+        &[
+            "send",
+            "order.dispatch_backlog",
+            "--data",
+            "{\"count\": 7}",
+            "--urgency",
+            "urgent",
+            "--to",
+            "zhang.san",
+        ],
+    );
+    let id = sent["id"].as_i64().expect("id");
+    let (urgency, recipients): (String, Vec<String>) =
+        sqlx::query_as("SELECT urgency::text, recipients FROM msgpool.message WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("row");
+    assert_eq!(
+        (urgency.as_str(), recipients),
+        ("urgent", vec!["zhang.san".to_owned()])
+    );
+
+    let err = fails(
+        &db,
+        &["send", "order.dispatch_backlog", "--data", "{count: 1}"],
+    );
+    assert!(err.contains("--data is not valid JSON"), "{err}");
+    let err = fails(&db, &["send", "order.dispatch_backlog", "--data", "[1]"]);
+    assert!(err.contains("payload must be a JSON object"), "{err}");
+    let err = fails(&db, &["send", "order.dispach_backlog"]);
+    assert!(
+        err.contains("did you mean 'order.dispatch_backlog'?"),
+        "{err}"
+    );
+    let err = fails(
+        &db,
+        &[
+            "send",
+            "order.dispatch_backlog",
+            "--deliver-at",
+            "2020-01-01T00:00:00Z",
+        ],
+    );
+    assert!(err.contains("in the past"), "{err}");
+}
+
+#[tokio::test]
+async fn inbox_lists_and_marks_read_and_status_reports() {
+    let db = quick_start().await;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO msgpool.inbox (recipient_key, type_key, urgency, subject, body)
+         SELECT 'zhang.san', 'order.dispatch_backlog', 'high', '派单堆积 ' || i, 'body' FROM generate_series(1, 3) i RETURNING id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("inbox rows");
+    let listed = ok(&db, &["inbox", "zhang.san"]);
+    assert!(
+        listed.starts_with("zhang.san: 3 unread") && listed.contains("派单堆积 3"),
+        "{listed}"
+    );
+
+    let marked = ok(
+        &db,
+        &["inbox", "zhang.san", "--mark-read", &ids[0].to_string()],
+    );
+    assert!(marked.contains("marked 1 message(s) read"), "{marked}");
+    let page = json(&db, &["inbox", "zhang.san", "--unread"]);
+    assert_eq!(page["unread"], 2);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    ok(&db, &["inbox", "zhang.san", "--mark-all-read"]);
+    assert_eq!(json(&db, &["inbox", "zhang.san"])["unread"], 0);
+    let err = fails(&db, &["inbox", "zhang.san", "--mark-read", "999999"]);
+    assert!(
+        err.contains("no inbox message 999999 for recipient 'zhang.san'"),
+        "{err}"
+    );
+    let err = fails(&db, &["inbox", "zhang.sam"]);
+    assert!(err.contains("did you mean 'zhang.san'?"), "{err}");
+
+    let status = json(&db, &["status"]);
+    assert_eq!(status["messages"]["pending"], 1);
+    assert_eq!(status["dead"], 0);
+    assert!(ok(&db, &["status"]).contains("messages:   1 pending"));
+}
+
+#[tokio::test]
+async fn db_commands_manage_the_embedded_cluster_and_not_a_given_server() {
+    let db = TestDb::new().await;
+    assert_eq!(ok(&db, &["db", "url"]).trim(), db.url);
+    assert!(ok(&db, &["db", "migrate"]).contains("the schema is up to date"));
+    let err = fails(&db, &["db", "stop"]);
+    assert!(err.contains("DATABASE_URL"), "{err}");
+
+    let home = tempfile::tempdir().expect("temp dir");
+    let embedded = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_msgpool"))
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("MSGPOOL_HOME", home.path())
+            .output()
+            .expect("run msgpool");
+        assert!(
+            out.status.success(),
+            "msgpool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    assert!(embedded(&["db", "status"]).starts_with("not created yet"));
+    let started = embedded(&["db", "start"]);
+    assert!(
+        started.starts_with("running: postgres://msgpool:"),
+        "{started}"
+    );
+    assert!(
+        started.contains("applied V1__baseline"),
+        "a new cluster reports its migrations: {started}"
+    );
+    assert_eq!(
+        embedded(&["db", "migrate"]).trim(),
+        "the schema is up to date"
+    );
+    assert!(embedded(&["db", "status"]).starts_with("running: pid"));
+    let url = embedded(&["db", "url"]);
+    embedded(&["type", "add", "server.down", "--name", "Server down"]);
+    let conn = sqlx::PgPool::connect(url.trim())
+        .await
+        .expect("the printed URL works");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM msgpool.message_type")
+        .fetch_one(&conn)
+        .await
+        .expect("query");
+    assert_eq!(n, 1, "the command went to the embedded database");
+    conn.close().await;
+    assert_eq!(embedded(&["db", "stop"]).trim(), "stopped");
+    assert!(embedded(&["db", "status"]).starts_with("stopped"));
+}
+
+#[tokio::test]
+async fn missing_postgres_binaries_and_a_missing_schema_are_explained() {
+    let empty_dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_msgpool"))
+        .args(["db", "start"])
+        .env_remove("DATABASE_URL")
+        .env("MSGPOOL_HOME", empty_dir.path().join("home"))
+        .env("MSGPOOL_PG_BINDIR", empty_dir.path())
+        .output()
+        .expect("run msgpool");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("holds no PostgreSQL server") && err.contains("/usr/lib/postgresql/15/bin"),
+        "{err}"
+    );
+
+    let unmigrated = TestDb::empty().await;
+    let err = fails(&unmigrated, &["type", "list"]);
+    assert!(err.contains("run `msgpool db migrate`"), "{err}");
+    assert!(ok(&unmigrated, &["db", "migrate"]).starts_with("applied "));
+    assert_eq!(json(&unmigrated, &["type", "list"]), serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn the_main_job_runs_the_demo_on_the_embedded_default_and_stops_on_sigterm() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let msgpool = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_msgpool"));
+        cmd.args(args)
+            .env_remove("DATABASE_URL")
+            .env("MSGPOOL_HOME", home.path())
+            .env("MSGPOOL_LOG", "warn");
+        cmd
+    };
+    let worker = msgpool(&["worker", "--demo", "--poll-interval-ms", "100"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the worker");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = msgpool(&["inbox", "zhang.san", "--json"])
+            .output()
+            .expect("inbox");
+        if out.status.success() {
+            let inbox: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            if inbox["unread"] == 3 {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo's messages did not reach the inbox"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let sms = home.path().join("outbox/sms.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&sms)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no SMS lines in {}",
+            sms.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let emails = std::fs::read_dir(home.path().join("outbox/email"))
+        .expect("outbox/email")
+        .count();
+    assert_eq!(emails, 6, "3 messages to 2 people by email");
+
+    Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .expect("kill");
+    let out = worker.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "SIGTERM stops it cleanly");
+    let guide = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        guide.contains("msgpool inbox zhang.san")
+            && guide.contains("sms.jsonl")
+            && guide.contains("SELECT msgpool.send("),
+        "{guide}"
+    );
+    assert!(
+        msgpool(&["db", "stop"])
+            .status()
+            .expect("db stop")
+            .success()
+    );
+}
+
+#[tokio::test]
+async fn deliveries_can_be_listed_by_filter_retried_and_counted_per_channel() {
+    let db = quick_start().await;
+    sqlx::raw_sql(
+        "SELECT msgpool.dispatch(10);
+         UPDATE msgpool.delivery SET state = 'dead', attempts = 8, last_error = 'gateway said no' WHERE channel = 'sms';",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("a dead sms");
+
+    let dead = json(&db, &["deliveries", "--state", "dead"]);
+    assert_eq!(dead.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (
+            dead[0]["recipient_key"].as_str(),
+            dead[0]["problem"].as_str()
+        ),
+        (Some("zhang.san"), Some("gateway said no"))
+    );
+    let webhook = json(
+        &db,
+        &[
+            "deliveries",
+            "--channel",
+            "webhook",
+            "--recipient",
+            "ops-robot",
+        ],
+    );
+    assert_eq!(webhook[0]["state"], "pending");
+    assert!(
+        ok(&db, &["deliveries", "--type", "order.dispatch_backlog"]).contains("gateway said no")
+    );
+
+    let status = json(&db, &["status"]);
+    let sms = status["channels"]
+        .as_array()
+        .expect("channels")
+        .iter()
+        .find(|c| c["channel"] == "sms")
+        .cloned()
+        .expect("sms");
+    assert_eq!(sms["dead"], 1);
+    assert!(ok(&db, &["status"]).contains("SENT/MIN"));
+
+    let err = fails(&db, &["retry"]);
+    assert!(err.contains("say which dead deliveries"), "{err}");
+    assert!(
+        ok(&db, &["retry", "--channel", "email"]).contains("re-queued 0"),
+        "nothing dead on email"
+    );
+    assert!(ok(&db, &["retry", "--channel", "sms"]).contains("re-queued 1"));
+    let (state, attempts): (String, i32) =
+        sqlx::query_as("SELECT state::text, attempts FROM msgpool.delivery WHERE channel = 'sms'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("sms");
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("pending", 0),
+        "a fresh set of attempts"
+    );
+}
+
+#[tokio::test]
+async fn template_preview_shows_what_each_channel_would_send_or_why_it_would_not() {
+    let db = quick_start().await;
+    let preview = json(
+        &db,
+        &[
+            "template",
+            "preview",
+            "order.dispatch_backlog",
+            "--data",
+            "{\"count\": 120}",
+        ],
+    );
+    let channel = |name: &str| {
+        preview
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|p| p["channel"] == name)
+            .cloned()
+            .expect(name)
+    };
+    assert_eq!(channel("email")["subject"], "Dispatch backlog: 120");
+    assert_eq!(channel("email")["body"], "120 orders are waiting");
+    assert_eq!(
+        channel("inbox")["subject"],
+        "[high] 派单堆积",
+        "no inbox template: the built-in one"
+    );
+
+    let broken = json(&db, &["template", "preview", "order.dispatch_backlog"]);
+    let email = broken
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["channel"] == "email")
+        .cloned()
+        .expect("email");
+    assert!(
+        email["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("count not in the payload")),
+        "{email}"
+    );
+    assert!(
+        ok(&db, &["template", "preview", "order.dispatch_backlog"])
+            .contains("would be parked as dead")
+    );
+}
+
+#[tokio::test]
+async fn a_toml_config_file_supplies_settings_that_flags_and_the_environment_override() {
+    let db = quick_start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("msgpool.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "database_url = \"{}\"\nchannels = [\"inbox\", \"fax\"]\n",
+            db.url
+        ),
+    )
+    .expect("write");
+    let with_file = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_msgpool"))
+            .arg("--config")
+            .arg(&file)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("MSGPOOL_CHANNELS")
+            .env_remove("MSGPOOL_HOME")
+            .output()
+            .expect("run msgpool")
+    };
+    let out = with_file(&["type", "list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("order.dispatch_backlog"),
+        "the file's database_url was used"
+    );
+
+    let out = with_file(&["worker"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown channel \"fax\""),
+        "the file's channels reached the worker"
+    );
+    let out = with_file(&["worker", "--channels", "nope"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown channel \"nope\""),
+        "a flag wins over the file"
+    );
+
+    std::fs::write(&file, "databse_url = \"x\"\n").expect("write");
+    let out = with_file(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown setting \"databse_url\""),
+        "typos are refused"
+    );
+}
+
+#[tokio::test]
+async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
+    // Tiny sizes: this checks that the benchmark works, not how fast msgpool is.
+    let out = Command::new(env!("CARGO_BIN_EXE_msgpool"))
+        .args([
+            "bench",
+            "--ingest-seconds",
+            "1",
+            "--ingest-clients",
+            "2",
+            "--burn-down",
+            "200",
+            "--fan-out",
+            "20",
+        ])
+        .args(["--latency-samples", "10", "--history", "500"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run the benchmark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = &stdout[stdout.find('{').expect("a JSON summary")..];
+    let summary: serde_json::Value = serde_json::from_str(json).expect("valid JSON");
+    let names: Vec<&str> = summary["figures"]
+        .as_array()
+        .expect("figures")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    for name in [
+        "ingest_bare_insert",
+        "ingest_send",
+        "ingest_ratio",
+        "ingest_send_dedup",
+        "ingest_ratio_dedup",
+        "burn_down",
+        "worker_peak_rss",
+        "fan_out",
+        "latency_p50",
+        "latency_p95",
+        "latency_p99",
+        "latency_max",
+        "latency_p50_send",
+        "latency_p50_wake_up",
+        "latency_p50_dispatch",
+        "latency_p50_render",
+        "latency_p50_inbox_write",
+        "burn_down_with_history",
+        "history_ratio",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    assert!(
+        summary["figures"]
+            .as_array()
+            .expect("figures")
+            .iter()
+            .all(|f| f["value"].as_f64().is_some_and(|v| v > 0.0))
+    );
+}
+
+#[tokio::test]
+async fn prune_reports_what_it_took() {
+    let db = quick_start().await;
+    sqlx::raw_sql(
+        "SELECT msgpool.dispatch(10);
+         UPDATE msgpool.delivery SET state = 'sent', sent_at = now();
+         UPDATE msgpool.message SET created_at = now() - interval '40 days';",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("old history");
+    assert!(
+        ok(&db, &["prune", "--older-than", "90 days"]).starts_with("pruned 0 finished message(s)")
+    );
+    assert_eq!(
+        json(&db, &["prune", "--older-than", "30 days"])["pruned_messages"],
+        1
+    );
+    let err = fails(&db, &["prune", "--older-than", "a while"]);
+    assert!(err.contains("interval"), "{err}");
+}
+
+#[tokio::test]
+async fn send_time_and_noise_rules_are_set_explained_shown_and_cancelled() {
+    let db = quick_start().await;
+    // every msgpool process from here on sees 03:00 in Shanghai
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} SET msgpool.clock = '2026-11-26 03:00 Asia/Shanghai'",
+        db.name
+    )))
+    .execute(&db.pool)
+    .await
+    .expect("pin the clock");
+    ok(
+        &db,
+        &[
+            "type",
+            "add",
+            "report.ready",
+            "--name",
+            "Report ready",
+            "--channels",
+            "inbox,sms",
+            "--send-policy",
+            "times_of_day",
+            "--send-times",
+            "08:00",
+            "--time-zone",
+            "Asia/Shanghai",
+        ],
+    );
+    ok(
+        &db,
+        &["subscribe", "report.ready", "--recipient", "zhang.san"],
+    );
+    let show = ok(&db, &["type", "show", "report.ready"]);
+    assert!(
+        show.contains("Sent at 08:00 (Asia/Shanghai): a message sent now (2026-11-26 03:00) would go out at 2026-11-26 08:00, in 05:00:00."),
+        "{show}"
+    );
+    assert!(
+        show.contains("Digest: messages waiting for the same time"),
+        "{show}"
+    );
+
+    let quiet = ok(
+        &db,
+        &[
+            "quiet-hours",
+            "set",
+            "report.ready",
+            "--channel",
+            "sms",
+            "--from",
+            "22:00",
+            "--to",
+            "08:00",
+        ],
+    );
+    assert_eq!(
+        quiet.trim(),
+        "report.ready sms: 22:00-08:00 (Asia/Shanghai) below urgent; deliveries inside are deferred to the end of the window"
+    );
+    let show = ok(&db, &["type", "show", "report.ready"]);
+    assert!(
+        show.contains("It is quiet now: sms would wait until 2026-11-26 08:00."),
+        "{show}"
+    );
+    assert!(ok(&db, &["quiet-hours", "list"]).contains("report.ready  sms      22:00  08:00"));
+    let err = fails(
+        &db,
+        &[
+            "quiet-hours",
+            "set",
+            "report.ready",
+            "--channel",
+            "sms",
+            "--from",
+            "25:00",
+            "--to",
+            "08:00",
+        ],
+    );
+    assert!(
+        err.contains("the start \"25:00\" is not a time of day (write it as HH:MM"),
+        "{err}"
+    );
+    let err = fails(
+        &db,
+        &[
+            "quiet-hours",
+            "remove",
+            "report.ready",
+            "--channel",
+            "inbox",
+        ],
+    );
+    assert!(
+        err.contains("report.ready has no quiet hours for inbox"),
+        "{err}"
+    );
+
+    let limit = ok(
+        &db,
+        &[
+            "rate-limit",
+            "set",
+            "sms",
+            "--per-recipient",
+            "10",
+            "--window",
+            "1 hour",
+        ],
+    );
+    assert_eq!(limit.trim(), "sms: at most 10 per recipient per 01:00:00");
+    let limit = ok(&db, &["rate-limit", "set", "sms", "--per-second", "20"]);
+    assert_eq!(
+        limit.trim(),
+        "sms: at most 10 per recipient per 01:00:00; at most 20 per second"
+    );
+    assert!(fails(&db, &["rate-limit", "set", "email"]).contains("no limit given for email"));
+    let err = fails(
+        &db,
+        &[
+            "rate-limit",
+            "set",
+            "sms",
+            "--per-recipient",
+            "0",
+            "--window",
+            "1 hour",
+        ],
+    );
+    assert!(err.contains("a rate limit must allow at least 1"), "{err}");
+    assert!(
+        ok(&db, &["type", "show", "report.ready"])
+            .contains("Rate limit for sms: at most 10 per recipient per 01:00:00")
+    );
+
+    // a report produced at 03:00 waits for 08:00 on both channels, and says why
+    let id = json(
+        &db,
+        &["send", "report.ready", "--data", "{\"report\": \"sales\"}"],
+    )["id"]
+        .as_i64()
+        .expect("id");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .expect("connect");
+    sqlx::query("SELECT msgpool.dispatch(10)")
+        .execute(&mut conn)
+        .await
+        .expect("dispatch");
+    let deferred = ok(&db, &["deliveries", "--deferred"]);
+    assert_eq!(
+        deferred.lines().count(),
+        3,
+        "a header and two deliveries:\n{deferred}"
+    );
+    assert!(
+        deferred.contains("due 11-26 00:00:00  deferred: send times 08:00 (Asia/Shanghai)"),
+        "{deferred}"
+    );
+    let status = ok(&db, &["status"]);
+    assert!(
+        status.contains("10 per 01:00:00 per recipient, 20/s"),
+        "{status}"
+    );
+
+    let cancelled = ok(&db, &["cancel", &id.to_string()]);
+    assert!(
+        cancelled.starts_with(&format!(
+            "cancelled message {id}: 2 unsent delivery(s) stopped"
+        )),
+        "{cancelled}"
+    );
+    assert_eq!(ok(&db, &["deliveries", "--deferred"]).lines().count(), 1);
+    let err = fails(&db, &["cancel", "999999"]);
+    assert!(err.contains("no message 999999"), "{err}");
+
+    // the quick start sent order.dispatch_backlog with dedup key wh-1; twice more is counted
+    for _ in 0..2 {
+        ok(
+            &db,
+            &[
+                "send",
+                "order.dispatch_backlog",
+                "--data",
+                "{\"count\": 121}",
+                "--dedup-key",
+                "wh-1",
+            ],
+        );
+    }
+    let status = ok(&db, &["status"]);
+    assert!(
+        status.contains("order.dispatch_backlog ×3  key wh-1"),
+        "{status}"
+    );
+
+    let err = fails(
+        &db,
+        &[
+            "template",
+            "set",
+            "report.ready",
+            "--channel",
+            "inbox",
+            "--digest-body",
+            "{{ count }} reports",
+        ],
+    );
+    assert!(
+        err.contains("report.ready has no inbox template yet, and a template needs a body"),
+        "{err}"
+    );
+    ok(
+        &db,
+        &[
+            "template",
+            "set",
+            "report.ready",
+            "--channel",
+            "inbox",
+            "--body",
+            "{{ report }}",
+            "--digest-body",
+            "{{ count }} reports",
+        ],
+    );
+    ok(&db, &["type", "edit", "report.ready", "--digest", "false"]);
+    let show = ok(&db, &["type", "show", "report.ready"]);
+    assert!(
+        show.contains("digest template inbox: subject \"\", body \"{{ count }} reports\""),
+        "{show}"
+    );
+    assert!(
+        show.contains("One by one: messages waiting for the same time go out separately."),
+        "{show}"
+    );
+}
