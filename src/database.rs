@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
+use crate::domain::Role;
 use crate::embedded::Cluster;
 use crate::{Error, Result, migrations};
 
@@ -55,12 +56,49 @@ impl Database {
         migrations::run(&mut conn).await
     }
 
-    /// A connection pool of at most `max_connections`; the embedded database's schema is
-    /// brought up to date first (a given server is migrated only when asked).
-    pub async fn pool(&self, max_connections: u32) -> Result<PgPool> {
+    /// A URL for a login role with only `role`'s rights, for handing to a producer or a
+    /// worker. The role (`msgpool_producer_login`, ...) is made on first use, with a password
+    /// generated then and kept in `MSGPOOL_HOME` (mode 0600), so later calls print the same.
+    /// Needs a URL whose user may create roles (the embedded cluster's does).
+    pub async fn role_url(&self, role: Role) -> Result<String> {
+        let url = self.url().await?;
+        let options = connect_options(&url)?;
+        let password = role_password(role)?;
+        let mut conn = options
+            .clone()
+            .connect()
+            .await
+            .map_err(Error::from_database("connecting to the database"))?;
+        sqlx::query("SELECT msgpool.make_login($1, $2, $3)")
+            .bind(role.login())
+            .bind(role.group())
+            .bind(&password)
+            .execute(&mut conn)
+            .await
+            .map_err(Error::from_database(format!(
+                "making the {role} login role"
+            )))?;
+        Ok(format!(
+            "postgres://{}:{password}@{}:{}/{}",
+            role.login(),
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("postgres")
+        ))
+    }
+
+    /// Brings the embedded database's schema up to date (a given server is migrated only
+    /// when asked).
+    pub async fn migrate_if_embedded(&self) -> Result<()> {
         if let Database::Embedded(_) = self {
             self.migrate().await?;
         }
+        Ok(())
+    }
+
+    /// A connection pool of at most `max_connections`, after [`Database::migrate_if_embedded`].
+    pub async fn pool(&self, max_connections: u32) -> Result<PgPool> {
+        self.migrate_if_embedded().await?;
         let url = self.url().await?;
         PgPoolOptions::new()
             .max_connections(max_connections)
@@ -71,6 +109,26 @@ impl Database {
             .await
             .map_err(Error::from_database("connecting to the database"))
     }
+}
+
+/// The password of `role`'s login role, made the first time and kept in `MSGPOOL_HOME`.
+fn role_password(role: Role) -> Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = home().join(format!("{}.password", role.login()));
+    if let Ok(password) = std::fs::read_to_string(&file) {
+        return Ok(password.trim().to_owned());
+    }
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    std::fs::create_dir_all(home()).map_err(Error::io(format!("creating {}", home().display())))?;
+    std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(&file)
+        .and_then(|mut f| f.write_all(password.as_bytes()))
+        .map_err(Error::io(format!("writing {}", file.display())))?;
+    Ok(password)
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions> {

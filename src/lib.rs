@@ -8,6 +8,7 @@
 //! the workers (`msgpool-workers`).
 
 pub mod admin;
+pub mod audit;
 pub mod cancel;
 pub mod database;
 pub mod deliveries;

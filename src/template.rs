@@ -9,11 +9,21 @@
 //! message by the channel's template, then the digest template with `messages` (each with
 //! `message_id`, `created_at`, `duplicate_count`, `payload`, and its rendered `subject` and
 //! `body`) and `count`, beside the first message's variables.
+//!
+//! Every render has a budget: [`RENDER_FUEL`] steps of the template engine and
+//! [`RENDER_MAX_BYTES`] of output per part. A template is written by an administrator, but a
+//! loop over a payload's list can still run away; over budget it fails alone, with its reason.
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::domain::Channel;
+
+/// Steps of the template engine one part of a render may take (minijinja's fuel): three
+/// nested loops of 1,000 would take 74 s and 2 GB; this stops them within milliseconds.
+pub const RENDER_FUEL: u64 = 2_000_000;
+/// Bytes one part of a render (a subject, a body) may write.
+pub const RENDER_MAX_BYTES: usize = 512 * 1024;
 
 /// The built-in template of a channel without one of its own.
 const DEFAULT_SUBJECT: &str = "[{{ urgency }}] {{ type_name }}";
@@ -64,11 +74,20 @@ impl Default for Renderer {
     fn default() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(RENDER_FUEL));
         Renderer { env }
     }
 }
 
 impl Renderer {
+    /// Ok when `source` is a template the engine can read; else what is wrong, and where.
+    pub fn check(&self, source: &str) -> Result<(), String> {
+        self.env
+            .template_from_str(source)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
     /// Renders `subject` and `body` (the channel's template; `None` for the built-in one).
     /// The error names the part and the problem, e.g. "body: undefined value `count`".
     pub fn render(
@@ -122,9 +141,21 @@ impl Renderer {
                 .env
                 .template_from_str(source)
                 .map_err(|e| fail(e.to_string()))?;
+            let mut out = Capped::default();
             template
-                .render(minijinja::Value::from_serialize(context))
+                .render_captured_to(minijinja::Value::from_serialize(context), &mut out)
                 .map_err(|e| {
+                    if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                        return fail(format!(
+                            "template exceeded its budget of {RENDER_FUEL} steps (a loop too long?)"
+                        ));
+                    }
+                    if e.kind() == minijinja::ErrorKind::WriteFailure {
+                        return fail(format!(
+                            "template output over the limit of {} KiB",
+                            RENDER_MAX_BYTES / 1024
+                        ));
+                    }
                     if e.kind() != minijinja::ErrorKind::UndefinedError {
                         return fail(e.to_string());
                     }
@@ -138,12 +169,31 @@ impl Renderer {
                         "{} not in the payload; add it to the payload or change the template",
                         missing.join(", ")
                     ))
-                })
+                })?;
+            String::from_utf8(out.0).map_err(|e| fail(e.to_string()))
         };
         Ok(Rendered {
             subject: render("subject", subject)?,
             body: render("body", body)?.trim_end().to_owned(),
         })
+    }
+}
+
+/// The output of one part, refused past [`RENDER_MAX_BYTES`].
+#[derive(Default)]
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > RENDER_MAX_BYTES {
+            return Err(std::io::Error::other("output over the limit"));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -231,6 +281,49 @@ mod tests {
             .expect("renders");
         assert_eq!(r.subject, "[high] 派单堆积");
         assert_eq!(r.body, "派单堆积 (订单异常)\ncount: 120\nwarehouse: WH-1");
+    }
+
+    #[test]
+    fn a_runaway_loop_fails_with_its_budget_instead_of_running_on() {
+        let payload = serde_json::json!({"n": 1000});
+        let started = std::time::Instant::now();
+        let err = Renderer::default()
+            .render(
+                Channel::Email,
+                None,
+                Some("{% for a in range(n) %}{% for b in range(n) %}{% for c in range(n) %}.{% endfor %}{% endfor %}{% endfor %}"),
+                &vars(&payload),
+            )
+            .expect_err("a billion steps");
+        assert!(err.contains("exceeded its budget"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "stopped early"
+        );
+    }
+
+    #[test]
+    fn output_past_the_cap_fails() {
+        let payload = serde_json::json!({});
+        let err = Renderer::default()
+            .render(
+                Channel::Inbox,
+                None,
+                Some("{{ 'x' * 1000000 }}"),
+                &vars(&payload),
+            )
+            .expect_err("a megabyte");
+        assert!(err.contains("output over the limit"), "{err}");
+    }
+
+    #[test]
+    fn check_finds_syntax_errors_without_rendering() {
+        let renderer = Renderer::default();
+        assert!(renderer.check("{{ count }} orders").is_ok());
+        let err = renderer
+            .check("{{ count + }} {% if %}")
+            .expect_err("broken");
+        assert!(err.contains("syntax error"), "{err}");
     }
 
     fn item(n: i64, body: &str, duplicate_count: i32) -> DigestItem {

@@ -14,13 +14,7 @@ async fn migrations_apply_to_an_empty_database_then_reapply_as_a_no_op() {
     let first = msgpool::migrations::run(&mut conn)
         .await
         .expect("first run");
-    let forward = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/migrations"))
-        .expect("sql/migrations")
-        .filter(|f| {
-            f.as_ref()
-                .is_ok_and(|f| f.path().extension().is_some_and(|e| e == "sql"))
-        })
-        .count();
+    let forward = support::forward_migrations_on_disk();
     assert_eq!(
         first.len(),
         1 + forward,

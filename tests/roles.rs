@@ -137,48 +137,30 @@ async fn each_role_may_do_its_job_and_nothing_more() {
             "SELECT msgpool.inbox_unread_count('zhang.san')",
             false,
         ),
-        // worker: read configuration, claim and record
+        // producer: the door's helpers that run with the owner's rights are not its to call
         (
-            "msgpool_worker",
-            "SELECT email, phone, webhook_url, webhook_secret FROM msgpool.recipient",
-            true,
+            "msgpool_producer",
+            "SELECT msgpool.count_duplicate('server.down', 'db1', 1, 'infinity')",
+            false,
         ),
         (
-            "msgpool_worker",
-            "SELECT * FROM msgpool.template, msgpool.subscription, msgpool.group_member",
-            true,
+            "msgpool_producer",
+            "SELECT msgpool.check_recipients('{zhang.san}')",
+            false,
         ),
+        ("msgpool_producer", "SELECT * FROM msgpool.audit", false),
         (
-            "msgpool_worker",
-            "UPDATE msgpool.message SET state = 'dispatched'",
-            true,
+            "msgpool_producer",
+            "UPDATE msgpool.settings SET max_payload_bytes = 100000000",
+            false,
         ),
-        ("msgpool_worker", delivery, false), // it may not send() as a producer would
-        (
-            "msgpool_worker",
-            "UPDATE msgpool.delivery SET attempts = attempts + 1",
-            true,
-        ),
-        (
-            "msgpool_worker",
-            "INSERT INTO msgpool.inbox (recipient_key, type_key, urgency, body) VALUES ('zhang.san', 'server.down', 'urgent', 'down')",
-            true,
-        ),
-        ("msgpool_worker", "SELECT * FROM msgpool.status", true),
+        // worker: the queue's functions, and no table directly
         ("msgpool_worker", "SELECT msgpool.dispatch(10)", true),
         (
             "msgpool_worker",
             "SELECT * FROM msgpool.dispatch_and_claim(10, '{inbox,email,sms,webhook}', '30 seconds')",
             true,
         ),
-        ("msgpool_worker", "SELECT * FROM msgpool.duplicates", true),
-        (
-            "msgpool_worker",
-            "UPDATE msgpool.rate_limit SET provider_per_second = 1000",
-            true,
-        ),
-        ("msgpool_worker", "DELETE FROM msgpool.quiet_hours", false),
-        ("msgpool_worker", "SELECT msgpool.cancel(1)", false),
         (
             "msgpool_worker",
             "SELECT * FROM msgpool.claim_deliveries('email', 10, '30 seconds')",
@@ -196,6 +178,51 @@ async fn each_role_may_do_its_job_and_nothing_more() {
         ),
         (
             "msgpool_worker",
+            "SELECT msgpool.worker_waiting(gen_random_uuid(), true)",
+            true,
+        ),
+        (
+            "msgpool_worker",
+            "SELECT msgpool.refresh_statistics()",
+            true,
+        ),
+        (
+            "msgpool_worker",
+            "SELECT msgpool.prune('30 days', 100)",
+            true,
+        ),
+        (
+            "msgpool_worker",
+            "SELECT email, phone, webhook_url, webhook_secret FROM msgpool.recipient",
+            false,
+        ),
+        ("msgpool_worker", "SELECT * FROM msgpool.template", false),
+        (
+            "msgpool_worker",
+            "UPDATE msgpool.message SET payload = '{\"host\": \"evil\"}'",
+            false,
+        ),
+        (
+            "msgpool_worker",
+            "UPDATE msgpool.delivery SET attempts = attempts + 1",
+            false,
+        ),
+        (
+            "msgpool_worker",
+            "INSERT INTO msgpool.inbox (recipient_key, type_key, urgency, body) VALUES ('zhang.san', 'server.down', 'urgent', 'down')",
+            false,
+        ),
+        ("msgpool_worker", "SELECT * FROM msgpool.status", false),
+        (
+            "msgpool_worker",
+            "UPDATE msgpool.rate_limit SET provider_per_second = 1000",
+            false,
+        ),
+        ("msgpool_worker", delivery, false), // it may not send() as a producer would
+        ("msgpool_worker", "DELETE FROM msgpool.quiet_hours", false),
+        ("msgpool_worker", "SELECT msgpool.cancel(1)", false),
+        (
+            "msgpool_worker",
             "INSERT INTO msgpool.message_type (key, name) VALUES ('x.y', 'X')",
             false,
         ),
@@ -205,11 +232,6 @@ async fn each_role_may_do_its_job_and_nothing_more() {
             false,
         ),
         ("msgpool_worker", "DELETE FROM msgpool.delivery", false),
-        (
-            "msgpool_worker",
-            "SELECT msgpool.prune('30 days', 100)",
-            true,
-        ),
         (
             "msgpool_producer",
             "SELECT msgpool.prune('30 days', 100)",
@@ -248,6 +270,15 @@ async fn each_role_may_do_its_job_and_nothing_more() {
             "SELECT * FROM msgpool.explain('report.ready')",
             true,
         ),
+        ("msgpool_admin", "SELECT * FROM msgpool.audit", true),
+        // the configuration's history only grows
+        ("msgpool_admin", "DELETE FROM msgpool.audit", false),
+        (
+            "msgpool_admin",
+            "UPDATE msgpool.settings SET max_payload_bytes = 262144",
+            true,
+        ),
+        ("msgpool_admin", "DELETE FROM msgpool.settings", false),
     ];
     for (role, sql, allowed) in cases {
         check(role, sql, as_role(&db, role, sql).await, *allowed);

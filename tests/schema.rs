@@ -135,13 +135,7 @@ async fn forward_migrations_apply_to_a_database_at_the_baseline() {
         .await
         .expect("forward migrations apply to the baseline");
     drop(conn);
-    let on_disk = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/migrations"))
-        .expect("sql/migrations")
-        .filter(|f| {
-            f.as_ref()
-                .is_ok_and(|f| f.path().extension().is_some_and(|e| e == "sql"))
-        })
-        .count();
+    let on_disk = support::forward_migrations_on_disk();
     assert_eq!(
         forward.len(),
         on_disk,

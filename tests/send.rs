@@ -157,7 +157,8 @@ async fn a_key_like_no_other_gets_the_hint_to_create_it() {
         hint("SELECT msgpool.send('order.dispatch_backlog', recipients => '{nobody-at-all-here}')")
             .await
             .as_deref(),
-        Some("an administrator adds recipients with: msgpool recipient add KEY --name NAME")
+        Some("list recipients with: msgpool recipient list"),
+        "a session that may read recipients is told how to list them"
     );
 }
 

@@ -23,6 +23,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("poll_interval_ms", "MSGPOOL_POLL_INTERVAL_MS"),
     ("lease_secs", "MSGPOOL_LEASE_SECS"),
     ("poll_only", "MSGPOOL_POLL_ONLY"),
+    ("connect_timeout_secs", "MSGPOOL_CONNECT_TIMEOUT_SECS"),
+    ("send_timeout_secs", "MSGPOOL_SEND_TIMEOUT_SECS"),
     ("smtp_url", "MSGPOOL_SMTP_URL"),
     ("smtp_from", "MSGPOOL_SMTP_FROM"),
     ("outbox", "MSGPOOL_OUTBOX"),

@@ -77,6 +77,8 @@ enum Command {
     Worker(commands::worker::WorkerArgs),
     /// Delete finished history older than the retention (deliveries and attempts with it)
     Prune(commands::prune::PruneArgs),
+    /// Who changed the configuration, when, from what to what
+    Audit(commands::audit::AuditArgs),
     /// Measure msgpool's speed on a PostgreSQL of its own (prints figures and a JSON summary)
     Bench(commands::bench::BenchArgs),
 }
@@ -140,6 +142,7 @@ async fn run() -> ExitCode {
         Command::Retry(args) => commands::deliveries::retry(&ctx, args).await,
         Command::Inbox(args) => commands::inbox::run(&ctx, args).await,
         Command::Worker(args) => commands::worker::run(&ctx, args).await,
+        Command::Audit(args) => commands::audit::run(&ctx, args).await,
         Command::Bench(args) => commands::bench::run(&ctx, args).await,
         Command::Prune(args) => commands::prune::run(&ctx, args).await,
     };

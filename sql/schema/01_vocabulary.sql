@@ -48,7 +48,9 @@ CREATE DOMAIN msgpool.recipient_key AS text
   );
 
 -- The existing key nearest to a mistyped one (Levenshtein distance), for error hints.
--- Returns NULL when nothing is close enough to be a plausible typo.
+-- Returns NULL when nothing is close enough to be a plausible typo. Bounded: a word longer
+-- than any key gets no suggestion, and only candidates within the allowed distance by
+-- length alone are compared (a stranger's 200 characters against 10,000 keys took 10 s).
 CREATE FUNCTION msgpool.nearest_key(wanted text, candidates text[])
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -62,7 +64,12 @@ DECLARE
   i integer;
   j integer;
 BEGIN
+  IF wanted IS NULL OR length(wanted) > 100 THEN
+    RETURN NULL;
+  END IF;
   FOREACH candidate IN ARRAY coalesce(candidates, '{}') LOOP
+    CONTINUE WHEN candidate IS NULL
+      OR abs(length(candidate) - length(wanted)) > greatest(2, length(wanted) / 3);
     previous := ARRAY(SELECT generate_series(0, length(candidate)));
     FOR i IN 1 .. length(wanted) LOOP
       current := ARRAY[i];
@@ -118,10 +125,31 @@ $$;
 -- operator asking "what would happen at 08:00?") move time without waiting:
 --   SET msgpool.clock = '2026-03-08 01:30 America/New_York';
 -- Leases are not rules: they stay on the real now(), so a pinned clock never expires one.
+-- (msgpool.clock() itself follows.)
+--
+-- The pinned clock, for sessions allowed to pin it: administrators' and workers' (a worker's
+-- by ALTER DATABASE or ALTER ROLE, for a test database). A producer's session cannot move
+-- the pool's time: its dedup windows and due times would bind every other producer (MP015).
+-- session_user, not current_user: the definer functions a send calls run as the owner.
+CREATE FUNCTION msgpool.pinned_clock()
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF NOT (pg_has_role(session_user, 'msgpool_admin', 'MEMBER')
+          OR pg_has_role(session_user, 'msgpool_worker', 'MEMBER')) THEN
+    RAISE EXCEPTION 'msgpool.clock is set in this session, but only administrators and workers may pin the pool''s clock'
+      USING ERRCODE = 'MP015',
+            HINT = 'RESET msgpool.clock; the pool keeps the database''s time';
+  END IF;
+  RETURN current_setting('msgpool.clock')::timestamptz;
+END;
+$$;
+
 CREATE FUNCTION msgpool.clock()
 RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT coalesce(nullif(current_setting('msgpool.clock', true), '')::timestamptz, now()) $$;
+AS $$ SELECT CASE WHEN current_setting('msgpool.clock', true) > '' THEN msgpool.pinned_clock() ELSE now() END $$;
 
 -- Intervals as absolute durations: '1 day' is 24 hours whatever the session's time zone
 -- and however daylight saving moves the wall clock.

@@ -126,6 +126,13 @@ CREATE UNIQUE INDEX subscription_type_recipient
 CREATE UNIQUE INDEX subscription_type_group
   ON msgpool.subscription (type_key, group_key) WHERE group_key IS NOT NULL;
 
+-- A webhook URL as people may see it: query values (DingTalk's access_token, WeCom's key)
+-- are credentials, shown as ***. What is sent uses the URL itself.
+CREATE FUNCTION msgpool.redacted_url(url text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT regexp_replace(url, '([?&][^=&#]*=)[^&#]*', '\1***', 'g') $$;
+
 -- A key that names no row is refused, with the nearest key as the hint or how to list them:
 -- MP001 for a message type, MP005 for a recipient, MP013 for a group. The admin tools and
 -- the inbox API ask these before they answer "nothing".

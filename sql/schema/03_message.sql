@@ -7,6 +7,7 @@
 --   MP003 payload not a JSON object   MP007 deliver_at too far in the past
 --   MP004 payload too large           MP008 empty recipient list
 --   MP012 dedup_key or source longer than 200 characters
+--   MP014 payload nested too deeply   MP015 a producer's session pinned the clock
 
 -- No foreign key to message_type: every insert would take a KEY SHARE lock on its type's
 -- row, and concurrent producers of one type pile up multixacts. The trigger refuses unknown
@@ -42,17 +43,41 @@ COMMENT ON TABLE msgpool.message IS
 -- much history the table holds.
 CREATE INDEX message_due ON msgpool.message (due_at, id) WHERE state = 'pending';
 
--- Settings a DBA can change per database or role without a migration, e.g.
---   ALTER DATABASE app SET msgpool.max_payload_bytes = '262144';
+-- The door's limits, in a row only administrators write: a setting a producer's session
+-- could change would let it lift them (a 30 MB payload) for itself.
+--   UPDATE msgpool.settings SET max_payload_bytes = 262144;
+CREATE TABLE msgpool.settings (
+  only_row           boolean PRIMARY KEY DEFAULT true CONSTRAINT settings_one_row CHECK (only_row),
+  -- payloads larger than this (as stored) are refused: MP004
+  max_payload_bytes  integer NOT NULL DEFAULT 65536
+                     CONSTRAINT settings_max_payload_bytes_range CHECK (max_payload_bytes BETWEEN 1024 AND 104857600),
+  -- deliver_at further in the past than this is refused: MP007
+  max_deliver_at_lag interval NOT NULL DEFAULT '1 hour'
+                     CONSTRAINT settings_max_deliver_at_lag_not_negative CHECK (max_deliver_at_lag >= interval '0')
+);
+
+INSERT INTO msgpool.settings DEFAULT VALUES;
+
+COMMENT ON TABLE msgpool.settings IS
+  'The limits at the door (one row): payload size, how late deliver_at may be';
+
 CREATE FUNCTION msgpool.max_payload_bytes()
 RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT coalesce(nullif(current_setting('msgpool.max_payload_bytes', true), '')::integer, 65536) $$;
+AS $$ SELECT s.max_payload_bytes FROM msgpool.settings s $$;
 
 CREATE FUNCTION msgpool.max_deliver_at_lag()
 RETURNS interval
 LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT coalesce(nullif(current_setting('msgpool.max_deliver_at_lag', true), '')::interval, interval '1 hour') $$;
+AS $$ SELECT s.max_deliver_at_lag FROM msgpool.settings s $$;
+
+-- More nested arrays and objects than this are refused at the door (MP014): a worker's JSON
+-- reader has a depth limit of its own (128), and nothing a template reads needs 32.
+-- True when the payload nests deeper. (jsonpath's level must be a literal.)
+CREATE FUNCTION msgpool.too_deep(payload jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT jsonb_path_exists(payload, 'strict $.**{33}') $$;
 
 -- Idle workers say they wait here; a producer notifies only while one does, because a
 -- pg_notify in every producer transaction serialises commits on a global lock. Rows older
@@ -61,6 +86,23 @@ CREATE UNLOGGED TABLE msgpool.waiting_worker (
   worker uuid PRIMARY KEY,
   since  timestamptz NOT NULL DEFAULT now()
 );
+
+-- A worker says it waits (or renews its row), or that it is busy again. The owner's rights:
+-- the worker role reaches the table only through these.
+CREATE FUNCTION msgpool.worker_waiting(worker uuid, waiting boolean)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF waiting THEN
+    INSERT INTO msgpool.waiting_worker AS w (worker) VALUES (worker_waiting.worker)
+    ON CONFLICT ON CONSTRAINT waiting_worker_pkey DO UPDATE SET since = now();
+  ELSE
+    DELETE FROM msgpool.waiting_worker w WHERE w.worker = worker_waiting.worker;
+  END IF;
+END;
+$$;
 
 -- Dedup: the same type + dedup key arriving while an earlier message is open (not
 -- cancelled, created less than the type's dedup_window ago by msgpool.clock()) is counted
@@ -81,8 +123,9 @@ COMMENT ON TABLE msgpool.dedup IS
   'Open dedup keys: while closes_at is ahead, a message with this type and key is counted on message_id';
 
 -- The recipients named by a message, checked: refuses an empty list (MP008), unknown keys
--- (MP005, with the nearest key) and disabled ones (MP006); returns them sorted, each once.
--- SECURITY DEFINER: producers cannot read the recipient table.
+-- (MP005) and disabled ones (MP006); returns them sorted, each once. The hint names the
+-- nearest key only to a session whose login role may read recipients: a producer could
+-- otherwise enumerate them. SECURITY DEFINER: producers cannot read the recipient table.
 -- One plan per session (planning `key = ANY (...)` on every call cost more than the probe),
 -- and never a sequential scan: a plan kept from when the table was small stays a key probe.
 CREATE FUNCTION msgpool.check_recipients(wanted_keys text[])
@@ -112,9 +155,11 @@ BEGIN
   IF cardinality(unknown_keys) > 0 THEN
     RAISE EXCEPTION 'unknown recipient(s) %', array_to_string(unknown_keys, ', ', 'NULL')
       USING ERRCODE = 'MP005',
-            HINT = msgpool.did_you_mean(coalesce(unknown_keys[1], ''),
-                     ARRAY(SELECT r.key::text FROM msgpool.recipient r),
-                     'an administrator adds recipients with: msgpool recipient add KEY --name NAME');
+            HINT = CASE WHEN has_table_privilege(session_user, 'msgpool.recipient', 'SELECT')
+                     THEN msgpool.did_you_mean(unknown_keys[1], ARRAY(SELECT r.key::text FROM msgpool.recipient r),
+                                               'list recipients with: msgpool recipient list')
+                     ELSE 'check the key with an administrator; recipients are added with: msgpool recipient add KEY --name NAME'
+                   END;
   END IF;
   IF disabled_keys IS NOT NULL THEN
     RAISE EXCEPTION 'recipient(s) % disabled', array_to_string(disabled_keys, ', ')
@@ -129,11 +174,9 @@ $$;
 -- message, counts the new one on it and returns the earlier id (NULL: new_id opened it).
 -- ON CONFLICT locks the key's row even when it does not update it, so the count cannot be
 -- lost to a concurrent producer, and the message it names is committed.
--- SECURITY DEFINER: producers cannot write dedup rows or other messages.
 CREATE FUNCTION msgpool.count_duplicate(of_type text, key text, new_id bigint, closes_at timestamptz)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql
 AS $$
 DECLARE
   opened boolean;
@@ -185,15 +228,16 @@ BEGIN
         msgpool.max_payload_bytes()
       USING ERRCODE = 'MP004',
             HINT = 'send a reference (an id or a URL) instead of the data, or raise the setting msgpool.max_payload_bytes';
+  ELSIF msgpool.too_deep(m.payload) THEN
+    RAISE EXCEPTION 'payload nests arrays and objects more than 32 levels deep'
+      USING ERRCODE = 'MP014',
+            HINT = 'flatten the payload: templates read a few levels, and deeper data belongs behind a reference';
   ELSIF length(m.dedup_key) > 200 OR length(m.source) > 200 THEN
     RAISE EXCEPTION '% is % characters, over the limit of 200',
         CASE WHEN length(m.dedup_key) > 200 THEN 'dedup_key' ELSE 'source' END,
         greatest(length(m.dedup_key), length(m.source))
       USING ERRCODE = 'MP012',
             HINT = 'use a shorter key: a hash or an id rather than the text itself';
-  END IF;
-  IF m.recipients IS NOT NULL THEN
-    PERFORM msgpool.check_recipients(m.recipients);
   END IF;
   IF m.deliver_at < msgpool.clock() - msgpool.max_deliver_at_lag() THEN
     RAISE EXCEPTION 'deliver_at % is more than % in the past', m.deliver_at, msgpool.max_deliver_at_lag()
@@ -211,7 +255,8 @@ $$;
 -- statement's expressions once per transaction, and a producer's transaction is usually
 -- one message, so the valid case runs one query and only the checks its columns need.
 -- It runs with the inserter's rights (SECURITY DEFINER cost every insert a user switch);
--- what producers may not do is in the definer functions above, called only when needed.
+-- what producers may not do themselves, message_admit() below does, for the messages that
+-- name recipients or a dedup key.
 CREATE FUNCTION msgpool.message_validate()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -219,17 +264,15 @@ AS $$
 DECLARE
   enabled boolean;
   type_urgency msgpool.urgency;
-  dedup_window interval;
   wake boolean;
-  earlier bigint;
 BEGIN
-  SELECT mt.enabled, mt.urgency, mt.dedup_window,
+  SELECT mt.enabled, mt.urgency,
          EXISTS (SELECT 1 FROM msgpool.waiting_worker w WHERE w.since > now() - interval '1 minute')
-    INTO enabled, type_urgency, dedup_window, wake
+    INTO enabled, type_urgency, wake
     FROM msgpool.message_type mt
    WHERE mt.key = NEW.type_key;
   IF enabled IS NOT TRUE OR jsonb_typeof(NEW.payload) <> 'object'
-     OR pg_column_size(NEW.payload) > msgpool.max_payload_bytes() THEN
+     OR pg_column_size(NEW.payload) > msgpool.max_payload_bytes() OR msgpool.too_deep(NEW.payload) THEN
     PERFORM msgpool.refuse_message(NEW);
   END IF;
   IF NEW.dedup_key IS NOT NULL OR NEW.source IS NOT NULL OR NEW.deliver_at IS NOT NULL THEN
@@ -253,18 +296,6 @@ BEGIN
     NEW.error := NULL;
   END IF;
 
-  IF NEW.recipients IS NOT NULL THEN
-    NEW.recipients := msgpool.check_recipients(NEW.recipients);
-  END IF;
-  IF NEW.dedup_key IS NOT NULL AND dedup_window > interval '0' THEN
-    earlier := msgpool.count_duplicate(NEW.type_key, NEW.dedup_key, NEW.id,
-                                       msgpool.clock() + dedup_window);
-    IF earlier IS NOT NULL THEN
-      -- for send(), which returns the earlier id; a raw INSERT simply inserts no row
-      PERFORM set_config('msgpool.duplicate_of', earlier::text, true);
-      RETURN NULL;
-    END IF;
-  END IF;
   IF wake THEN
     -- collapsed into one notification per transaction by PostgreSQL
     PERFORM pg_notify('msgpool_message', '');
@@ -275,6 +306,42 @@ $$;
 
 CREATE TRIGGER message_validate BEFORE INSERT ON msgpool.message
   FOR EACH ROW EXECUTE FUNCTION msgpool.message_validate();
+
+-- The rest of the door, for a message that names recipients or a dedup key: the recipients
+-- checked, and a duplicate counted on the open message (then no row is inserted). A trigger
+-- of its own, after message_validate (triggers fire in name order), with the owner's rights:
+-- producers may neither read recipients nor write dedup rows, and the helpers it calls are
+-- not theirs to execute. The WHEN clause spares every other message the call.
+CREATE FUNCTION msgpool.message_admit()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  dedup_window interval;
+  earlier bigint;
+BEGIN
+  IF NEW.recipients IS NOT NULL THEN
+    NEW.recipients := msgpool.check_recipients(NEW.recipients);
+  END IF;
+  IF NEW.dedup_key IS NOT NULL THEN
+    SELECT mt.dedup_window INTO dedup_window FROM msgpool.message_type mt WHERE mt.key = NEW.type_key;
+    IF dedup_window > interval '0' THEN
+      earlier := msgpool.count_duplicate(NEW.type_key, NEW.dedup_key, NEW.id, msgpool.clock() + dedup_window);
+      IF earlier IS NOT NULL THEN
+        -- for send(), which returns the earlier id; a raw INSERT simply inserts no row
+        PERFORM set_config('msgpool.duplicate_of', earlier::text, true);
+        RETURN NULL;
+      END IF;
+    END IF;
+  END IF;
+  RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER message_validate_admit BEFORE INSERT ON msgpool.message
+  FOR EACH ROW WHEN (NEW.recipients IS NOT NULL OR NEW.dedup_key IS NOT NULL)
+  EXECUTE FUNCTION msgpool.message_admit();
 
 -- The producer's API: put one message into the pool and return its id (the earlier one's,
 -- for a duplicate). plpgsql rather than sql: it keeps its plan for the session.

@@ -13,7 +13,8 @@
 -- Claims are leases: a claim commits at once, the send happens outside any transaction, and
 -- an expired lease makes the delivery claimable again, so a killed worker's work is finished
 -- by another. Rules (send times, quiet hours, rate limits) read msgpool.clock(); leases the
--- real now().
+-- real now(). These functions run with the owner's rights: the worker role reaches the
+-- tables only through them, and only by their rules.
 --
 -- No foreign keys on this hot path (each check locked the row it named, once per delivery):
 -- deliveries go with their message by message_deleted(), attempts with their delivery by
@@ -121,7 +122,8 @@ $$;
 -- deliveries a rule could touch. Expanding twice cannot double-send: delivery_once is unique.
 CREATE FUNCTION msgpool.dispatch(batch_size integer DEFAULT 100)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   expanded integer;
@@ -253,7 +255,8 @@ $$;
 
 -- Leases up to batch_size due deliveries of one channel for `lease`, oldest due first, and
 -- returns them. Leases that expired (their worker died or hung) are taken back first; one
--- that expired on its last allowed attempt goes dead instead of looping forever. The
+-- that expired on its last allowed attempt goes dead instead of looping forever, and one of
+-- a message cancelled meanwhile is cancelled: a cancel sticks, whatever the lease. The
 -- channel's rate limits (04_policies.sql) apply: the provider's budget caps the batch, and
 -- deliveries over a recipient's limit are moved later first. Deferred deliveries of a
 -- digest-mode type due together for one recipient share one lease token: the worker sends
@@ -261,7 +264,8 @@ $$;
 -- record gathered_into = the lead's id.
 CREATE FUNCTION msgpool.claim_deliveries(channel msgpool.channel, batch_size integer, lease interval)
 RETURNS SETOF msgpool.claimed_delivery
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   at timestamptz := msgpool.clock();
@@ -269,7 +273,9 @@ DECLARE
   claimed_count integer;
 BEGIN
   UPDATE msgpool.delivery d
-     SET state = CASE WHEN d.attempts >= t.max_attempts THEN 'dead' ELSE 'pending' END::msgpool.delivery_state,
+     SET state = CASE WHEN m.state = 'cancelled' THEN 'cancelled'
+                      WHEN d.attempts >= t.max_attempts THEN 'dead'
+                      ELSE 'pending' END::msgpool.delivery_state,
          last_error = 'lease expired: the worker sending it stopped or hung',
          lease_token = NULL, lease_deadline = NULL, next_attempt_at = at, gathered_into = NULL
     FROM msgpool.message m, msgpool.message_type t
@@ -343,7 +349,8 @@ $$;
 -- plan for its batch size: the general plan expands full batches at under half the rate).
 CREATE FUNCTION msgpool.dispatch_and_claim(batch_size integer, channels msgpool.channel[], lease interval)
 RETURNS SETOF msgpool.claimed_delivery
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
@@ -364,12 +371,14 @@ $$;
 -- (a stale worker whose lease expired cannot overwrite a newer claim), and logs each attempt.
 -- outcomes: [{"id": 1, "token": "…", "outcome": "sent"|"retry"|"dead", "error": "…",
 --             "provider_ref": "…", "started_at": "…", "worker": "…"}, …]
--- A retry past the type's max_attempts goes dead; a retry never lands in quiet hours; a
--- digest's deliveries retry together (one wait per lease token), to be gathered again.
+-- A retry past the type's max_attempts goes dead; a retry of a message cancelled meanwhile
+-- is cancelled; a retry never lands in quiet hours; a digest's deliveries retry together
+-- (one wait per lease token), to be gathered again. A sent delivery's error is cleared.
 -- Returns how many outcomes were written. plpgsql: it keeps its plans for the session.
 CREATE FUNCTION msgpool.record_outcomes(outcomes jsonb)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   written integer;
@@ -390,6 +399,7 @@ BEGIN
        SET state = CASE
              WHEN o.outcome = 'sent' THEN 'sent'
              WHEN o.outcome = 'dead' OR d.attempts >= t.max_attempts THEN 'dead'
+             WHEN m.state = 'cancelled' THEN 'cancelled'
              ELSE 'pending' END::msgpool.delivery_state,
            -- a retry that would fall in the channel's quiet hours waits until they end
            next_attempt_at = CASE WHEN w.next_attempt_at IS NULL THEN d.next_attempt_at ELSE coalesce(
@@ -397,7 +407,7 @@ BEGIN
                   FROM msgpool.quiet_hours q
                  WHERE q.type_key = t.key AND q.channel = d.channel AND m.urgency < q.below),
                w.next_attempt_at) END,
-           last_error = CASE WHEN o.outcome = 'sent' THEN d.last_error ELSE o.error END,
+           last_error = CASE WHEN o.outcome = 'sent' THEN NULL ELSE o.error END,
            provider_ref = coalesce(o.provider_ref, d.provider_ref),
            sent_at = CASE WHEN o.outcome = 'sent' THEN msgpool.clock() END,
            gathered_into = CASE WHEN o.outcome = 'retry' THEN NULL ELSE d.gathered_into END,
@@ -424,7 +434,8 @@ $$;
 -- many leases it still held (fewer means some expired and were taken back).
 CREATE FUNCTION msgpool.extend_leases(tokens uuid[], lease interval)
 RETURNS integer
-LANGUAGE sql
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
   WITH extended AS (
     UPDATE msgpool.delivery SET lease_deadline = now() + lease
@@ -435,16 +446,20 @@ AS $$
 $$;
 
 -- Gives back deliveries claimed but not started (a worker shutting down): due at once, the
--- claim does not count as an attempt, and a released digest is gathered afresh.
+-- claim does not count as an attempt, and a released digest is gathered afresh; one of a
+-- message cancelled meanwhile is cancelled.
 CREATE FUNCTION msgpool.release_deliveries(tokens uuid[])
 RETURNS integer
-LANGUAGE sql
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
   WITH released AS (
-    UPDATE msgpool.delivery
-       SET state = 'pending', lease_token = NULL, lease_deadline = NULL, next_attempt_at = msgpool.clock(),
-           attempts = greatest(attempts - 1, 0), gathered_into = NULL
-     WHERE state = 'sending' AND lease_token = ANY (tokens)
+    UPDATE msgpool.delivery d
+       SET state = CASE WHEN m.state = 'cancelled' THEN 'cancelled' ELSE 'pending' END::msgpool.delivery_state,
+           lease_token = NULL, lease_deadline = NULL, next_attempt_at = msgpool.clock(),
+           attempts = greatest(d.attempts - 1, 0), gathered_into = NULL
+      FROM msgpool.message m
+     WHERE d.state = 'sending' AND d.lease_token = ANY (tokens) AND m.id = d.message_id
     RETURNING 1
   )
   SELECT count(*)::integer FROM released

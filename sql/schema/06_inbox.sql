@@ -34,7 +34,8 @@ CREATE INDEX inbox_recipient_unread ON msgpool.inbox (recipient_key) WHERE read_
 --          "started_at": "…", "worker": "…"}, …]
 CREATE FUNCTION msgpool.deliver_to_inbox(items jsonb)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   written integer;
@@ -53,7 +54,7 @@ BEGIN
   sent AS (
     UPDATE msgpool.delivery d
        SET state = 'sent', sent_at = msgpool.clock(), provider_ref = 'inbox:' || s.inbox_id,
-           lease_token = NULL, lease_deadline = NULL
+           last_error = NULL, lease_token = NULL, lease_deadline = NULL
       FROM sends s
      WHERE d.id = s.id AND d.state = 'sending' AND d.lease_token = s.token
     RETURNING d.id, d.attempts, d.recipient_key, d.message_id, s.started_at, s.worker

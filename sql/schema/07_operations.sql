@@ -53,8 +53,9 @@ SELECT m.type_key, d.dedup_key, m.id AS message_id, m.duplicate_count, m.created
  ORDER BY m.duplicate_count DESC, m.last_seen_at DESC;
 
 -- Re-queues dead deliveries: the ones named by id, or all matching the filters given
--- (all NULL: every dead delivery). They get a fresh set of attempts, due at once; their
--- last error stays visible until the next attempt. Returns how many were re-queued.
+-- (all NULL: every dead delivery), but never those of a cancelled message. They get a fresh
+-- set of attempts, due at once; their last error stays visible until the next attempt.
+-- Returns how many were re-queued.
 CREATE FUNCTION msgpool.retry_deliveries(
   ids           bigint[] DEFAULT NULL,
   type_key      text DEFAULT NULL,
@@ -69,7 +70,7 @@ AS $$
        SET state = 'pending', attempts = 0, next_attempt_at = now()
       FROM msgpool.message m
      WHERE m.id = d.message_id
-       AND d.state = 'dead'
+       AND d.state = 'dead' AND m.state <> 'cancelled'
        AND (retry_deliveries.ids IS NULL OR d.id = ANY (retry_deliveries.ids))
        AND (retry_deliveries.type_key IS NULL OR m.type_key = retry_deliveries.type_key)
        AND (retry_deliveries.recipient_key IS NULL OR d.recipient_key = retry_deliveries.recipient_key)

@@ -8,7 +8,8 @@ use super::Keyed;
 use crate::domain::{RecipientKey, WebhookFlavor};
 use crate::{Error, Result};
 
-/// A recipient as administrators see it; the webhook secret itself is never shown.
+/// A recipient as administrators see it: the webhook secret is never shown, and the
+/// webhook URL only with its query values (robots' credentials) redacted.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Recipient {
     #[sqlx(try_from = "String")]
@@ -29,7 +30,8 @@ pub struct Recipient {
 macro_rules! select {
     ($rest:literal) => {
         concat!(
-            "SELECT key, name, email, phone, webhook_url, webhook_flavor::text AS webhook_flavor,
+            "SELECT key, name, email, phone, msgpool.redacted_url(webhook_url) AS webhook_url,
+                    webhook_flavor::text AS webhook_flavor,
                     webhook_secret IS NOT NULL AS has_webhook_secret, enabled,
                     ARRAY(SELECT m.group_key::text FROM msgpool.group_member m
                            WHERE m.recipient_key = r.key ORDER BY 1) AS groups,

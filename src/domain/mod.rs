@@ -4,6 +4,7 @@
 mod channel;
 mod quiet_action;
 mod recipient_key;
+mod role;
 mod send_policy;
 mod type_key;
 mod urgency;
@@ -12,6 +13,7 @@ mod webhook_flavor;
 pub use channel::{Channel, Channels};
 pub use quiet_action::QuietAction;
 pub use recipient_key::RecipientKey;
+pub use role::Role;
 pub use send_policy::SendPolicy;
 pub use type_key::TypeKey;
 pub use urgency::Urgency;

@@ -214,6 +214,17 @@ pub async fn claim<'e>(
     .expect("claim")
 }
 
+/// How many forward migrations `sql/migrations/` holds.
+pub fn forward_migrations_on_disk() -> usize {
+    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/migrations"))
+        .expect("sql/migrations")
+        .filter(|f| {
+            f.as_ref()
+                .is_ok_and(|f| f.path().extension().is_some_and(|e| e == "sql"))
+        })
+        .count()
+}
+
 /// The SQLSTATE of a failed query, e.g. `MP001`.
 pub fn sqlstate(e: &sqlx::Error) -> String {
     e.as_database_error()

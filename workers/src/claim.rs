@@ -17,7 +17,10 @@ pub struct ClaimedDelivery {
     #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub message_id: i64,
-    pub payload: serde_json::Value,
+    /// The payload as the database's text: read where it is used ([`ClaimedDelivery::payload`]),
+    /// so a row this worker cannot read (nested past its JSON reader's depth) parks only
+    /// its own delivery instead of failing the batch's decode.
+    pub payload_text: String,
     pub duplicate_count: i32,
     pub created_at: DateTime<Utc>,
     pub urgency: String,
@@ -42,10 +45,18 @@ pub struct ClaimedDelivery {
     pub gathered: Vec<ClaimedDelivery>,
 }
 
+impl ClaimedDelivery {
+    pub fn payload(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_str(&self.payload_text)
+            .map_err(|e| format!("this worker cannot read the payload: {e}"))
+    }
+}
+
 /// The columns of a claimed delivery as [`ClaimedDelivery`] reads them.
 macro_rules! claimed_columns {
     () => {
-        "SELECT id, lease_token, attempt, channel::text AS channel, message_id, payload, duplicate_count,
+        "SELECT id, lease_token, attempt, channel::text AS channel, message_id, payload::text AS payload_text,
+                duplicate_count,
                 created_at, urgency::text AS urgency, type_key, type_name, category, subject, body,
                 recipient_key, recipient_name, email, phone, webhook_url, webhook_flavor::text AS webhook_flavor,
                 webhook_secret, digest_subject, digest_body "

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::channels::Timeouts;
 use crate::channels::sms::SmsConfig;
 use msgpool::domain::Channel;
 
@@ -16,6 +17,9 @@ pub mod defaults {
     pub const POLL_INTERVAL_MS: u64 = 1000;
     pub const LEASE_SECS: u64 = 60;
     pub const GRACE_SECS: u64 = 10;
+    /// seconds a provider has to accept a connection, and for a whole send
+    pub const CONNECT_TIMEOUT_SECS: u64 = 5;
+    pub const SEND_TIMEOUT_SECS: u64 = 15;
     pub const SMTP_FROM: &str = "msgpool <msgpool@localhost>";
     pub const RETENTION: &str = "30 days";
     pub const HOUSEKEEPING_SECS: u64 = 3600;
@@ -45,6 +49,8 @@ pub struct WorkerConfig {
     pub poll_only: bool,
     /// How long in-flight sends may take to finish after a stop signal.
     pub grace: Duration,
+    /// How long a provider may take to connect, and for a whole send.
+    pub timeouts: Timeouts,
     /// `smtp://` or `smtps://` URL; without one, emails are written to the outbox.
     pub smtp_url: Option<String>,
     /// The From of every email.
@@ -69,6 +75,10 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(defaults::LEASE_SECS),
             poll_only: false,
             grace: Duration::from_secs(defaults::GRACE_SECS),
+            timeouts: Timeouts {
+                connect: Duration::from_secs(defaults::CONNECT_TIMEOUT_SECS),
+                total: Duration::from_secs(defaults::SEND_TIMEOUT_SECS),
+            },
             smtp_url: None,
             smtp_from: defaults::SMTP_FROM.to_owned(),
             outbox: msgpool::database::home().join("outbox"),

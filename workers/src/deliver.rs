@@ -3,6 +3,7 @@
 //! result, a broken template included, becomes an outcome on the delivery.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::channels::email::EmailSender;
 use crate::channels::sms::SmsSender;
@@ -13,13 +14,14 @@ use apalis_core::task::data::Data;
 use chrono::Utc;
 use msgpool::domain::Channel;
 use msgpool::template::{DigestItem, Rendered, Renderer, Variables};
+use serde_json::Value;
 
 use crate::claim::ClaimedDelivery;
 use crate::outcomes::{Finished, Outcome, OutcomeWriter};
 
 /// What every delivery task shares.
 pub struct Deliverer {
-    pub renderer: Renderer,
+    pub renderer: Arc<Renderer>,
     pub outcomes: OutcomeWriter,
     pub email: EmailSender,
     pub webhook: WebhookSender,
@@ -35,13 +37,17 @@ pub async fn deliver(
     Ok(())
 }
 
+/// How long a render may take beyond its fuel budget (the thread it runs on cannot be
+/// interrupted: past this the delivery is parked, and the thread finishes on its own).
+const RENDER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One attempt at a delivery: render, send, and the outcome to write. An inbox delivery
 /// does no I/O here (its row is the outcome), so an idle worker can attempt and write it
-/// where it claimed it.
+/// where it claimed it. What cannot be read or rendered is parked with its reason.
 pub async fn attempt(deliverer: &Deliverer, delivery: &ClaimedDelivery) -> Finished {
     let started_at = Utc::now();
-    let outcome = match render(&deliverer.renderer, delivery) {
-        Ok(rendered) => send(deliverer, delivery, rendered).await,
+    let outcome = match render_aside(deliverer.renderer.clone(), delivery.clone()).await {
+        Ok((rendered, payload)) => send(deliverer, delivery, &payload, rendered).await,
         Err(problem) => Outcome::Dead(problem),
     };
     if let Outcome::Dead(problem) | Outcome::Retry(problem) = &outcome {
@@ -56,38 +62,59 @@ pub async fn attempt(deliverer: &Deliverer, delivery: &ClaimedDelivery) -> Finis
     }
 }
 
-fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<Rendered, String> {
+/// [`render`] on a blocking thread under [`RENDER_TIMEOUT`], so a heavy template never holds
+/// the runtime's threads (and with them every other send and the heartbeats).
+async fn render_aside(
+    renderer: Arc<Renderer>,
+    delivery: ClaimedDelivery,
+) -> Result<(Rendered, Value), String> {
+    let rendering = tokio::task::spawn_blocking(move || render(&renderer, &delivery));
+    match tokio::time::timeout(RENDER_TIMEOUT, rendering).await {
+        Ok(Ok(rendered)) => rendered,
+        Ok(Err(e)) => Err(format!("rendering failed: {e}")),
+        Err(_) => Err(format!(
+            "template exceeded its budget: no result within {} s",
+            RENDER_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// The rendered notification, and the lead delivery's payload (a webhook sends it along).
+fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<(Rendered, Value), String> {
+    let payload = d.payload()?;
     let single = renderer.render(
         d.channel,
         d.subject.as_deref(),
         d.body.as_deref(),
-        &variables(d),
+        &variables(d, &payload),
     )?;
     if d.gathered.is_empty() {
-        return Ok(single);
+        return Ok((single, payload));
     }
-    let mut items = vec![digest_item(d, single)];
+    let mut items = vec![digest_item(d, &payload, single)];
     for g in &d.gathered {
+        let gathered_payload = g.payload()?;
         let rendered = renderer.render(
             g.channel,
             g.subject.as_deref(),
             g.body.as_deref(),
-            &variables(g),
+            &variables(g, &gathered_payload),
         )?;
-        items.push(digest_item(g, rendered));
+        items.push(digest_item(g, &gathered_payload, rendered));
     }
-    renderer.render_digest(
+    let digest = renderer.render_digest(
         d.channel,
         d.digest_subject.as_deref(),
         d.digest_body.as_deref(),
-        &variables(d),
+        &variables(d, &payload),
         &items,
-    )
+    )?;
+    Ok((digest, payload))
 }
 
-fn variables(d: &ClaimedDelivery) -> Variables<'_> {
+fn variables<'a>(d: &'a ClaimedDelivery, payload: &'a Value) -> Variables<'a> {
     Variables {
-        payload: &d.payload,
+        payload,
         type_key: &d.type_key,
         type_name: &d.type_name,
         category: &d.category,
@@ -98,18 +125,23 @@ fn variables(d: &ClaimedDelivery) -> Variables<'_> {
     }
 }
 
-fn digest_item(d: &ClaimedDelivery, rendered: Rendered) -> DigestItem {
+fn digest_item(d: &ClaimedDelivery, payload: &Value, rendered: Rendered) -> DigestItem {
     DigestItem {
         message_id: d.message_id,
         created_at: d.created_at.to_rfc3339(),
         duplicate_count: d.duplicate_count,
-        payload: d.payload.clone(),
+        payload: payload.clone(),
         subject: rendered.subject,
         body: rendered.body,
     }
 }
 
-async fn send(deliverer: &Deliverer, d: &ClaimedDelivery, rendered: Rendered) -> Outcome {
+async fn send(
+    deliverer: &Deliverer,
+    d: &ClaimedDelivery,
+    payload: &Value,
+    rendered: Rendered,
+) -> Outcome {
     let sent = match d.channel {
         Channel::Inbox => {
             return Outcome::Inbox {
@@ -154,7 +186,7 @@ async fn send(deliverer: &Deliverer, d: &ClaimedDelivery, rendered: Rendered) ->
                     body: &rendered.body,
                     type_key: &d.type_key,
                     urgency: &d.urgency,
-                    payload: &d.payload,
+                    payload,
                     message_id: d.message_id,
                     delivery_id: d.id,
                     recipient_key: &d.recipient_key,

@@ -169,12 +169,12 @@ async fn refresh_statistics(pool: &PgPool) {
 
 /// Adds (or renews) or removes this dispatcher's waiting row; true when that worked.
 async fn set_waiting(pool: &PgPool, me: uuid::Uuid, waiting: bool) -> bool {
-    let sql = if waiting {
-        "INSERT INTO msgpool.waiting_worker (worker) VALUES ($1) ON CONFLICT (worker) DO UPDATE SET since = now()"
-    } else {
-        "DELETE FROM msgpool.waiting_worker WHERE worker = $1"
-    };
-    match sqlx::query(sql).bind(me).execute(pool).await {
+    match sqlx::query("SELECT msgpool.worker_waiting($1, $2)")
+        .bind(me)
+        .bind(waiting)
+        .execute(pool)
+        .await
+    {
         Ok(_) => true,
         Err(e) => {
             tracing::warn!(error = %e, "could not update the waiting row; polling meanwhile");

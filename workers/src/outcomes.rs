@@ -1,6 +1,9 @@
 //! Writing outcomes in batches: deliveries finish one by one, outcomes go to the database a
 //! few hundred at a time, each only under its lease token. A failed write is retried (the
 //! leases are kept alive meanwhile), so a database outage delays outcomes, never loses them.
+//! What a provider said is cleaned before it goes (no NUL, bounded length), and a batch the
+//! database refuses is written one outcome at a time, so only the offending one is parked:
+//! a sent delivery is recorded as sent, whatever its provider's reply held.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,12 +72,83 @@ pub fn spawn(
 }
 
 async fn write_until_done(pool: &PgPool, batch: &[Finished], worker: &str) {
+    if let Err(refused) = write_retrying(pool, batch, worker).await {
+        tracing::warn!(error = %refused, outcomes = batch.len(), "the database refused a batch of outcomes; writing them one by one");
+        for finished in batch {
+            let Err(refused) = write_retrying(pool, std::slice::from_ref(finished), worker).await
+            else {
+                continue;
+            };
+            let parked = finished.parked(&refused);
+            if let Err(e) = write_retrying(pool, std::slice::from_ref(&parked), worker).await {
+                // its lease expires, and the delivery is attempted again
+                tracing::error!(delivery = finished.id, error = %e, "could not record an outcome at all");
+            }
+        }
+    }
+}
+
+/// Writes `batch`, retrying with backoff while the database is out of reach; returns the
+/// error when the database refused it, which no retry can change.
+async fn write_retrying(
+    pool: &PgPool,
+    batch: &[Finished],
+    worker: &str,
+) -> Result<(), sqlx::Error> {
     let mut failures = 0u32;
-    while let Err(e) = async { write(&mut *pool.acquire().await?, batch, worker).await }.await {
+    loop {
+        let e = match async { write(&mut *pool.acquire().await?, batch, worker).await }.await {
+            Ok(()) => return Ok(()),
+            Err(e) if refused(&e) => return Err(e),
+            Err(e) => e,
+        };
         failures += 1;
         let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
         tracing::warn!(error = %e, outcomes = batch.len(), retry_in = ?wait, "could not write outcomes");
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// The database answered and said no (bad data, a constraint): the same write would fail
+/// again. Lost connections, shutdowns, deadlocks and resource limits pass.
+fn refused(e: &sqlx::Error) -> bool {
+    let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+        return false;
+    };
+    !["08", "40", "53", "55", "57", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
+}
+
+/// A provider's words as they may be stored: no NUL (PostgreSQL's text cannot hold one)
+/// and at most `max` characters.
+fn clean(text: &str, max: usize) -> String {
+    let mut cleaned: String = text.chars().filter(|&c| c != '\0').take(max).collect();
+    if text.chars().count() > max {
+        cleaned.push('…');
+    }
+    cleaned
+}
+
+/// Most characters of an error or a provider's reference kept with a delivery.
+const MAX_ERROR_CHARS: usize = 2000;
+const MAX_REF_CHARS: usize = 500;
+
+impl Finished {
+    /// What to record instead when the database refused this outcome: a sent delivery stays
+    /// sent (without the provider's reference); anything else is parked, saying why.
+    fn parked(&self, refused: &sqlx::Error) -> Finished {
+        let outcome = match &self.outcome {
+            Outcome::Sent { .. } => Outcome::Sent { provider_ref: None },
+            _ => Outcome::Dead(format!(
+                "the database refused this delivery's outcome: {refused}"
+            )),
+        };
+        Finished {
+            outcome,
+            gathered: self.gathered.clone(),
+            ..*self
+        }
     }
 }
 
@@ -90,14 +164,17 @@ pub(crate) async fn write(
         let mut outcome = |outcome: &str, error: Option<&str>, provider_ref: Option<&str>| {
             for id in std::iter::once(f.id).chain(f.gathered.iter().copied()) {
                 outcomes.push(serde_json::json!({
-                    "id": id, "token": f.token, "outcome": outcome, "error": error,
-                    "provider_ref": provider_ref, "started_at": f.started_at, "worker": worker,
+                    "id": id, "token": f.token, "outcome": outcome,
+                    "error": error.map(|e| clean(e, MAX_ERROR_CHARS)),
+                    "provider_ref": provider_ref.map(|r| clean(r, MAX_REF_CHARS)),
+                    "started_at": f.started_at, "worker": worker,
                 }));
             }
         };
         match &f.outcome {
             Outcome::Inbox { subject, body } => inbox.push(serde_json::json!({
-                "id": f.id, "token": f.token, "subject": subject, "body": body,
+                "id": f.id, "token": f.token, "subject": clean(subject, usize::MAX),
+                "body": clean(body, usize::MAX),
                 "gathered": f.gathered, "started_at": f.started_at, "worker": worker,
             })),
             Outcome::Sent { provider_ref } => outcome("sent", None, provider_ref.as_deref()),

@@ -31,8 +31,9 @@ pub async fn run(
         config.smtp_url.as_deref(),
         &config.smtp_from,
         config.outbox.clone(),
+        config.timeouts,
     )?;
-    let sms = SmsSender::new(config.sms.clone(), &config.outbox)?;
+    let sms = SmsSender::new(config.sms.clone(), &config.outbox, config.timeouts)?;
     if config.channels.contains(&Channel::Sms) {
         tracing::info!(to = %sms.describe(), "sms channel");
     }
@@ -49,10 +50,10 @@ pub async fn run(
     ));
     let (writer, writing) = outcomes::spawn(pool.clone(), leases.clone(), config.name.clone());
     let deliverer = Arc::new(Deliverer {
-        renderer: Renderer::default(),
+        renderer: Arc::new(Renderer::default()),
         outcomes: writer,
         email,
-        webhook: WebhookSender::new()?,
+        webhook: WebhookSender::new(config.timeouts)?,
         sms,
     });
 
@@ -116,7 +117,14 @@ pub async fn run(
             }
         }
     }
-    futures_util::future::join_all(background).await;
+    // The dispatcher and housekeeping stop at their next step; a step is bounded (renders by
+    // their budget, queries by the database), but the stop never waits past the grace.
+    if tokio::time::timeout(config.grace, futures_util::future::join_all(background))
+        .await
+        .is_err()
+    {
+        tracing::warn!("the dispatcher did not stop within the grace period; leaving it");
+    }
     if tokio::time::timeout(config.grace, writing).await.is_err() {
         tracing::warn!("some outcomes were not written; those deliveries will be sent again");
     }

@@ -17,11 +17,12 @@ use crate::queue::{ChannelQueue, deliveries};
 
 /// Expands due messages and claims the due deliveries of every queue's channel in one round
 /// trip, handing each queue its own; for an idle worker woken by a producer. Inbox
-/// deliveries are [attempted](attempt) and written right here: a lone message's row is committed one
-/// task hop and one round trip sooner than through apalis and the outcome writer. Returns
-/// the most any one channel got (a full batch means there is more). Like
-/// [`ChannelQueue::fill`] it runs in a task of its own, holding every queue's claim lock,
-/// so a committed claim always lands where the release at shutdown finds it.
+/// deliveries are [attempted](attempt) and written right here: a lone message's row is
+/// committed one task hop and one round trip sooner than through apalis and the outcome
+/// writer. Returns the most any one channel got (a full batch means there is more). Like
+/// [`ChannelQueue::fill`] it runs in a task of its own, holding every queue's claim lock
+/// until the claim has landed where the release at shutdown finds it; only the inbox
+/// queue's is still held while its deliveries are rendered and written.
 ///
 /// It all runs on `woken`, the connection whose notification woke the worker, when there is
 /// one (and hands it back): that backend was just at work, where connections from the pool
@@ -44,9 +45,13 @@ pub async fn dispatch_and_fill(
         let filled = async {
             match woken.as_mut() {
                 Some(listener) => {
-                    fill_all(&queues, &deliverer, &config, listener.acquire().await?).await
+                    let conn = listener.acquire().await?;
+                    fill_all(&queues, claiming, &deliverer, &config, conn).await
                 }
-                None => fill_all(&queues, &deliverer, &config, &mut *pool.acquire().await?).await,
+                None => {
+                    let conn = &mut *pool.acquire().await?;
+                    fill_all(&queues, claiming, &deliverer, &config, conn).await
+                }
             }
         }
         .await;
@@ -57,9 +62,11 @@ pub async fn dispatch_and_fill(
         .unwrap_or_else(|e| (None, Err(sqlx::Error::Io(std::io::Error::other(e)))))
 }
 
-/// [`dispatch_and_fill`]'s work on one connection; the caller holds every queue's claim lock.
+/// [`dispatch_and_fill`]'s work on one connection; `claiming` holds every queue's claim
+/// lock, in the order of `queues`.
 async fn fill_all(
     queues: &[Arc<ChannelQueue>],
+    mut claiming: Vec<tokio::sync::MutexGuard<'_, ()>>,
     deliverer: &Deliverer,
     config: &WorkerConfig,
     conn: &mut PgConnection,
@@ -69,8 +76,25 @@ async fn fill_all(
         dispatch_and_claim(conn, &channels, config.batch_size, &config.lease_interval()).await?;
     let (inbox, mut batch): (Vec<_>, Vec<_>) =
         batch.into_iter().partition(|d| d.channel == Channel::Inbox);
+    let mut most = 0;
+    let mut inbox_queue = None;
+    for (queue, lock) in queues.iter().zip(claiming.drain(..)) {
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            batch.into_iter().partition(|d| d.channel == queue.channel);
+        batch = rest;
+        if !mine.is_empty() {
+            most = most.max(queue.accept(mine));
+            queue.wake.notify_one();
+        }
+        if queue.channel == Channel::Inbox {
+            inbox_queue = Some((queue, lock));
+        }
+    }
+    // Every other channel's lock is released now: rendering the inbox holds none of theirs.
+    let Some((queue, _lock)) = inbox_queue else {
+        return Ok(most);
+    };
     let written = deliveries(&inbox);
-    let mut most = written;
     if !inbox.is_empty() {
         let mut finished = Vec::with_capacity(inbox.len());
         for delivery in &inbox {
@@ -79,20 +103,13 @@ async fn fill_all(
         if let Err(e) = write(conn, &finished, &config.name).await {
             // still leased: the inbox queue sends them the usual way, with retries
             tracing::warn!(error = %e, deliveries = inbox.len(), "could not write inbox rows at once; queueing them");
-            batch.extend(inbox);
-        }
-    }
-    for queue in queues {
-        let (mine, rest): (Vec<_>, Vec<_>) =
-            batch.into_iter().partition(|d| d.channel == queue.channel);
-        batch = rest;
-        if !mine.is_empty() {
-            most = most.max(queue.accept(mine));
-            queue.wake.notify_one();
-        } else if queue.channel == Channel::Inbox && written >= config.batch_size as usize {
-            // a full batch written here leaves more due, which only the queue claims
+            queue.accept(inbox);
             queue.wake.notify_one();
         }
     }
-    Ok(most)
+    if written >= config.batch_size as usize {
+        // a full batch written here leaves more due, which only the queue claims
+        queue.wake.notify_one();
+    }
+    Ok(most.max(written))
 }

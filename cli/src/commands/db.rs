@@ -3,6 +3,9 @@
 use anyhow::bail;
 use clap::Subcommand;
 use msgpool::Database;
+use msgpool::domain::Role;
+
+use crate::args::parse;
 use msgpool::embedded::{Cluster, ClusterState};
 
 use crate::{Context, output};
@@ -16,14 +19,23 @@ pub enum DbCommand {
     /// Say whether the embedded cluster runs, and where
     Status,
     /// Print a URL that psql or any language can use (starts the embedded cluster if needed)
-    Url,
+    Url {
+        /// A URL for a login role with only these rights (made on first use): give producers
+        /// `--role producer`, workers `--role worker`; without it, the administrator's URL
+        #[arg(long, value_parser = parse::<Role>)]
+        role: Option<Role>,
+    },
     /// Apply msgpool's migrations to the database (a no-op when up to date)
     Migrate,
 }
 
 pub async fn run(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
     match cmd {
-        DbCommand::Url => println!("{}", ctx.database.url().await?),
+        DbCommand::Url { role: None } => println!("{}", ctx.database.url().await?),
+        DbCommand::Url { role: Some(role) } => {
+            ctx.database.migrate_if_embedded().await?;
+            println!("{}", ctx.database.role_url(role).await?)
+        }
         DbCommand::Migrate => report(&ctx.database.migrate().await?),
         DbCommand::Start => {
             let applied = ctx.database.migrate().await?;

@@ -1,6 +1,7 @@
 //! One module per command group; each parses its arguments into domain types, calls the
 //! library, and prints.
 
+pub mod audit;
 pub mod bench;
 pub mod cancel;
 pub mod db;

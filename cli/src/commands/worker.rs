@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::Args;
 use msgpool::domain::Channels;
 use msgpool_workers::WorkerConfig;
+use msgpool_workers::channels::Timeouts;
 use msgpool_workers::channels::sms::{AliyunSms, SmsConfig};
 use msgpool_workers::config::defaults;
 use tokio_util::sync::CancellationToken;
@@ -44,6 +45,12 @@ pub struct WorkerArgs {
     /// Seconds in-flight sends may take to finish after SIGINT or SIGTERM
     #[arg(long, default_value_t = defaults::GRACE_SECS)]
     grace_secs: u64,
+    /// Seconds a provider (SMTP server, SMS gateway, webhook) has to accept a connection
+    #[arg(long, env = "MSGPOOL_CONNECT_TIMEOUT_SECS", default_value_t = defaults::CONNECT_TIMEOUT_SECS)]
+    connect_timeout_secs: u64,
+    /// Seconds a whole send may take; past it the send is retried later, with the cause
+    #[arg(long, env = "MSGPOOL_SEND_TIMEOUT_SECS", default_value_t = defaults::SEND_TIMEOUT_SECS)]
+    send_timeout_secs: u64,
     /// SMTP server: smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://...;
     /// without one, emails are written as .eml files to the outbox
     #[arg(long, env = "MSGPOOL_SMTP_URL", hide_env_values = true)]
@@ -123,6 +130,10 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         lease: Duration::from_secs(args.lease_secs.max(1)),
         poll_only: args.poll_only,
         grace: Duration::from_secs(args.grace_secs),
+        timeouts: Timeouts {
+            connect: Duration::from_secs(args.connect_timeout_secs.max(1)),
+            total: Duration::from_secs(args.send_timeout_secs.max(1)),
+        },
         smtp_url: args.smtp_url,
         smtp_from: args.smtp_from,
         outbox: args

@@ -8,13 +8,15 @@ use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Tokio1Executor};
 
-use super::{SendError, Sent};
+use super::{SendError, Sent, Timeouts};
 use msgpool::{Error, Result};
 
 pub enum EmailSender {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         from: Mailbox,
+        /// lettre bounds the connection; this, a whole message's conversation
+        total: std::time::Duration,
     },
     Outbox {
         dir: PathBuf,
@@ -26,7 +28,12 @@ impl EmailSender {
     /// `smtp_url`: `smtp://[user:pass@]host:port` (STARTTLS when the server offers it; add
     /// `?tls=required` to insist) or `smtps://...` (TLS from the start). Without one, emails go
     /// to `<outbox>/email/` as .eml files.
-    pub fn new(smtp_url: Option<&str>, from: &str, outbox: PathBuf) -> Result<EmailSender> {
+    pub fn new(
+        smtp_url: Option<&str>,
+        from: &str,
+        outbox: PathBuf,
+        timeouts: Timeouts,
+    ) -> Result<EmailSender> {
         let from: Mailbox = from.parse().map_err(|e| {
             Error::invalid(
                 format!("invalid sender address {from:?}: {e}"),
@@ -54,9 +61,13 @@ impl EmailSender {
                     "expected smtp://[user:pass@]host:port or smtps://[user:pass@]host:port",
                 )
             })?
-            .timeout(Some(std::time::Duration::from_secs(30)))
+            .timeout(Some(timeouts.connect))
             .build();
-        Ok(EmailSender::Smtp { transport, from })
+        Ok(EmailSender::Smtp {
+            transport,
+            from,
+            total: timeouts.total,
+        })
     }
 
     /// Where emails go, for the log and the user.
@@ -94,8 +105,19 @@ impl EmailSender {
             .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))?;
         let message_id = email.headers().get_raw("Message-ID").map(str::to_owned);
         match self {
-            EmailSender::Smtp { transport, .. } => {
-                transport.send(email).await.map_err(classify)?;
+            EmailSender::Smtp {
+                transport, total, ..
+            } => {
+                // a server that accepts and never answers would otherwise hold it for good
+                tokio::time::timeout(*total, transport.send(email))
+                    .await
+                    .map_err(|_| {
+                        SendError::Transient(format!(
+                            "SMTP: the server did not finish within {} s",
+                            total.as_secs()
+                        ))
+                    })?
+                    .map_err(classify)?;
                 Ok(Sent {
                     provider_ref: message_id,
                 })
@@ -110,7 +132,7 @@ impl EmailSender {
                 tokio::fs::create_dir_all(dir).await.map_err(|e| {
                     SendError::Transient(format!("cannot create the outbox {}: {e}", dir.display()))
                 })?;
-                tokio::fs::write(&path, email.formatted())
+                write_private(&path, &email.formatted())
                     .await
                     .map_err(|e| {
                         SendError::Transient(format!("cannot write {}: {e}", path.display()))
@@ -121,6 +143,20 @@ impl EmailSender {
             }
         }
     }
+}
+
+/// Writes a file only msgpool's user may read: an email names its recipient and says what
+/// happened to their account.
+async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .await?;
+    file.write_all(bytes).await
 }
 
 /// SMTP 5xx: the server refuses for good. Everything else (4xx, timeouts, connections): retry.

@@ -26,11 +26,20 @@ pub enum SendError {
     Permanent(String),
 }
 
-/// The HTTP client the network channels share: a timeout so a hung provider cannot hold a
-/// lease forever, and msgpool's user agent.
-pub(crate) fn http_client() -> Result<reqwest::Client> {
+/// How long a provider may take: to accept a connection, and for the whole call (every SMTP
+/// command, an HTTP request and its reply). Past either, the send fails as retryable, with
+/// the cause, and the delivery backs off; a hung provider never holds a lease for long.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub total: Duration,
+}
+
+/// The HTTP client the network channels share: [`Timeouts`], and msgpool's user agent.
+pub(crate) fn http_client(timeouts: Timeouts) -> Result<reqwest::Client> {
     reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.total)
         .user_agent(concat!("msgpool/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 use tokio::io::AsyncWriteExt;
 
-use super::{SendError, Sent};
+use super::{SendError, Sent, Timeouts};
 use crate::config::defaults;
 use msgpool::{Error, Result};
 
@@ -78,7 +78,11 @@ pub struct SmsSender {
 
 impl SmsSender {
     /// `outbox`: where messages go when no provider is configured.
-    pub fn new(config: SmsConfig, outbox: &std::path::Path) -> Result<SmsSender> {
+    pub fn new(
+        config: SmsConfig,
+        outbox: &std::path::Path,
+        timeouts: Timeouts,
+    ) -> Result<SmsSender> {
         let provider = match (
             config.gateway_url.filter(|u| !u.trim().is_empty()),
             config.aliyun,
@@ -101,7 +105,7 @@ impl SmsSender {
                 writing: tokio::sync::Mutex::new(()),
             },
         };
-        let client = super::http_client()?;
+        let client = super::http_client(timeouts)?;
         Ok(SmsSender {
             client,
             provider,
@@ -232,8 +236,9 @@ async fn http_reply(
     response: reqwest::Result<reqwest::Response>,
     provider: &str,
 ) -> Result<Value, SendError> {
-    let response =
-        response.map_err(|e| SendError::Transient(format!("{provider} request failed: {e}")))?;
+    let response = response.map_err(|e| {
+        SendError::Transient(format!("{provider} request failed: {}", e.without_url()))
+    })?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     if status.is_success() {
@@ -261,9 +266,11 @@ async fn append_line(file: &std::path::Path, line: &str) -> std::io::Result<()> 
     if let Some(dir) = file.parent() {
         tokio::fs::create_dir_all(dir).await?;
     }
+    // the outbox holds people's phone numbers: readable by msgpool's user alone
     let mut f = tokio::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(file)
         .await?;
     f.write_all(format!("{line}\n").as_bytes()).await

@@ -17,7 +17,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{SendError, Sent};
+use super::{SendError, Sent, Timeouts};
 use msgpool::Result;
 use msgpool::domain::WebhookFlavor;
 
@@ -45,8 +45,8 @@ pub struct WebhookSender {
 }
 
 impl WebhookSender {
-    pub fn new() -> Result<WebhookSender> {
-        let client = super::http_client()?;
+    pub fn new(timeouts: Timeouts) -> Result<WebhookSender> {
+        let client = super::http_client(timeouts)?;
         Ok(WebhookSender { client })
     }
 
@@ -134,7 +134,10 @@ impl WebhookSender {
         let response = request
             .send()
             .await
-            .map_err(|e| SendError::Transient(format!("webhook request failed: {e}")))?;
+            // without the URL: DingTalk's and WeCom's carry the robot's credential
+            .map_err(|e| {
+                SendError::Transient(format!("webhook request failed: {}", e.without_url()))
+            })?;
         let status = response.status();
         let reply = response.text().await.unwrap_or_default();
         let snippet: String = reply.chars().take(200).collect();

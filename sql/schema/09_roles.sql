@@ -28,6 +28,26 @@ $$;
 
 GRANT USAGE ON SCHEMA msgpool TO msgpool_producer, msgpool_worker, msgpool_admin;
 
+-- A login role with exactly one group role's rights, made on first use and given `password`
+-- (`msgpool db url --role producer`). Needs the rights to create roles.
+CREATE FUNCTION msgpool.make_login(login text, group_role text, password text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF group_role NOT IN ('msgpool_producer', 'msgpool_worker', 'msgpool_admin') THEN
+    RAISE EXCEPTION 'no msgpool role %', quote_literal(group_role)
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'one of msgpool_producer, msgpool_worker, msgpool_admin';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = login) THEN
+    EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', login, password);
+  ELSE
+    EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I', login, password, group_role);
+  END IF;
+END;
+$$;
+
 -- Functions are executable by PUBLIC by default; here nothing is unless granted below.
 -- (Per-schema default privileges cannot take PUBLIC's away: a forward migration that adds
 -- a function revokes it there.) tests/roles.rs checks that a role without grants can
@@ -43,54 +63,45 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA msgpool GRANT ALL ON TABLES TO msgpool_admin;
 ALTER DEFAULT PRIVILEGES IN SCHEMA msgpool GRANT ALL ON SEQUENCES TO msgpool_admin;
 ALTER DEFAULT PRIVILEGES IN SCHEMA msgpool GRANT EXECUTE ON FUNCTIONS TO msgpool_admin;
 
--- producer: send and cancel; the validation trigger runs with the producer's rights and
--- reads only these columns of a type; waiting_worker says whether to wake a worker.
+-- The history and the door's limits are not the admin's to rewrite: the audit only grows,
+-- and the settings keep their one row.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON msgpool.audit FROM msgpool_admin;
+REVOKE INSERT, DELETE, TRUNCATE ON msgpool.settings FROM msgpool_admin;
+
+-- producer: send and cancel. The validation trigger runs with the producer's rights: it
+-- reads these columns of a type and the door's limits, and asks whether a worker waits.
+-- Named recipients and dedup keys are checked by message_admit(), with the owner's rights.
 GRANT EXECUTE ON FUNCTION
   msgpool.send(text, jsonb, text, timestamptz, text[], text, msgpool.urgency),
   msgpool.cancel(bigint),
-  msgpool.check_recipients(text[]),
-  msgpool.count_duplicate(text, text, bigint, timestamptz),
   msgpool.refuse_message(msgpool.message),
-  msgpool.nearest_key(text, text[]),
+  msgpool.too_deep(jsonb),
   msgpool.did_you_mean(text, text[], text),
+  msgpool.nearest_key(text, text[]),
   msgpool.max_payload_bytes(),
   msgpool.max_deliver_at_lag(),
   msgpool.clock(),
-  msgpool.absolute(interval)
+  msgpool.pinned_clock()
   TO msgpool_producer;
 GRANT INSERT (type_key, payload, dedup_key, recipients, source, urgency, deliver_at)
   ON msgpool.message TO msgpool_producer;
 -- only so that INSERT ... RETURNING id works; no other column is readable
 GRANT SELECT (id) ON msgpool.message TO msgpool_producer;
-GRANT SELECT (key, enabled, urgency, dedup_window) ON msgpool.message_type TO msgpool_producer;
+GRANT SELECT (key, enabled, urgency) ON msgpool.message_type TO msgpool_producer;
+GRANT SELECT (max_payload_bytes, max_deliver_at_lag) ON msgpool.settings TO msgpool_producer;
 GRANT SELECT ON msgpool.waiting_worker TO msgpool_producer;
 
--- worker: the queue's functions, the configuration to read, and the pool to update
+-- worker: the queue's functions and nothing else; each runs with the owner's rights and
+-- reaches the tables by its own rules.
 GRANT EXECUTE ON FUNCTION
   msgpool.dispatch(integer),
   msgpool.claim_deliveries(msgpool.channel, integer, interval),
   msgpool.dispatch_and_claim(integer, msgpool.channel[], interval),
-  msgpool.defer_over_recipient_limit(msgpool.channel, integer, interval, integer),
-  msgpool.schedule_delivery(text, msgpool.channel, text, msgpool.urgency, boolean),
   msgpool.record_outcomes(jsonb),
   msgpool.deliver_to_inbox(jsonb),
   msgpool.extend_leases(uuid[], interval),
   msgpool.release_deliveries(uuid[]),
   msgpool.refresh_statistics(),
-  msgpool.prune(interval, integer),
-  msgpool.backoff(integer),
-  msgpool.next_send_time(time[], text, timestamptz),
-  msgpool.quiet_until(time, time, text, timestamptz),
-  msgpool.format_times(time[]),
-  msgpool.clock(),
-  msgpool.absolute(interval)
+  msgpool.worker_waiting(uuid, boolean),
+  msgpool.prune(interval, integer)
   TO msgpool_worker;
-GRANT SELECT ON msgpool.message_type, msgpool.template, msgpool.recipient, msgpool.recipient_group,
-                msgpool.group_member, msgpool.subscription, msgpool.quiet_hours,
-                msgpool.status, msgpool.channel_status, msgpool.duplicates
-  TO msgpool_worker;
-GRANT SELECT, UPDATE ON msgpool.message, msgpool.rate_limit TO msgpool_worker;
-GRANT SELECT, INSERT, UPDATE ON msgpool.delivery, msgpool.interval_slot TO msgpool_worker;
-GRANT SELECT, INSERT ON msgpool.delivery_attempt, msgpool.inbox TO msgpool_worker;
-GRANT USAGE ON SEQUENCE msgpool.inbox_id_seq TO msgpool_worker;
-GRANT SELECT, INSERT, UPDATE, DELETE ON msgpool.waiting_worker TO msgpool_worker;

@@ -1,0 +1,19 @@
+use super::sql_enum;
+
+sql_enum!(
+    /// One of msgpool's three group roles: what a login role may do with the pool
+    /// (`msgpool_producer`, `msgpool_worker`, `msgpool_admin`).
+    Role, "role", { Producer => "producer", Worker => "worker", Admin => "admin" }
+);
+
+impl Role {
+    /// The group role in the database, e.g. `msgpool_producer`.
+    pub fn group(self) -> String {
+        format!("msgpool_{}", self.as_str())
+    }
+
+    /// The login role msgpool creates for it, e.g. `msgpool_producer_login`.
+    pub fn login(self) -> String {
+        format!("msgpool_{}_login", self.as_str())
+    }
+}
