@@ -1240,3 +1240,67 @@ async fn send_time_and_noise_rules_are_set_explained_shown_and_cancelled() {
         "{show}"
     );
 }
+
+#[tokio::test]
+async fn secrets_stay_out_of_output_and_each_role_gets_a_url_of_its_own() {
+    let db = quick_start().await;
+    for args in [
+        &["recipient", "show", "ops-robot", "--json"][..],
+        &["recipient", "list", "--json"],
+        &["recipient", "show", "ops-robot"],
+    ] {
+        let shown = ok(&db, args);
+        assert!(
+            shown.contains("access_token=***") && !shown.contains("access_token=T"),
+            "{args:?}: {shown}"
+        );
+        assert!(!shown.contains("SEC123"), "{args:?}: {shown}");
+    }
+
+    let home = tempfile::tempdir().expect("home");
+    let role_url = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_msgpool"))
+            .args(["db", "url", "--role", "producer"])
+            .env("DATABASE_URL", &db.url)
+            .env("MSGPOOL_HOME", home.path())
+            .output()
+            .expect("run msgpool");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+    };
+    let url = role_url();
+    assert!(url.starts_with("postgres://msgpool_producer_login:"), "{url}");
+    assert_eq!(role_url(), url, "the same URL on every call");
+    use std::os::unix::fs::PermissionsExt;
+    let kept = home.path().join("msgpool_producer_login.password");
+    let mode = std::fs::metadata(&kept).expect("password kept").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let producer = sqlx::PgPool::connect(&url).await.expect("the producer's URL works");
+    let id: i64 = sqlx::query_scalar("SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 1}')")
+        .fetch_one(&producer)
+        .await
+        .expect("a producer sends");
+    assert!(id > 0);
+    let refused = sqlx::query("SELECT email FROM msgpool.recipient")
+        .execute(&producer)
+        .await
+        .expect_err("and cannot read contacts");
+    assert_eq!(support::sqlstate(&refused), "42501");
+    producer.close().await;
+}
+
+#[tokio::test]
+async fn audit_shows_who_changed_what_from_what_to_what() {
+    let db = quick_start().await;
+    ok(&db, &["type", "edit", "order.dispatch_backlog", "--urgency", "low"]);
+    ok(&db, &["recipient", "edit", "ops-robot", "--webhook-secret", "NEW-SECRET"]);
+    let table = ok(&db, &["audit", "--type", "order.dispatch_backlog"]);
+    assert!(table.contains("urgency: high -> low"), "{table}");
+    assert!(table.contains("(msgpool)"), "the application that made it: {table}");
+    let robot = json(&db, &["audit", "--recipient", "ops-robot"]);
+    let latest = &robot[0];
+    assert_eq!(latest["action"], "update");
+    assert_eq!(latest["after"]["webhook_secret"], "(replaced)");
+    assert!(!robot.to_string().contains("NEW-SECRET") && !robot.to_string().contains("SEC123"));
+}
