@@ -115,7 +115,10 @@ fn generate(rng: &mut Rng) -> Input {
                     0 => ("[1, 2, 3]".to_owned(), Verdict::Refused),
                     1 => ("\"just a string\"".to_owned(), Verdict::Refused),
                     2 => ("null".to_owned(), Verdict::Refused),
-                    3 => (format!("{{\"blob\": \"{}\"}}", "x".repeat(70_000)), Verdict::Refused),
+                    3 => (
+                        format!("{{\"blob\": \"{}\"}}", "x".repeat(70_000)),
+                        Verdict::Refused,
+                    ),
                     4 => (
                         format!("{{\"deep\": {}1{}}}", "[".repeat(40), "]".repeat(40)),
                         Verdict::Refused,
@@ -123,7 +126,11 @@ fn generate(rng: &mut Rng) -> Input {
                     5 => (r#"{"nul": "a\u0000b"}"#.to_owned(), Verdict::Malformed),
                     6 => ("{not json".to_owned(), Verdict::Malformed),
                     _ => (
-                        format!("{{\"n\": 1, \"deep\": {}1{}}}", "[".repeat(20), "]".repeat(20)),
+                        format!(
+                            "{{\"n\": 1, \"deep\": {}1{}}}",
+                            "[".repeat(20),
+                            "]".repeat(20)
+                        ),
                         Verdict::New,
                     ),
                 };
@@ -162,8 +169,14 @@ fn generate(rng: &mut Rng) -> Input {
                     2 => ("{nobody.here}".to_owned(), Verdict::Refused),
                     3 => ("{li.si.disabled}".to_owned(), Verdict::Refused),
                     // the same recipient 10,000 times: one delivery
-                    4 => (format!("{{{}}}", vec!["zhang.san"; 10_000].join(",")), Verdict::New),
-                    5 => (format!("{{{}}}", vec!["nobody"; 10_000].join(",")), Verdict::Refused),
+                    4 => (
+                        format!("{{{}}}", vec!["zhang.san"; 10_000].join(",")),
+                        Verdict::New,
+                    ),
+                    5 => (
+                        format!("{{{}}}", vec!["nobody"; 10_000].join(",")),
+                        Verdict::Refused,
+                    ),
                     _ => ("{unclosed".to_owned(), Verdict::Malformed),
                 };
                 input.recipients = Some(recipients);
@@ -273,9 +286,16 @@ async fn thousands_of_hostile_inputs_are_refused_with_mp_codes_and_good_ones_all
     let delivered = "SELECT count(*) FROM msgpool.delivery WHERE state = 'sent' AND recipient_key = 'zhang.san'";
     wait_for(&db.pool, delivered, messages.len() as i64).await;
     stop.cancel();
-    worker.await.expect("join").expect("the worker stops cleanly");
+    worker
+        .await
+        .expect("join")
+        .expect("the worker stops cleanly");
     assert_eq!(
-        scalar::<i64>(&db.pool, "SELECT count(*) FROM msgpool.delivery WHERE state = 'sending'").await,
+        scalar::<i64>(
+            &db.pool,
+            "SELECT count(*) FROM msgpool.delivery WHERE state = 'sending'"
+        )
+        .await,
         0,
         "nothing left in flight"
     );

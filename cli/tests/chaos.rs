@@ -50,7 +50,10 @@ async fn in_flight(url: &str) -> i64 {
 async fn kills_and_a_database_restart_lose_nothing_and_duplicate_only_what_was_in_flight() {
     let home = tempfile::tempdir().expect("home");
     let cluster = Cluster::new(home.path().join("pool")).expect("PostgreSQL binaries");
-    let url = cluster.ensure_running().await.expect("a cluster of its own");
+    let url = cluster
+        .ensure_running()
+        .await
+        .expect("a cluster of its own");
     {
         let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
         msgpool::migrations::run(&mut conn).await.expect("schema");
@@ -67,10 +70,7 @@ async fn kills_and_a_database_restart_lose_nothing_and_duplicate_only_what_was_i
     .await
     .expect("set up");
 
-    let mut workers = [
-        worker(&url, home.path()),
-        worker(&url, home.path()),
-    ];
+    let mut workers = [worker(&url, home.path()), worker(&url, home.path())];
     let started = Instant::now();
     let producing = tokio::spawn({
         let url = url.clone();
@@ -118,7 +118,10 @@ async fn kills_and_a_database_restart_lose_nothing_and_duplicate_only_what_was_i
                 .args(["-QUIT", &pid.to_string()])
                 .status()
                 .expect("kill -QUIT");
-            while matches!(cluster.state().expect("state"), ClusterState::Running { .. }) {
+            while matches!(
+                cluster.state().expect("state"),
+                ClusterState::Running { .. }
+            ) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             cluster.ensure_running().await.expect("restarted");
@@ -151,7 +154,10 @@ async fn kills_and_a_database_restart_lose_nothing_and_duplicate_only_what_was_i
         if unfinished == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{unfinished} still unfinished a minute later");
+        assert!(
+            Instant::now() < deadline,
+            "{unfinished} still unfinished a minute later"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for child in &mut workers {
@@ -166,13 +172,12 @@ async fn kills_and_a_database_restart_lose_nothing_and_duplicate_only_what_was_i
     .fetch_one(&pool)
     .await
     .expect("sent");
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT d.id FROM msgpool.delivery d WHERE d.message_id = ANY ($1)",
-    )
-    .bind(&sent)
-    .fetch_all(&pool)
-    .await
-    .expect("delivery ids");
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT d.id FROM msgpool.delivery d WHERE d.message_id = ANY ($1)")
+            .bind(&sent)
+            .fetch_all(&pool)
+            .await
+            .expect("delivery ids");
     let mut received: HashMap<i64, u32> = HashMap::new();
     for request in http.requests() {
         if let Some(id) = request.json()["delivery_id"].as_i64() {
@@ -188,7 +193,11 @@ async fn kills_and_a_database_restart_lose_nothing_and_duplicate_only_what_was_i
         sent.len()
     );
     assert!(sent.len() > 1000, "a steady load: {}", sent.len());
-    assert_eq!(sent_deliveries, sent.len() as i64, "every message's delivery is sent");
+    assert_eq!(
+        sent_deliveries,
+        sent.len() as i64,
+        "every message's delivery is sent"
+    );
     assert_eq!(lost, 0, "every delivery reached the receiver");
     assert!(
         duplicates <= in_flight_at_kills,

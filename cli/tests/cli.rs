@@ -1265,22 +1265,38 @@ async fn secrets_stay_out_of_output_and_each_role_gets_a_url_of_its_own() {
             .env("MSGPOOL_HOME", home.path())
             .output()
             .expect("run msgpool");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
     };
     let url = role_url();
-    assert!(url.starts_with("postgres://msgpool_producer_login:"), "{url}");
+    assert!(
+        url.starts_with("postgres://msgpool_producer_login:"),
+        "{url}"
+    );
     assert_eq!(role_url(), url, "the same URL on every call");
     use std::os::unix::fs::PermissionsExt;
     let kept = home.path().join("msgpool_producer_login.password");
-    let mode = std::fs::metadata(&kept).expect("password kept").permissions().mode();
+    let mode = std::fs::metadata(&kept)
+        .expect("password kept")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
-    let producer = sqlx::PgPool::connect(&url).await.expect("the producer's URL works");
-    let id: i64 = sqlx::query_scalar("SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 1}')")
-        .fetch_one(&producer)
+    let producer = sqlx::PgPool::connect(&url)
         .await
-        .expect("a producer sends");
+        .expect("the producer's URL works");
+    let id: i64 =
+        sqlx::query_scalar("SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 1}')")
+            .fetch_one(&producer)
+            .await
+            .expect("a producer sends");
     assert!(id > 0);
     let refused = sqlx::query("SELECT email FROM msgpool.recipient")
         .execute(&producer)
@@ -1293,14 +1309,60 @@ async fn secrets_stay_out_of_output_and_each_role_gets_a_url_of_its_own() {
 #[tokio::test]
 async fn audit_shows_who_changed_what_from_what_to_what() {
     let db = quick_start().await;
-    ok(&db, &["type", "edit", "order.dispatch_backlog", "--urgency", "low"]);
-    ok(&db, &["recipient", "edit", "ops-robot", "--webhook-secret", "NEW-SECRET"]);
+    ok(
+        &db,
+        &["type", "edit", "order.dispatch_backlog", "--urgency", "low"],
+    );
+    ok(
+        &db,
+        &[
+            "recipient",
+            "edit",
+            "ops-robot",
+            "--webhook-secret",
+            "NEW-SECRET",
+        ],
+    );
     let table = ok(&db, &["audit", "--type", "order.dispatch_backlog"]);
     assert!(table.contains("urgency: high -> low"), "{table}");
-    assert!(table.contains("(msgpool)"), "the application that made it: {table}");
+    assert!(
+        table.contains("(msgpool)"),
+        "the application that made it: {table}"
+    );
     let robot = json(&db, &["audit", "--recipient", "ops-robot"]);
     let latest = &robot[0];
     assert_eq!(latest["action"], "update");
     assert_eq!(latest["after"]["webhook_secret"], "(replaced)");
     assert!(!robot.to_string().contains("NEW-SECRET") && !robot.to_string().contains("SEC123"));
+}
+
+#[tokio::test]
+async fn a_template_that_cannot_be_read_is_refused_when_set_and_nothing_changes() {
+    let db = quick_start().await;
+    let err = fails(
+        &db,
+        &[
+            "template",
+            "set",
+            "order.dispatch_backlog",
+            "--channel",
+            "email",
+            "--body",
+            "{{ count + }} {% if %}",
+        ],
+    );
+    assert!(
+        err.contains("the email template's body cannot be read") && err.contains("syntax error"),
+        "{err}"
+    );
+    let body: String = sqlx::query_scalar(
+        "SELECT body FROM msgpool.template WHERE type_key = 'order.dispatch_backlog' AND channel = 'email'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("template");
+    assert_eq!(
+        body, "{{ count }} orders are waiting",
+        "the old template stays"
+    );
 }

@@ -61,6 +61,7 @@ pub async fn set(
             ),
         ));
     }
+    check(channel, spec)?;
     let context = format!("setting the {channel} template of {type_key}");
     let changed: Option<Template> = sqlx::query_as(concat!(
         "UPDATE msgpool.template SET subject = coalesce($3, subject), body = coalesce($4, body),
@@ -102,6 +103,31 @@ pub async fn set(
     .fetch_one(pool)
     .await
     .map_err(Error::from_database(&context))
+}
+
+/// Refuses a part that the template engine cannot read, before anything is written: a
+/// broken template would otherwise show only when its deliveries go dead. (The check is not
+/// in SQL: the engine is the worker's, minijinja, which PostgreSQL does not have. A DBA's
+/// UPDATE of msgpool.template is checked by `msgpool template preview`.)
+fn check(channel: Channel, spec: &TemplateSpec) -> Result<()> {
+    let renderer = Renderer::default();
+    let parts = [
+        ("subject", &spec.subject),
+        ("body", &spec.body),
+        ("digest subject", &spec.digest_subject),
+        ("digest body", &spec.digest_body),
+    ];
+    for (part, source) in parts {
+        if let Some(source) = source
+            && let Err(problem) = renderer.check(source)
+        {
+            return Err(Error::invalid(
+                format!("the {channel} template's {part} cannot be read: {problem}"),
+                "fix it and set it again; `msgpool template preview TYPE --data JSON` shows what it renders",
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub async fn for_type(pool: &PgPool, type_key: &TypeKey) -> Result<Vec<Template>> {
