@@ -143,3 +143,29 @@ async fn status_counts_messages_and_deliveries_by_state_and_ages_the_oldest_due(
         "oldest due waited about 90s, got {age}"
     );
 }
+
+#[tokio::test]
+async fn with_a_pinned_clock_status_ages_what_is_due_by_that_clock() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let mut conn = db.pool.acquire().await.expect("connection");
+    // a week ago: by the pinned clock the message was sent just now, and waits for nothing
+    sqlx::raw_sql(
+        "SET msgpool.clock = '2026-11-26 08:00+08';
+         SELECT msgpool.send('server.down', deliver_at => '2026-11-26 09:00+08');
+         SELECT msgpool.send('server.down');",
+    )
+    .execute(&mut *conn)
+    .await
+    .expect("send at the pinned time");
+    let age: Option<f64> =
+        sqlx::query_scalar("SELECT extract(epoch FROM oldest_due_age)::float8 FROM msgpool.status")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("status");
+    let age = age.expect("the second message is due");
+    assert!(
+        age < 60.0,
+        "due since the pinned now, not since a week ago: {age}"
+    );
+}

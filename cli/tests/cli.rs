@@ -1366,3 +1366,80 @@ async fn a_template_that_cannot_be_read_is_refused_when_set_and_nothing_changes(
         "the old template stays"
     );
 }
+
+#[tokio::test]
+async fn a_type_keeps_the_channels_its_subscriptions_and_quiet_hours_name() {
+    let db = quick_start().await;
+    let err = fails(
+        &db,
+        &[
+            "type",
+            "edit",
+            "order.dispatch_backlog",
+            "--channels",
+            "inbox,email,sms",
+        ],
+    );
+    assert!(
+        err.contains("would stop using webhook") && err.contains("recipient ops-robot (webhook)"),
+        "{err}"
+    );
+    let channels: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(channels)::text FROM msgpool.message_type WHERE key = 'order.dispatch_backlog'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("channels");
+    assert_eq!(
+        channels,
+        ["inbox", "email", "sms", "webhook"],
+        "nothing changed"
+    );
+
+    ok(
+        &db,
+        &[
+            "type",
+            "add",
+            "report.ready",
+            "--name",
+            "Report",
+            "--channels",
+            "inbox",
+        ],
+    );
+    let err = fails(
+        &db,
+        &[
+            "quiet-hours",
+            "set",
+            "report.ready",
+            "--channel",
+            "webhook",
+            "--from",
+            "22:00",
+            "--to",
+            "08:00",
+        ],
+    );
+    assert!(err.contains("does not use channel webhook"), "{err}");
+    ok(
+        &db,
+        &[
+            "quiet-hours",
+            "set",
+            "report.ready",
+            "--channel",
+            "inbox",
+            "--from",
+            "22:00",
+            "--to",
+            "08:00",
+        ],
+    );
+    let err = fails(
+        &db,
+        &["type", "edit", "report.ready", "--channels", "email"],
+    );
+    assert!(err.contains("which has quiet hours"), "{err}");
+}

@@ -200,3 +200,44 @@ $$;
 
 CREATE TRIGGER subscription_check_channels BEFORE INSERT OR UPDATE ON msgpool.subscription
   FOR EACH ROW EXECUTE FUNCTION msgpool.subscription_check_channels();
+
+-- A type may not stop using a channel that a subscription narrows to, or that has quiet
+-- hours: the subscriber would silently hear nothing there (MP010, naming them).
+CREATE FUNCTION msgpool.message_type_check_channels()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  removed msgpool.channel[] := ARRAY(SELECT unnest(OLD.channels) EXCEPT SELECT unnest(NEW.channels));
+  named text;
+BEGIN
+  IF cardinality(removed) = 0 THEN
+    RETURN NEW;
+  END IF;
+  SELECT string_agg(format('%s %s (%s)', CASE WHEN s.recipient_key IS NOT NULL THEN 'recipient' ELSE 'group' END,
+                           coalesce(s.recipient_key, s.group_key), array_to_string(s.channels, ',')), ', '
+                    ORDER BY coalesce(s.recipient_key, s.group_key))
+    INTO named
+    FROM msgpool.subscription s
+   WHERE s.type_key = OLD.key AND s.channels && removed;
+  IF named IS NOT NULL THEN
+    RAISE EXCEPTION 'message type % would stop using %, which these subscriptions name: %', OLD.key,
+        array_to_string(removed, ', '), named
+      USING ERRCODE = 'MP010',
+            HINT = format('change their channels first (msgpool subscribe %s --recipient KEY --channels ...), or keep %s',
+                          OLD.key, array_to_string(removed, ', '));
+  END IF;
+  SELECT string_agg(q.channel::text, ', ' ORDER BY q.channel) INTO named
+    FROM msgpool.quiet_hours q
+   WHERE q.type_key = OLD.key AND q.channel = ANY (removed);
+  IF named IS NOT NULL THEN
+    RAISE EXCEPTION 'message type % would stop using %, which has quiet hours', OLD.key, named
+      USING ERRCODE = 'MP010',
+            HINT = format('remove them first: msgpool quiet-hours remove %s --channel CHANNEL', OLD.key);
+  END IF;
+  RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER message_type_check_channels BEFORE UPDATE OF channels ON msgpool.message_type
+  FOR EACH ROW EXECUTE FUNCTION msgpool.message_type_check_channels();

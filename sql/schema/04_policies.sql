@@ -32,6 +32,28 @@ CREATE TABLE msgpool.quiet_hours (
 COMMENT ON TABLE msgpool.quiet_hours IS
   'Per type and channel: no deliveries below an urgency between two local times (defer or drop)';
 
+-- Quiet hours only for a channel the type uses, as for subscriptions and templates (MP010).
+CREATE FUNCTION msgpool.quiet_hours_check_channel()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  type_channels msgpool.channel[];
+BEGIN
+  SELECT t.channels INTO type_channels FROM msgpool.message_type t WHERE t.key = NEW.type_key;
+  IF NOT NEW.channel = ANY (type_channels) THEN
+    RAISE EXCEPTION 'message type % does not use channel %', NEW.type_key, NEW.channel
+      USING ERRCODE = 'MP010',
+            HINT = format('%s uses %s; add the channel to the type first', NEW.type_key,
+                          array_to_string(type_channels, ', '));
+  END IF;
+  RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER quiet_hours_check_channel BEFORE INSERT OR UPDATE ON msgpool.quiet_hours
+  FOR EACH ROW EXECUTE FUNCTION msgpool.quiet_hours_check_channel();
+
 -- The interval policy's memory: when the latest notification of a type to a recipient on a
 -- channel is due. Upserted by schedule_delivery(), so concurrent dispatchers agree.
 CREATE TABLE msgpool.interval_slot (

@@ -117,9 +117,12 @@ $$;
 -- Who: the message's explicit recipients, else the type's subscribers (directly or through
 -- a group; someone reached twice is one recipient, with the union of the channels).
 -- Which channels: the type's, narrowed by the subscription. A delivery that cannot be made
--- is recorded as skipped with the reason (disabled recipient, no contact for the channel),
--- never left out silently. When: schedule_delivery() (04_policies.sql), called only for
--- deliveries a rule could touch. Expanding twice cannot double-send: delivery_once is unique.
+-- is recorded as skipped with the reason, for an administrator to act on: a disabled
+-- recipient; a missing contact for a channel the subscription names; a recipient reachable
+-- on none of the type's channels. A missing contact for a channel nobody asked of that
+-- recipient (a person without a webhook, on a type that also posts to a robot) is not a
+-- delivery at all. When: schedule_delivery() (04_policies.sql), called only for deliveries
+-- a rule could touch. Expanding twice cannot double-send: delivery_once is unique.
 CREATE FUNCTION msgpool.dispatch(batch_size integer DEFAULT 100)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
@@ -155,13 +158,16 @@ BEGIN
      WHERE d.recipients IS NULL
   ),
   targets AS (
-    SELECT DISTINCT a.message_id, a.type_key, a.urgency, a.timed, a.recipient_key, c AS channel
+    -- asked: a subscription names this channel for this recipient
+    SELECT a.message_id, a.type_key, a.urgency, a.timed, a.recipient_key, c AS channel,
+           bool_or(a.channels IS NOT NULL) AS asked
       FROM audience a
       JOIN msgpool.message_type t ON t.key = a.type_key
       CROSS JOIN LATERAL unnest(t.channels) AS c
      WHERE a.channels IS NULL OR c = ANY (a.channels)
+     GROUP BY a.message_id, a.type_key, a.urgency, a.timed, a.recipient_key, c
   ),
-  checked AS (
+  contacted AS (
     SELECT tg.*, t.digest,
            tg.urgency < 'urgent' AND ((t.send_policy <> 'immediate' AND NOT tg.timed) OR q.type_key IS NOT NULL)
              AS ruled,
@@ -170,7 +176,8 @@ BEGIN
              WHEN tg.channel = 'email' AND r.email IS NULL THEN 'recipient has no email address'
              WHEN tg.channel = 'sms' AND r.phone IS NULL THEN 'recipient has no phone number'
              WHEN tg.channel = 'webhook' AND r.webhook_url IS NULL THEN 'recipient has no webhook'
-           END AS unsendable
+           END AS unsendable,
+           r.enabled AS recipient_enabled
       FROM targets tg
       JOIN msgpool.message_type t ON t.key = tg.type_key
       -- one probe of the primary key per delivery (LIMIT keeps the planner from turning this
@@ -179,6 +186,13 @@ BEGIN
       CROSS JOIN LATERAL (SELECT r.enabled, r.email, r.phone, r.webhook_url
                             FROM msgpool.recipient r WHERE r.key = tg.recipient_key LIMIT 1) r
       LEFT JOIN msgpool.quiet_hours q ON q.type_key = tg.type_key AND q.channel = tg.channel
+  ),
+  checked AS (
+    SELECT c.* FROM (
+      SELECT ct.*, bool_or(ct.unsendable IS NULL) OVER (PARTITION BY ct.message_id, ct.recipient_key) AS reachable
+        FROM contacted ct
+    ) c
+     WHERE c.unsendable IS NULL OR NOT c.recipient_enabled OR c.asked OR NOT c.reachable
   ),
   scheduled AS (
     SELECT c.*,
@@ -284,10 +298,11 @@ BEGIN
 
   SELECT * INTO lim FROM msgpool.rate_limit r WHERE r.channel = claim_deliveries.channel;
   IF lim.provider_per_second IS NOT NULL THEN
-    -- the row lock taken here makes concurrent claims of this channel share one budget
+    -- the row lock taken here makes concurrent claims of this channel share one budget; a
+    -- provider's rate is in real seconds, so the budget is too, whatever the clock says
     UPDATE msgpool.rate_limit r
-       SET budget_used = CASE WHEN r.budget_second = date_trunc('second', at) THEN r.budget_used ELSE 0 END,
-           budget_second = date_trunc('second', at)
+       SET budget_used = CASE WHEN r.budget_second = date_trunc('second', now()) THEN r.budget_used ELSE 0 END,
+           budget_second = date_trunc('second', now())
      WHERE r.channel = claim_deliveries.channel
     RETURNING least(batch_size, r.provider_per_second - r.budget_used) INTO batch_size;
     IF batch_size <= 0 THEN

@@ -13,12 +13,12 @@ SELECT
      FROM (SELECT state, count(*) AS n FROM msgpool.message GROUP BY state) m) AS messages,
   (SELECT coalesce(jsonb_object_agg(state, n ORDER BY state), '{}')
      FROM (SELECT state, count(*) AS n FROM msgpool.delivery GROUP BY state) d) AS deliveries,
-  (SELECT now() - min(due)
+  (SELECT msgpool.clock() - min(due)
      FROM (SELECT min(due_at) AS due FROM msgpool.message
-            WHERE state = 'pending' AND due_at <= now()
+            WHERE state = 'pending' AND due_at <= msgpool.clock()
            UNION ALL
            SELECT min(next_attempt_at) FROM msgpool.delivery
-            WHERE state = 'pending' AND next_attempt_at <= now()) w) AS oldest_due_age,
+            WHERE state = 'pending' AND next_attempt_at <= msgpool.clock()) w) AS oldest_due_age,
   (SELECT count(*) FROM msgpool.delivery WHERE state = 'dead') AS dead;
 
 -- One row per channel:
