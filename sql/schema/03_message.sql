@@ -264,20 +264,24 @@ AS $$
 DECLARE
   enabled boolean;
   type_urgency msgpool.urgency;
+  max_bytes integer;
+  max_lag interval;
   wake boolean;
 BEGIN
-  SELECT mt.enabled, mt.urgency,
+  -- the limits in the same query: as a function call of their own, reading the settings
+  -- row cost every insert a query of its own
+  SELECT mt.enabled, mt.urgency, s.max_payload_bytes, s.max_deliver_at_lag,
          EXISTS (SELECT 1 FROM msgpool.waiting_worker w WHERE w.since > now() - interval '1 minute')
-    INTO enabled, type_urgency, wake
-    FROM msgpool.message_type mt
+    INTO enabled, type_urgency, max_bytes, max_lag, wake
+    FROM msgpool.message_type mt, msgpool.settings s
    WHERE mt.key = NEW.type_key;
   IF enabled IS NOT TRUE OR jsonb_typeof(NEW.payload) <> 'object'
-     OR pg_column_size(NEW.payload) > msgpool.max_payload_bytes() OR msgpool.too_deep(NEW.payload) THEN
+     OR pg_column_size(NEW.payload) > max_bytes OR msgpool.too_deep(NEW.payload) THEN
     PERFORM msgpool.refuse_message(NEW);
   END IF;
   IF NEW.dedup_key IS NOT NULL OR NEW.source IS NOT NULL OR NEW.deliver_at IS NOT NULL THEN
     IF length(NEW.dedup_key) > 200 OR length(NEW.source) > 200
-       OR NEW.deliver_at < msgpool.clock() - msgpool.max_deliver_at_lag() THEN
+       OR NEW.deliver_at < msgpool.clock() - max_lag THEN
       PERFORM msgpool.refuse_message(NEW);
     END IF;
   END IF;
