@@ -1,13 +1,18 @@
 //! Where msgpool's database is: a URL given by the user, or the embedded default.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, Connection as _, PgConnection, PgPool};
 
 use crate::domain::Role;
 use crate::embedded::Cluster;
 use crate::{Error, Result, migrations};
+
+/// How long a server has to accept a connection: an unreachable one is reported with its
+/// cause within seconds, where the pool alone retries for 30 and says only "timed out".
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The embedded cluster's folder when `MSGPOOL_HOME` is not set.
 pub const DEFAULT_HOME: &str = ".msgpool";
@@ -49,10 +54,7 @@ impl Database {
     /// Brings the schema up to date; returns the migrations it applied.
     pub async fn migrate(&self) -> Result<Vec<String>> {
         let url = self.url().await?;
-        let mut conn = connect_options(&url)?
-            .connect()
-            .await
-            .map_err(Error::from_database("connecting to the database"))?;
+        let mut conn = connect(&connect_options(&url)?).await?;
         migrations::run(&mut conn).await
     }
 
@@ -64,11 +66,7 @@ impl Database {
         let url = self.url().await?;
         let options = connect_options(&url)?;
         let password = role_password(role)?;
-        let mut conn = options
-            .clone()
-            .connect()
-            .await
-            .map_err(Error::from_database("connecting to the database"))?;
+        let mut conn = connect(&options).await?;
         sqlx::query("SELECT msgpool.make_login($1, $2, $3)")
             .bind(role.login())
             .bind(role.group())
@@ -99,15 +97,19 @@ impl Database {
     /// A connection pool of at most `max_connections`, after [`Database::migrate_if_embedded`].
     pub async fn pool(&self, max_connections: u32) -> Result<PgPool> {
         self.migrate_if_embedded().await?;
-        let url = self.url().await?;
-        PgPoolOptions::new()
+        let options = connect_options(&self.url().await?)?;
+        // a first connection of its own, for the server's answer when there is none to pool
+        connect(&options)
+            .await?
+            .close()
+            .await
+            .map_err(Error::from_database("closing the first connection"))?;
+        Ok(PgPoolOptions::new()
             .max_connections(max_connections)
             // No ping before each use: a round trip on every query, and a broken connection
             // shows up as an error that callers already retry.
             .test_before_acquire(false)
-            .connect_with(connect_options(&url)?)
-            .await
-            .map_err(Error::from_database("connecting to the database"))
+            .connect_lazy_with(options))
     }
 }
 
@@ -129,6 +131,23 @@ fn role_password(role: Role) -> Result<String> {
         .and_then(|mut f| f.write_all(password.as_bytes()))
         .map_err(Error::io(format!("writing {}", file.display())))?;
     Ok(password)
+}
+
+/// One connection, or why there is none (refused, unknown host, no answer) naming the server.
+async fn connect(options: &PgConnectOptions) -> Result<PgConnection> {
+    let server = format!("{}:{}", options.get_host(), options.get_port());
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Ok(connected) => connected.map_err(Error::from_database(format!(
+            "connecting to the database at {server}"
+        ))),
+        Err(_) => Err(Error::setup(
+            format!(
+                "the database at {server} did not answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+            "check the host and port of DATABASE_URL, and that PostgreSQL is running and reachable there",
+        )),
+    }
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions> {

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::domain::{Channel, RecipientKey, TypeKey};
+use crate::admin::Keyed;
+use crate::domain::{Channel, DeliveryState, RecipientKey, TypeKey};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -15,7 +16,8 @@ pub struct Delivery {
     pub recipient_key: String,
     #[sqlx(try_from = "String")]
     pub channel: Channel,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: DeliveryState,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -31,7 +33,7 @@ pub struct Delivery {
 /// Which deliveries: every field given narrows the set.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub state: Option<String>,
+    pub state: Option<DeliveryState>,
     pub type_key: Option<TypeKey>,
     pub recipient: Option<RecipientKey>,
     pub channel: Option<Channel>,
@@ -39,8 +41,15 @@ pub struct Filter {
     pub deferred: bool,
 }
 
-/// The newest `limit` deliveries matching `filter`.
+/// The newest `limit` deliveries matching `filter`; a type or recipient that does not exist
+/// is refused with the nearest key, rather than answered with an empty list.
 pub async fn list(pool: &PgPool, filter: &Filter, limit: i64) -> Result<Vec<Delivery>> {
+    if let Some(key) = &filter.type_key {
+        Keyed::MessageType.require(pool, key.as_str()).await?;
+    }
+    if let Some(key) = &filter.recipient {
+        Keyed::Recipient.require(pool, key.as_str()).await?;
+    }
     sqlx::query_as(
         "SELECT d.id, d.message_id, m.type_key, d.recipient_key::text, d.channel::text AS channel,
                 d.state::text AS state, d.attempts, d.next_attempt_at, d.sent_at, d.provider_ref,
@@ -55,7 +64,7 @@ pub async fn list(pool: &PgPool, filter: &Filter, limit: i64) -> Result<Vec<Deli
           ORDER BY d.id DESC
           LIMIT $5",
     )
-    .bind(filter.state.as_deref())
+    .bind(filter.state.map(DeliveryState::as_str))
     .bind(filter.type_key.as_ref().map(TypeKey::as_str))
     .bind(filter.recipient.as_ref().map(RecipientKey::as_str))
     .bind(filter.channel.map(Channel::as_str))

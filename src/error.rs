@@ -76,6 +76,12 @@ impl Error {
             Error::Refused { hint, .. }
             | Error::NotFound { hint, .. }
             | Error::Setup { hint, .. } => hint.as_deref(),
+            Error::Database {
+                source: sqlx::Error::Io(_) | sqlx::Error::Tls(_),
+                ..
+            } => Some(
+                "check the host and port of DATABASE_URL, and that PostgreSQL is running and reachable there",
+            ),
             Error::Database { source, .. } => database_error(source)
                 .filter(|e| e.code() == "42P01" || e.code() == "3F000")
                 .map(|_| "the msgpool schema is missing here: run `msgpool db migrate`"),

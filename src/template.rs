@@ -2,7 +2,8 @@
 //! built-in default) with the payload's keys and msgpool's own variables.
 //!
 //! Variables: every key of the payload, plus `type_key`, `type_name`, `category`, `urgency`,
-//! `created_at` (RFC 3339), `duplicate_count` (repeats counted by dedup) and `recipient_name`.
+//! `created_at` (in the type's time zone with its offset: `2026-12-02 23:15:17+08:00`),
+//! `duplicate_count` (repeats counted by dedup when it was rendered) and `recipient_name`.
 //! A variable the template names but the payload lacks is an error, never silently blank text.
 //!
 //! A digest (several messages gathered for one recipient) is rendered twice over: each

@@ -67,6 +67,34 @@ async fn the_embedded_cluster_starts_is_reused_and_stops() {
 }
 
 #[tokio::test]
+async fn a_cluster_started_for_a_process_stops_when_that_process_ends() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::new(home.path().join("pool")).expect("PostgreSQL binaries");
+    cluster.ensure_running().await.expect("start");
+    let mut run = std::process::Command::new("sleep")
+        .arg("2")
+        .spawn()
+        .expect("a process to outlive");
+    cluster.stop_when_gone(run.id()).expect("watch it");
+    assert!(
+        matches!(
+            cluster.state().expect("state"),
+            ClusterState::Running { .. }
+        ),
+        "the cluster runs while the process does"
+    );
+    run.wait().expect("the process ends");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while cluster.state().expect("state") != ClusterState::Stopped {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster still runs 30 s after the process ended"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
 async fn concurrent_first_starts_make_one_cluster() {
     let home = tempfile::tempdir().expect("temp dir");
     let path = home.path().join("pool");

@@ -18,3 +18,40 @@ pub fn payload(data: &str) -> msgpool::Result<serde_json::Value> {
         )
     })
 }
+
+/// A point in time as people write it: RFC 3339 (`2026-11-26T08:00:00+08:00`), a space for
+/// the `T`, minutes or seconds, an offset as `+08`, `+0800` or `+08:00`, or no offset for the
+/// machine's local time.
+pub fn time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::{DateTime, Local, NaiveDateTime, TimeZone as _, Utc};
+    let text = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let spaced = text.replacen('T', " ", 1);
+    let spaced = spaced
+        .strip_suffix('Z')
+        .map_or(spaced.clone(), |s| format!("{s}+00"));
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(&spaced, format) {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(&spaced, format) {
+            return Local
+                .from_local_datetime(&local)
+                .single()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| {
+                    format!(
+                        "{text:?} falls in a clock change here; give the offset, e.g. {text}+08:00"
+                    )
+                });
+        }
+    }
+    Err(format!(
+        "{text:?} is not a time msgpool reads; write e.g. 2026-11-26 08:00+08:00, \
+         2026-11-26T00:00:00Z, or 2026-11-26 08:00 for this machine's local time"
+    ))
+}

@@ -19,6 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::output::outln;
 use anyhow::Context as _;
 use serde::Serialize;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -47,7 +48,7 @@ pub struct Figure {
 
 impl Figures {
     fn add(&mut self, name: &str, value: f64, unit: &str) {
-        println!("{name:<28} {value:>12.2} {unit}");
+        outln!("{name:<28} {value:>12.2} {unit}");
         self.figures.push(Figure {
             name: name.to_owned(),
             value,

@@ -167,11 +167,14 @@ fn default_log_filter() -> &'static str {
 
 /// The error, its causes and msgpool's hint on one line.
 fn one_line(e: &anyhow::Error) -> String {
-    let mut line = e
-        .chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
+    // each cause once: sqlx's own message already ends with the io error it wraps
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !parts.last().is_some_and(|last| last.ends_with(&cause)) {
+            parts.push(cause);
+        }
+    }
+    let mut line = parts.join(": ");
     if let Some(hint) = e
         .downcast_ref::<msgpool::Error>()
         .and_then(msgpool::Error::hint)

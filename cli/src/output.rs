@@ -1,11 +1,40 @@
 //! How commands print: aligned tables and `key: value` lines for people, JSON with `--json`.
 
+use std::io::Write as _;
+
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
+/// `println!` that ends the process quietly when the reader has gone (`msgpool inbox R |
+/// head`), as Unix tools do, instead of panicking on EPIPE.
+macro_rules! outln {
+    () => { $crate::output::line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::output::line(format_args!($($arg)*)) };
+}
+pub(crate) use outln;
+
+pub fn line(args: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing to standard output: {error}");
+            std::process::exit(1);
+        }
+        std::process::exit(0);
+    }
+}
+
+/// A time as people here read it: this machine's local zone (`TZ`), with the offset so that
+/// no one mistakes UTC for local, e.g. `2026-11-26 08:00:00+08:00`. JSON keeps RFC 3339.
+pub fn time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S%:z")
+        .to_string()
+}
+
 /// Prints `value` as pretty JSON.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -25,7 +54,7 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
                 out.push_str(&" ".repeat(w - cell.width() + 2));
             }
         }
-        println!("{}", out.trim_end());
+        outln!("{}", out.trim_end());
     };
     line(headers.to_vec());
     for row in &rows {
@@ -37,7 +66,7 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
 pub fn fields(fields: &[(&str, String)]) {
     let width = fields.iter().map(|(l, _)| l.width()).max().unwrap_or(0);
     for (label, value) in fields {
-        println!("{label}:{}{value}", " ".repeat(width - label.width() + 1));
+        outln!("{label}:{}{value}", " ".repeat(width - label.width() + 1));
     }
 }
 

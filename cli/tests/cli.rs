@@ -9,12 +9,19 @@ use std::process::{Command, Output};
 use support::TestDb;
 
 fn run(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_msgpool"))
+    msgpool_on(&db.url, args).output().expect("run msgpool")
+}
+
+/// The command to run `msgpool args` against the database at `url`.
+fn msgpool_on(url: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_msgpool"));
+    command
         .args(args)
-        .env("DATABASE_URL", &db.url)
-        .env_remove("MSGPOOL_HOME")
-        .output()
-        .expect("run msgpool")
+        .env("DATABASE_URL", url)
+        // times print in the local zone; the same one on every machine
+        .env("TZ", "UTC")
+        .env_remove("MSGPOOL_HOME");
+    command
 }
 
 /// Runs a command that must succeed; returns its stdout.
@@ -792,7 +799,7 @@ async fn deliveries_can_be_listed_by_filter_retried_and_counted_per_channel() {
     let err = fails(&db, &["retry"]);
     assert!(err.contains("say which dead deliveries"), "{err}");
     assert!(
-        ok(&db, &["retry", "--channel", "email"]).contains("re-queued 0"),
+        ok(&db, &["retry", "--channel", "email"]).contains("nothing re-queued"),
         "nothing dead on email"
     );
     assert!(ok(&db, &["retry", "--channel", "sms"]).contains("re-queued 1"));
@@ -1159,7 +1166,8 @@ async fn send_time_and_noise_rules_are_set_explained_shown_and_cancelled() {
         "a header and two deliveries:\n{deferred}"
     );
     assert!(
-        deferred.contains("due 11-26 00:00:00  deferred: send times 08:00 (Asia/Shanghai)"),
+        deferred
+            .contains("due 2026-11-26 00:00:00+00:00  deferred: send times 08:00 (Asia/Shanghai)"),
         "{deferred}"
     );
     let status = ok(&db, &["status"]);
@@ -1442,4 +1450,295 @@ async fn a_type_keeps_the_channels_its_subscriptions_and_quiet_hours_name() {
         &["type", "edit", "report.ready", "--channels", "email"],
     );
     assert!(err.contains("which has quiet hours"), "{err}");
+}
+
+#[tokio::test]
+async fn adds_and_edits_print_the_record_as_it_now_is_in_text_and_json() {
+    let db = quick_start().await;
+    let edited = ok(
+        &db,
+        &["type", "edit", "order.dispatch_backlog", "--urgency", "low"],
+    );
+    assert!(
+        edited.contains("urgency:") && edited.contains("low"),
+        "{edited}"
+    );
+    assert!(!edited.contains("high"), "the urgency it had: {edited}");
+    let edited = json(
+        &db,
+        &[
+            "type",
+            "edit",
+            "order.dispatch_backlog",
+            "--urgency",
+            "urgent",
+        ],
+    );
+    assert_eq!(edited["urgency"], "urgent");
+    let renamed = ok(&db, &["recipient", "edit", "zhang.san", "--name", "张三三"]);
+    assert!(renamed.contains("张三三"), "{renamed}");
+    let renamed = json(&db, &["recipient", "edit", "zhang.san", "--name", "张三丰"]);
+    assert_eq!(renamed["name"], "张三丰");
+
+    let added = json(
+        &db,
+        &[
+            "type",
+            "add",
+            "server.down",
+            "--name",
+            "服务器宕机",
+            "--urgency",
+            "urgent",
+        ],
+    );
+    assert_eq!(
+        (added["key"].as_str(), added["urgency"].as_str()),
+        (Some("server.down"), Some("urgent")),
+        "type add --json: the type as added, settings applied"
+    );
+    let group = json(&db, &["group", "add", "dba", "--name", "DBA"]);
+    assert_eq!(group["key"], "dba");
+    let group = json(&db, &["group", "add-member", "dba", "zhang.san"]);
+    assert_eq!(group["members"], serde_json::json!(["zhang.san"]));
+}
+
+#[tokio::test]
+async fn a_reader_that_goes_away_ends_the_command_quietly() {
+    let db = quick_start().await;
+    for args in [&["inbox", "zhang.san", "--json"][..], &["type", "list"][..]] {
+        let mut child = msgpool_on(&db.url, args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run msgpool");
+        // like `| head` having read enough: the pipe's reading end closes before it writes
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("msgpool ends");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "msgpool {args:?}: {:?} {err}",
+            out.status
+        );
+        assert!(
+            err.is_empty(),
+            "nothing on stderr for msgpool {args:?}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_ids_keys_states_and_times_get_an_answer_that_says_what_to_do() {
+    let db = quick_start().await;
+    let err = fails(&db, &["retry", "12345"]);
+    assert!(
+        err.contains("no delivery 12345") && err.contains("--state dead"),
+        "{err}"
+    );
+    let err = fails(&db, &["retry", "--type", "order.dispatch_backlgo"]);
+    assert!(
+        err.contains("unknown message type") && err.contains("order.dispatch_backlog"),
+        "did you mean: {err}"
+    );
+    let err = fails(&db, &["deliveries", "--recipient", "zhang.sam"]);
+    assert!(
+        err.contains("unknown recipient") && err.contains("zhang.san"),
+        "did you mean, not an empty table: {err}"
+    );
+    let out = run(&db, &["deliveries", "--state", "bogus"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("unknown delivery state \"bogus\"") && err.contains("pending, sending, sent"),
+        "{err}"
+    );
+
+    // a time as people write it, and a time that is not one
+    let sent = json(
+        &db,
+        &[
+            "send",
+            "order.dispatch_backlog",
+            "--data",
+            "{\"count\": 1}",
+            "--deliver-at",
+            "2099-11-26 04:00+08",
+        ],
+    );
+    let due: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT deliver_at FROM msgpool.message WHERE id = $1")
+            .bind(sent["id"].as_i64().expect("id"))
+            .fetch_one(&db.pool)
+            .await
+            .expect("the message");
+    assert_eq!(due.to_rfc3339(), "2099-11-25T20:00:00+00:00");
+    let out = run(
+        &db,
+        &[
+            "send",
+            "order.dispatch_backlog",
+            "--deliver-at",
+            "26/11/2099 4am",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a time msgpool reads") && err.contains("2026-11-26 08:00+08:00"),
+        "{err}"
+    );
+
+    // a port nothing listens on: refused, named, in well under the pool's 30 s
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let out = msgpool_on(
+        &format!("postgres://u:hunter2@127.0.0.1:{port}/x"),
+        &["type", "list"],
+    )
+    .output()
+    .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("refused"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "no password in errors: {err}");
+
+    // a server that accepts and never answers
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = silent.local_addr().expect("addr").port();
+    let out = msgpool_on(
+        &format!("postgres://u:hunter2@127.0.0.1:{port}/x"),
+        &["type", "list"],
+    )
+    .output()
+    .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("127.0.0.1:{port} did not answer within 5 s")),
+        "{err}"
+    );
+    drop(silent);
+}
+
+#[tokio::test]
+async fn times_read_in_the_local_zone_and_a_repeat_says_it_was_counted() {
+    let db = quick_start().await;
+    let shanghai = |args: &[&str]| {
+        let out = msgpool_on(&db.url, args)
+            .env("TZ", "Asia/Shanghai")
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    sqlx::query("SELECT msgpool.dispatch(10)")
+        .execute(&db.pool)
+        .await
+        .expect("dispatch");
+    let listed = shanghai(&["deliveries"]);
+    let due: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT min(next_attempt_at) FROM msgpool.delivery")
+            .fetch_one(&db.pool)
+            .await
+            .expect("due");
+    let local = due
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+08"))
+        .format("%Y-%m-%d %H:%M:%S+08:00")
+        .to_string();
+    assert!(
+        listed.contains(&format!("due {local}")),
+        "{local} in {listed}"
+    );
+
+    // the quick start's message carried dedup key wh-1
+    let again = ok(
+        &db,
+        &[
+            "send",
+            "order.dispatch_backlog",
+            "--data",
+            "{\"count\": 121}",
+            "--dedup-key",
+            "wh-1",
+        ],
+    );
+    let first: i64 = sqlx::query_scalar("SELECT id FROM msgpool.message")
+        .fetch_one(&db.pool)
+        .await
+        .expect("the quick start's message");
+    assert!(
+        again.starts_with(&format!("counted on message {first} (×2)")),
+        "{again}"
+    );
+    let third = json(
+        &db,
+        &[
+            "send",
+            "order.dispatch_backlog",
+            "--data",
+            "{\"count\": 122}",
+            "--dedup-key",
+            "wh-1",
+        ],
+    );
+    assert_eq!(
+        (third["id"].as_i64(), third["repeats"].as_i64()),
+        (Some(first), Some(2))
+    );
+
+    // templates see the message's time in the type's zone, with the offset
+    ok(
+        &db,
+        &[
+            "type",
+            "edit",
+            "order.dispatch_backlog",
+            "--time-zone",
+            "Asia/Shanghai",
+        ],
+    );
+    ok(
+        &db,
+        &[
+            "template",
+            "set",
+            "order.dispatch_backlog",
+            "--channel",
+            "inbox",
+            "--subject",
+            "backlog",
+            "--body",
+            "since {{ created_at }}",
+        ],
+    );
+    let preview = json(
+        &db,
+        &[
+            "template",
+            "preview",
+            "order.dispatch_backlog",
+            "--data",
+            "{\"count\": 1}",
+        ],
+    );
+    let body = preview
+        .as_array()
+        .expect("channels")
+        .iter()
+        .find(|p| p["channel"] == "inbox")
+        .and_then(|p| p["body"].as_str().map(str::to_owned))
+        .expect("the inbox preview");
+    let at = body.strip_prefix("since ").expect(&body);
+    assert!(
+        chrono::DateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S%:z")
+            .is_ok_and(|t| t.offset().local_minus_utc() == 8 * 3600),
+        "a local time with its offset: {body}"
+    );
 }

@@ -158,6 +158,18 @@ RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT make_interval(secs => extract(epoch FROM span)) $$;
 
+-- An instant as people in `zone` read it, with the offset: "2026-12-02 23:15:17+08:00".
+-- Templates get message times this way, not as UTC that reads as the wrong hour.
+CREATE FUNCTION msgpool.local_time(at timestamptz, zone text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT to_char(at AT TIME ZONE zone, 'YYYY-MM-DD HH24:MI:SS')
+         || CASE WHEN o.off < interval '0' THEN '-' ELSE '+' END
+         || to_char(CASE WHEN o.off < interval '0' THEN -o.off ELSE o.off END, 'HH24:MI')
+    FROM (SELECT (at AT TIME ZONE zone) - (at AT TIME ZONE 'UTC') AS off) o
+$$;
+
 -- "08:00, 17:00"
 CREATE FUNCTION msgpool.format_times(times time[])
 RETURNS text

@@ -78,7 +78,7 @@ CREATE TYPE msgpool.claimed_delivery AS (
   message_id      bigint,
   payload         jsonb,
   duplicate_count integer,
-  created_at      timestamptz,
+  created_at      text,   -- in the type's time zone, with the offset (msgpool.local_time)
   urgency         msgpool.urgency,
   type_key        text,
   type_name       text,
@@ -337,7 +337,8 @@ BEGIN
      WHERE d.id = due.id
     RETURNING d.*
   )
-  SELECT c.id, c.lease_token, c.attempts, c.channel, m.id, m.payload, m.duplicate_count, m.created_at,
+  SELECT c.id, c.lease_token, c.attempts, c.channel, m.id, m.payload, m.duplicate_count,
+         msgpool.local_time(m.created_at, t.time_zone),
          m.urgency, t.key::text, t.name, t.category, tpl.subject, tpl.body,
          r.key::text, r.name, r.email, r.phone, r.webhook_url, r.webhook_flavor, r.webhook_secret,
          tpl.digest_subject, tpl.digest_body

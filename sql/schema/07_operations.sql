@@ -55,7 +55,9 @@ SELECT m.type_key, d.dedup_key, m.id AS message_id, m.duplicate_count, m.created
 -- Re-queues dead deliveries: the ones named by id, or all matching the filters given
 -- (all NULL: every dead delivery), but never those of a cancelled message. They get a fresh
 -- set of attempts, due at once; their last error stays visible until the next attempt.
--- Returns how many were re-queued.
+-- Returns how many were re-queued. A named id that is not a dead delivery is MP016, an
+-- unknown type MP001, an unknown recipient MP005: "re-queued 0" is kept for a filter that
+-- matches nothing dead.
 CREATE FUNCTION msgpool.retry_deliveries(
   ids           bigint[] DEFAULT NULL,
   type_key      text DEFAULT NULL,
@@ -63,8 +65,31 @@ CREATE FUNCTION msgpool.retry_deliveries(
   channel       msgpool.channel DEFAULT NULL
 )
 RETURNS integer
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+DECLARE
+  named bigint;
+  found_state text;
+  requeued integer;
+BEGIN
+  IF retry_deliveries.type_key IS NOT NULL THEN
+    PERFORM msgpool.require_type(retry_deliveries.type_key);
+  END IF;
+  IF retry_deliveries.recipient_key IS NOT NULL THEN
+    PERFORM msgpool.require_recipient(retry_deliveries.recipient_key);
+  END IF;
+  FOREACH named IN ARRAY coalesce(retry_deliveries.ids, '{}') LOOP
+    SELECT CASE WHEN m.state = 'cancelled' THEN 'of a cancelled message' ELSE d.state::text END
+      INTO found_state
+      FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id
+     WHERE d.id = named;
+    IF found_state IS NULL OR found_state <> 'dead' THEN
+      RAISE EXCEPTION '%', CASE WHEN found_state IS NULL THEN format('no delivery %s', named)
+                                ELSE format('delivery %s is %s, not dead', named, found_state) END
+        USING ERRCODE = 'MP016',
+              HINT = 'only dead deliveries are re-queued; msgpool deliveries --state dead lists them with their ids';
+    END IF;
+  END LOOP;
   WITH requeued AS (
     UPDATE msgpool.delivery d
        SET state = 'pending', attempts = 0, next_attempt_at = now()
@@ -77,7 +102,9 @@ AS $$
        AND (retry_deliveries.channel IS NULL OR d.channel = retry_deliveries.channel)
     RETURNING 1
   )
-  SELECT count(*)::integer FROM requeued
+  SELECT count(*)::integer INTO requeued FROM requeued;
+  RETURN requeued;
+END;
 $$;
 
 -- Cancelling a message ("the server is back, forget that alert"):

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 use super::Keyed;
 use crate::domain::{Channels, SendPolicy, TypeKey, Urgency};
@@ -81,7 +81,7 @@ pub async fn add(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result
         .execute(&mut *tx)
         .await
         .map_err(Error::from_database(&context))?;
-    let added = apply(&mut *tx, key, spec)
+    let added = apply(&mut tx, key, spec)
         .await
         .map_err(Error::from_database(&context))?;
     tx.commit().await.map_err(Error::from_database(&context))?;
@@ -94,20 +94,23 @@ pub async fn add(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result
 }
 
 pub async fn edit(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result<MessageType> {
-    let changed = apply(pool, key, spec)
+    let context = format!("changing message type {key}");
+    let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
+    let changed = apply(&mut tx, key, spec)
         .await
-        .map_err(Error::from_database(format!("changing message type {key}")))?;
+        .map_err(Error::from_database(&context))?;
+    tx.commit().await.map_err(Error::from_database(&context))?;
     Keyed::MessageType.found(pool, key.as_str(), changed).await
 }
 
-async fn apply<'e>(
-    db: impl PgExecutor<'e>,
+/// Updates, then reads the row as it now is: a statement's CTE would see it as it was.
+async fn apply(
+    conn: &mut PgConnection,
     key: &TypeKey,
     spec: &MessageTypeSpec,
 ) -> sqlx::Result<Option<MessageType>> {
-    sqlx::query_as(concat!(
-        "WITH changed AS (
-           UPDATE msgpool.message_type SET
+    let updated = sqlx::query(
+        "UPDATE msgpool.message_type SET
              name          = coalesce($2, name),
              description   = coalesce($3, description),
              category      = coalesce($4, category),
@@ -120,11 +123,8 @@ async fn apply<'e>(
              dedup_window  = coalesce($11::interval, dedup_window),
              max_attempts  = coalesce($12, max_attempts),
              digest        = coalesce($13, digest)
-           WHERE key = $1
-           RETURNING key)
-         ",
-        select!("WHERE key = (SELECT key FROM changed)")
-    ))
+           WHERE key = $1",
+    )
     .bind(key.as_str())
     .bind(spec.name.as_deref())
     .bind(spec.description.as_deref())
@@ -138,8 +138,15 @@ async fn apply<'e>(
     .bind(spec.dedup_window.as_deref())
     .bind(spec.max_attempts)
     .bind(spec.digest)
-    .fetch_optional(db)
-    .await
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    sqlx::query_as(select!("WHERE key = $1"))
+        .bind(key.as_str())
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<MessageType>> {

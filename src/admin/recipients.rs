@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 use super::Keyed;
 use crate::domain::{RecipientKey, WebhookFlavor};
@@ -66,7 +66,7 @@ pub async fn add(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Res
         .execute(&mut *tx)
         .await
         .map_err(Error::from_database(&context))?;
-    let added = apply(&mut *tx, key, spec)
+    let added = apply(&mut tx, key, spec)
         .await
         .map_err(Error::from_database(&context))?;
     tx.commit().await.map_err(Error::from_database(&context))?;
@@ -76,31 +76,31 @@ pub async fn add(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Res
 }
 
 pub async fn edit(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
-    let changed = apply(pool, key, spec)
+    let context = format!("changing recipient {key}");
+    let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
+    let changed = apply(&mut tx, key, spec)
         .await
-        .map_err(Error::from_database(format!("changing recipient {key}")))?;
+        .map_err(Error::from_database(&context))?;
+    tx.commit().await.map_err(Error::from_database(&context))?;
     Keyed::Recipient.found(pool, key.as_str(), changed).await
 }
 
-async fn apply<'e>(
-    db: impl PgExecutor<'e>,
+/// Updates, then reads the row as it now is: a statement's CTE would see it as it was.
+async fn apply(
+    conn: &mut PgConnection,
     key: &RecipientKey,
     spec: &RecipientSpec,
 ) -> sqlx::Result<Option<Recipient>> {
-    sqlx::query_as(concat!(
-        "WITH changed AS (
-           UPDATE msgpool.recipient SET
+    let updated = sqlx::query(
+        "UPDATE msgpool.recipient SET
              name           = coalesce($2, name),
              email          = CASE WHEN $3::text IS NULL THEN email ELSE nullif($3, '') END,
              phone          = CASE WHEN $4::text IS NULL THEN phone ELSE nullif($4, '') END,
              webhook_url    = CASE WHEN $5::text IS NULL THEN webhook_url ELSE nullif($5, '') END,
              webhook_flavor = coalesce($6::text::msgpool.webhook_flavor, webhook_flavor),
              webhook_secret = CASE WHEN $7::text IS NULL THEN webhook_secret ELSE nullif($7, '') END
-           WHERE key = $1
-           RETURNING key)
-         ",
-        select!("WHERE key = (SELECT key FROM changed)")
-    ))
+           WHERE key = $1",
+    )
     .bind(key.as_str())
     .bind(spec.name.as_deref())
     .bind(spec.email.as_deref())
@@ -108,8 +108,15 @@ async fn apply<'e>(
     .bind(spec.webhook_url.as_deref())
     .bind(spec.webhook_flavor.map(WebhookFlavor::as_str))
     .bind(spec.webhook_secret.as_deref())
-    .fetch_optional(db)
-    .await
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    sqlx::query_as(select!("WHERE key = $1"))
+        .bind(key.as_str())
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<Recipient>> {

@@ -155,13 +155,18 @@ pub async fn preview(
     let message_type = message_types::get(pool, type_key).await?;
     let templates = for_type(pool, type_key).await?;
     let renderer = Renderer::default();
+    let created_at: String = sqlx::query_scalar("SELECT msgpool.local_time(msgpool.clock(), $1)")
+        .bind(&message_type.time_zone)
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from_database("reading the clock"))?;
     let vars = Variables {
         payload,
         type_key: message_type.key.as_str(),
         type_name: &message_type.name,
         category: &message_type.category,
         urgency: message_type.urgency.as_str(),
-        created_at: chrono::Utc::now().to_rfc3339(),
+        created_at,
         duplicate_count: 0,
         recipient_name,
     };

@@ -2,6 +2,7 @@
 //! holds one never re-checks it. Each mirrors a type or domain of the SQL schema.
 
 mod channel;
+mod delivery_state;
 mod quiet_action;
 mod recipient_key;
 mod role;
@@ -11,6 +12,7 @@ mod urgency;
 mod webhook_flavor;
 
 pub use channel::{Channel, Channels};
+pub use delivery_state::DeliveryState;
 pub use quiet_action::QuietAction;
 pub use recipient_key::RecipientKey;
 pub use role::Role;

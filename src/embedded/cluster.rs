@@ -148,6 +148,35 @@ impl Cluster {
         Ok(true)
     }
 
+    /// Stops the server once process `pid` has ended, for a caller that starts the cluster
+    /// for the life of another process (a test run) and is not there at its end. A detached
+    /// shell watches `/proc`, since the server user may not signal that process.
+    pub fn stop_when_gone(&self, pid: u32) -> Result<()> {
+        use std::os::unix::process::CommandExt as _;
+        let mut watcher = std::process::Command::new("sh");
+        watcher
+            .args([
+                "-c",
+                r#"while [ -d "/proc/$0" ]; do sleep 1; done; exec "$1" stop -s -w -m fast -D "$2""#,
+            ])
+            .arg(pid.to_string())
+            .arg(self.bin_dir.join("pg_ctl"))
+            .arg(self.data_dir())
+            .current_dir(self.server_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // its own process group: a runner that kills the caller's group leaves it be
+            .process_group(0);
+        if let Some(user) = &self.server_user {
+            watcher.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+        watcher
+            .spawn()
+            .map(drop)
+            .map_err(Error::io("starting the process that stops the cluster"))
+    }
+
     async fn initialise(&self) -> Result<()> {
         let server_dir = self.server_dir();
         fs::create_dir_all(&server_dir)

@@ -43,11 +43,9 @@ impl TestDb {
     }
 
     async fn create(migrated: bool) -> TestDb {
-        let admin_url = Cluster::new(cluster_home())
-            .expect("PostgreSQL binaries")
-            .ensure_running()
-            .await
-            .expect("test cluster");
+        let cluster = Cluster::new(cluster_home()).expect("PostgreSQL binaries");
+        let admin_url = cluster.ensure_running().await.expect("test cluster");
+        stop_with_the_run(&cluster);
         let mut admin = PgConnection::connect(&admin_url)
             .await
             .expect("connect to the test cluster");
@@ -74,6 +72,21 @@ impl TestDb {
             .await
             .expect("connect to the test database");
         TestDb { name, url, pool }
+    }
+}
+
+/// The cluster stops when the test run ends: the runner (`cargo test`, nextest) is each test
+/// process's parent, and one watcher per runner stops the cluster after it.
+fn stop_with_the_run(cluster: &Cluster) {
+    let runner = std::os::unix::process::parent_id().to_string();
+    let lock = File::create(cluster_home().join("watcher.lock")).expect("watcher lock file");
+    lock.lock().expect("lock the watcher");
+    let watched = cluster_home().join("watched-runner");
+    if std::fs::read_to_string(&watched).ok().as_deref() != Some(runner.as_str()) {
+        cluster
+            .stop_when_gone(runner.parse().expect("a pid"))
+            .expect("watch the test run");
+        std::fs::write(&watched, &runner).expect("note the watched runner");
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use msgpool::domain::Channel;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -22,7 +21,8 @@ pub struct ClaimedDelivery {
     /// its own delivery instead of failing the batch's decode.
     pub payload_text: String,
     pub duplicate_count: i32,
-    pub created_at: DateTime<Utc>,
+    /// In the type's time zone with its offset, e.g. `2026-12-02 23:15:17+08:00`.
+    pub created_at: String,
     pub urgency: String,
     pub type_key: String,
     pub type_name: String,

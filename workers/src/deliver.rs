@@ -119,7 +119,7 @@ fn variables<'a>(d: &'a ClaimedDelivery, payload: &'a Value) -> Variables<'a> {
         type_name: &d.type_name,
         category: &d.category,
         urgency: &d.urgency,
-        created_at: d.created_at.to_rfc3339(),
+        created_at: d.created_at.clone(),
         duplicate_count: d.duplicate_count,
         recipient_name: &d.recipient_name,
     }
@@ -128,7 +128,7 @@ fn variables<'a>(d: &'a ClaimedDelivery, payload: &'a Value) -> Variables<'a> {
 fn digest_item(d: &ClaimedDelivery, payload: &Value, rendered: Rendered) -> DigestItem {
     DigestItem {
         message_id: d.message_id,
-        created_at: d.created_at.to_rfc3339(),
+        created_at: d.created_at.clone(),
         duplicate_count: d.duplicate_count,
         payload: payload.clone(),
         subject: rendered.subject,

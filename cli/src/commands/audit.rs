@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: AuditArgs) -> anyhow::Result<()> {
                     None => c.actor.clone(),
                 };
                 vec![
-                    c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    output::time(c.at),
                     who,
                     format!("{} {} {about}", c.action, c.subject),
                     output::or_dash(c.changed.as_deref()),

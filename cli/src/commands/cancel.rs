@@ -3,6 +3,7 @@
 use clap::Args;
 use msgpool::cancel;
 
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
@@ -17,7 +18,7 @@ pub async fn run(ctx: &Context, args: CancelArgs) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&serde_json::json!({ "message": args.id, "cancelled": cancelled }));
     }
-    println!(
+    outln!(
         "cancelled message {}: {cancelled} unsent delivery(s) stopped; what was sent stays as history",
         args.id
     );

@@ -8,6 +8,7 @@ use msgpool::domain::Role;
 use crate::args::parse;
 use msgpool::embedded::{Cluster, ClusterState};
 
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
@@ -31,22 +32,22 @@ pub enum DbCommand {
 
 pub async fn run(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
     match cmd {
-        DbCommand::Url { role: None } => println!("{}", ctx.database.url().await?),
+        DbCommand::Url { role: None } => outln!("{}", ctx.database.url().await?),
         DbCommand::Url { role: Some(role) } => {
             ctx.database.migrate_if_embedded().await?;
-            println!("{}", ctx.database.role_url(role).await?)
+            outln!("{}", ctx.database.role_url(role).await?)
         }
         DbCommand::Migrate => report(&ctx.database.migrate().await?),
         DbCommand::Start => {
             let applied = ctx.database.migrate().await?;
-            println!("running: {}", ctx.database.url().await?);
+            outln!("running: {}", ctx.database.url().await?);
             report(&applied);
         }
         DbCommand::Stop => {
             if cluster(ctx)?.stop().await? {
-                println!("stopped");
+                outln!("stopped");
             } else {
-                println!("was not running");
+                outln!("was not running");
             }
         }
         DbCommand::Status => {
@@ -58,11 +59,11 @@ pub async fn run(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
             let home = cluster.home().display();
             match state {
                 ClusterState::NotInitialized => {
-                    println!("not created yet in {home} (msgpool db start creates it)")
+                    outln!("not created yet in {home} (msgpool db start creates it)")
                 }
-                ClusterState::Stopped => println!("stopped ({home})"),
+                ClusterState::Stopped => outln!("stopped ({home})"),
                 ClusterState::Running { pid, port } => {
-                    println!("running: pid {pid}, port {port} ({home})")
+                    outln!("running: pid {pid}, port {port} ({home})")
                 }
             }
         }
@@ -72,9 +73,9 @@ pub async fn run(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
 
 fn report(applied: &[String]) {
     if applied.is_empty() {
-        println!("the schema is up to date");
+        outln!("the schema is up to date");
     } else {
-        println!("applied {}", applied.join(", "));
+        outln!("applied {}", applied.join(", "));
     }
 }
 

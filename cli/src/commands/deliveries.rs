@@ -3,9 +3,10 @@
 
 use clap::Args;
 use msgpool::deliveries::{self, Filter};
-use msgpool::domain::{Channel, RecipientKey, TypeKey};
+use msgpool::domain::{Channel, DeliveryState, RecipientKey, TypeKey};
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
@@ -24,7 +25,7 @@ impl FilterArgs {
         self.type_key.is_none() && self.recipient.is_none() && self.channel.is_none()
     }
 
-    fn into_filter(self, state: Option<String>, deferred: bool) -> Filter {
+    fn into_filter(self, state: Option<DeliveryState>, deferred: bool) -> Filter {
         Filter {
             state,
             deferred,
@@ -38,8 +39,8 @@ impl FilterArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// pending, sending, sent, dead, skipped or cancelled
-    #[arg(long)]
-    state: Option<String>,
+    #[arg(long, value_parser = parse::<DeliveryState>)]
+    state: Option<DeliveryState>,
     /// Only deliveries a rule holds back now (send times, interval, quiet hours, rate limit)
     #[arg(long)]
     deferred: bool,
@@ -87,10 +88,10 @@ pub async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
         found
             .iter()
             .map(|d| {
-                let when = match (d.state.as_str(), d.sent_at) {
-                    (_, Some(sent)) => format!("sent {}", sent.format("%m-%d %H:%M:%S")),
-                    ("pending", None) => {
-                        format!("due {}", d.next_attempt_at.format("%m-%d %H:%M:%S"))
+                let when = match (d.state, d.sent_at) {
+                    (_, Some(sent)) => format!("sent {}", output::time(sent)),
+                    (DeliveryState::Pending, None) => {
+                        format!("due {}", output::time(d.next_attempt_at))
                     }
                     _ => "-".to_owned(),
                 };
@@ -100,7 +101,7 @@ pub async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
                     d.type_key.clone(),
                     d.recipient_key.clone(),
                     d.channel.to_string(),
-                    d.state.clone(),
+                    d.state.to_string(),
                     d.attempts.to_string(),
                     when,
                     why(d),
@@ -126,7 +127,13 @@ pub async fn retry(ctx: &Context, args: RetryArgs) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&serde_json::json!({ "requeued": requeued }));
     }
-    println!("re-queued {requeued} dead delivery(s); they go out with the next worker round");
+    if requeued == 0 {
+        outln!(
+            "no dead deliveries match: nothing re-queued (msgpool deliveries --state dead lists them)"
+        );
+    } else {
+        outln!("re-queued {requeued} dead delivery(s); they go out with the next worker round");
+    }
     Ok(())
 }
 
@@ -135,9 +142,9 @@ fn why(d: &msgpool::deliveries::Delivery) -> String {
     if let Some(problem) = &d.problem {
         return problem.clone();
     }
-    match (d.gathered_into, &d.deferred_by, d.state.as_str()) {
+    match (d.gathered_into, &d.deferred_by, d.state) {
         (Some(lead), _, _) => format!("in the digest of delivery {lead}"),
-        (None, Some(rule), "pending") => format!("deferred: {rule}"),
+        (None, Some(rule), DeliveryState::Pending) => format!("deferred: {rule}"),
         (None, Some(rule), _) => format!("was deferred: {rule}"),
         _ => "-".to_owned(),
     }

@@ -5,6 +5,7 @@ use msgpool::admin::groups;
 use msgpool::domain::RecipientKey;
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
@@ -50,7 +51,10 @@ pub async fn run(ctx: &Context, cmd: GroupCommand) -> anyhow::Result<()> {
             description,
         } => {
             let g = groups::add(&pool, &key, &name, description.as_deref()).await?;
-            println!("added group {} ({})", g.key, g.name);
+            if ctx.json {
+                return output::json(&g);
+            }
+            outln!("added group {} ({})", g.key, g.name);
         }
         GroupCommand::List => {
             let all = groups::list(&pool).await?;
@@ -72,18 +76,24 @@ pub async fn run(ctx: &Context, cmd: GroupCommand) -> anyhow::Result<()> {
         }
         GroupCommand::Remove { key } => {
             let g = groups::remove(&pool, &key).await?;
-            println!(
+            outln!(
                 "removed group {key} ({} member(s) stay as recipients)",
                 g.members.len()
             );
         }
         GroupCommand::AddMember { group, recipients } => {
             let g = groups::add_members(&pool, &group, &recipients).await?;
-            println!("group {group} members: {}", g.members.join(", "));
+            if ctx.json {
+                return output::json(&g);
+            }
+            outln!("group {group} members: {}", g.members.join(", "));
         }
         GroupCommand::RemoveMember { group, recipient } => {
             let g = groups::remove_member(&pool, &group, &recipient).await?;
-            println!(
+            if ctx.json {
+                return output::json(&g);
+            }
+            outln!(
                 "removed {recipient} from group {group}; members: {}",
                 output::or_dash(Some(&g.members.join(", ")))
             );

@@ -5,6 +5,7 @@ use msgpool::domain::RecipientKey;
 use msgpool::inbox;
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
@@ -34,7 +35,7 @@ pub async fn run(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
         if ctx.json {
             return output::json(&serde_json::json!({ "marked_read": changed }));
         }
-        println!("marked {changed} message(s) read");
+        outln!("marked {changed} message(s) read");
         return Ok(());
     }
     let items = inbox::list(&pool, who, args.unread, args.page, args.page_size).await?;
@@ -42,7 +43,7 @@ pub async fn run(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&serde_json::json!({ "unread": unread, "items": items }));
     }
-    println!("{who}: {unread} unread");
+    outln!("{who}: {unread} unread");
     output::table(
         &["ID", "", "WHEN", "URGENCY", "TYPE", "SUBJECT"],
         items
@@ -51,7 +52,7 @@ pub async fn run(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
                 vec![
                     i.id.to_string(),
                     if i.read_at.is_none() { "●" } else { " " }.to_owned(),
-                    i.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                    output::time(i.created_at),
                     i.urgency.to_string(),
                     i.type_key.clone(),
                     {

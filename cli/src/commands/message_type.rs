@@ -6,6 +6,7 @@ use msgpool::admin::{subscriptions, templates};
 use msgpool::domain::{Channels, SendPolicy, TypeKey, Urgency};
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::output::yes_no;
 use crate::{Context, output};
 
@@ -112,7 +113,10 @@ pub async fn run(ctx: &Context, cmd: TypeCommand) -> anyhow::Result<()> {
     match cmd {
         TypeCommand::Add { key, spec } => {
             let t = message_types::add(&pool, &key, &spec.into()).await?;
-            println!("added message type {} ({})", t.key, t.name);
+            if ctx.json {
+                return output::json(&t);
+            }
+            outln!("added message type {} ({})", t.key, t.name);
         }
         TypeCommand::Edit { key, spec } => {
             let t = message_types::edit(&pool, &key, &spec.into()).await?;
@@ -152,21 +156,23 @@ pub async fn run(ctx: &Context, cmd: TypeCommand) -> anyhow::Result<()> {
                 }));
             }
             print_type(ctx, &t)?;
-            println!("\nwhen it goes out:");
+            outln!("\nwhen it goes out:");
             for line in &rules {
-                println!("  {line}");
+                outln!("  {line}");
             }
-            println!();
+            outln!();
             if templates.is_empty() {
-                println!("templates: none (each channel uses the built-in default)");
+                outln!("templates: none (each channel uses the built-in default)");
             }
             for tpl in &templates {
-                println!(
+                outln!(
                     "template {}: subject {:?}, body {:?}",
-                    tpl.channel, tpl.subject, tpl.body
+                    tpl.channel,
+                    tpl.subject,
+                    tpl.body
                 );
                 if let Some(body) = &tpl.digest_body {
-                    println!(
+                    outln!(
                         "digest template {}: subject {:?}, body {:?}",
                         tpl.channel,
                         tpl.digest_subject.as_deref().unwrap_or_default(),
@@ -175,29 +181,30 @@ pub async fn run(ctx: &Context, cmd: TypeCommand) -> anyhow::Result<()> {
                 }
             }
             if subscribers.is_empty() {
-                println!("subscribers: none (messages go only to explicit recipients)");
+                outln!("subscribers: none (messages go only to explicit recipients)");
             }
             for s in &subscribers {
                 let channels = s
                     .channels
                     .as_ref()
                     .map_or("all channels".to_owned(), ToString::to_string);
-                println!("subscriber {} ({channels})", s.subscriber);
+                outln!("subscriber {} ({channels})", s.subscriber);
             }
         }
         TypeCommand::Enable { key } => {
             message_types::set_enabled(&pool, &key, true).await?;
-            println!("enabled message type {key}");
+            outln!("enabled message type {key}");
         }
         TypeCommand::Disable { key } => {
             message_types::set_enabled(&pool, &key, false).await?;
-            println!("disabled message type {key}: producers sending it now get SQLSTATE MP002");
+            outln!("disabled message type {key}: producers sending it now get SQLSTATE MP002");
         }
         TypeCommand::Remove { key } => {
             let removed = message_types::remove(&pool, &key).await?;
-            println!(
+            outln!(
                 "removed message type {key} with its {} template(s) and {} subscription(s)",
-                removed.templates, removed.subscriptions
+                removed.templates,
+                removed.subscriptions
             );
         }
     }

@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
@@ -17,7 +18,7 @@ pub async fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
     if ctx.json {
         return output::json(&serde_json::json!({ "pruned_messages": pruned }));
     }
-    println!(
+    outln!(
         "pruned {pruned} finished message(s) older than {} with their deliveries and attempts; inbox rows stay",
         args.older_than
     );

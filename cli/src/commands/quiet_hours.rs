@@ -5,6 +5,7 @@ use msgpool::admin::quiet_hours::{self, QuietHours};
 use msgpool::domain::{Channel, QuietAction, TypeKey, Urgency};
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
@@ -63,7 +64,7 @@ pub async fn run(ctx: &Context, cmd: QuietHoursCommand) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&q);
             }
-            println!("{}", describe(&q));
+            outln!("{}", describe(&q));
         }
         QuietHoursCommand::List { type_key } => {
             let all = quiet_hours::list(&pool, type_key.as_ref()).await?;
@@ -97,7 +98,7 @@ pub async fn run(ctx: &Context, cmd: QuietHoursCommand) -> anyhow::Result<()> {
         }
         QuietHoursCommand::Remove { type_key, channel } => {
             quiet_hours::remove(&pool, &type_key, channel).await?;
-            println!("removed the quiet hours for {channel} of {type_key}");
+            outln!("removed the quiet hours for {channel} of {type_key}");
         }
     }
     Ok(())

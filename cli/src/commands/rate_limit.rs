@@ -5,6 +5,7 @@ use msgpool::admin::rate_limits::{self, RateLimitSpec};
 use msgpool::domain::Channel;
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
@@ -49,7 +50,7 @@ pub async fn run(ctx: &Context, cmd: RateLimitCommand) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&limit);
             }
-            println!("{channel}: {}", describe(&limit));
+            outln!("{channel}: {}", describe(&limit));
         }
         RateLimitCommand::List => {
             let all = rate_limits::list(&pool).await?;
@@ -65,7 +66,7 @@ pub async fn run(ctx: &Context, cmd: RateLimitCommand) -> anyhow::Result<()> {
         }
         RateLimitCommand::Remove { channel } => {
             rate_limits::remove(&pool, channel).await?;
-            println!("removed the rate limits of {channel}");
+            outln!("removed the rate limits of {channel}");
         }
     }
     Ok(())

@@ -5,6 +5,7 @@ use msgpool::admin::recipients::{self, Recipient, RecipientSpec};
 use msgpool::domain::{RecipientKey, WebhookFlavor};
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::output::yes_no;
 use crate::{Context, output};
 
@@ -87,7 +88,10 @@ pub async fn run(ctx: &Context, cmd: RecipientCommand) -> anyhow::Result<()> {
     match cmd {
         RecipientCommand::Add { key, spec } => {
             let r = recipients::add(&pool, &key, &spec.into()).await?;
-            println!("added recipient {} ({})", r.key, r.name);
+            if ctx.json {
+                return output::json(&r);
+            }
+            outln!("added recipient {} ({})", r.key, r.name);
         }
         RecipientCommand::Edit { key, spec } => {
             print(ctx, &recipients::edit(&pool, &key, &spec.into()).await?)?
@@ -121,15 +125,15 @@ pub async fn run(ctx: &Context, cmd: RecipientCommand) -> anyhow::Result<()> {
         }
         RecipientCommand::Enable { key } => {
             recipients::set_enabled(&pool, &key, true).await?;
-            println!("enabled recipient {key}");
+            outln!("enabled recipient {key}");
         }
         RecipientCommand::Disable { key } => {
             recipients::set_enabled(&pool, &key, false).await?;
-            println!("disabled recipient {key}: nothing new is delivered to them");
+            outln!("disabled recipient {key}: nothing new is delivered to them");
         }
         RecipientCommand::Remove { key } => {
             recipients::remove(&pool, &key).await?;
-            println!("removed recipient {key} with their group memberships and subscriptions");
+            outln!("removed recipient {key} with their group memberships and subscriptions");
         }
     }
     Ok(())

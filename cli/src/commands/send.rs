@@ -6,6 +6,7 @@ use msgpool::domain::{RecipientKey, TypeKey, Urgency};
 use msgpool::send::{self, NewMessage};
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
@@ -18,8 +19,9 @@ pub struct SendArgs {
     /// Messages with the same type and dedup key inside the type's window count as one
     #[arg(long)]
     dedup_key: Option<String>,
-    /// When to deliver, RFC 3339, e.g. 2026-11-27T08:00:00+08:00 (default: the type's policy)
-    #[arg(long)]
+    /// When to deliver, e.g. '2026-11-27 08:00+08:00' (no offset: this machine's local
+    /// time; default: the type's policy)
+    #[arg(long, value_parser = crate::args::time)]
     deliver_at: Option<DateTime<Utc>>,
     /// Explicit recipients instead of the type's subscribers, comma-separated
     #[arg(long, value_delimiter = ',', value_parser = parse::<RecipientKey>)]
@@ -43,10 +45,26 @@ pub async fn run(ctx: &Context, args: SendArgs) -> anyhow::Result<()> {
         ..NewMessage::new(args.type_key, payload)
     };
     let pool = ctx.pool().await?;
-    let id = send::send(&pool, &message).await?;
+    let context = "sending a message";
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(msgpool::Error::from_database(context))?;
+    let id = send::send(&mut *tx, &message).await?;
+    let repeats = send::repeats(&mut tx, id).await?;
+    tx.commit()
+        .await
+        .map_err(msgpool::Error::from_database(context))?;
     if ctx.json {
-        return output::json(&serde_json::json!({ "id": id }));
+        return output::json(&serde_json::json!({ "id": id, "repeats": repeats }));
     }
-    println!("sent message {id} ({})", message.type_key);
+    if repeats == 0 {
+        outln!("sent message {id} ({})", message.type_key);
+    } else {
+        outln!(
+            "counted on message {id} (×{}): a repeat of its dedup key within the type's window",
+            repeats + 1
+        );
+    }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use msgpool::status;
 
+use crate::output::outln;
 use crate::{Context, output};
 
 pub async fn run(ctx: &Context) -> anyhow::Result<()> {
@@ -32,7 +33,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<()> {
         ),
         ("dead", s.dead.to_string()),
     ]);
-    println!();
+    outln!();
     output::table(
         &[
             "CHANNEL", "SENT/MIN", "PENDING", "DEFERRED", "SENDING", "DEAD", "LIMITS",
@@ -62,15 +63,15 @@ pub async fn run(ctx: &Context) -> anyhow::Result<()> {
             .collect(),
     );
     if !s.duplicates.is_empty() {
-        println!("\nrepeated (open, deduplicated):");
+        outln!("\nrepeated (open, deduplicated):");
         for d in &s.duplicates {
-            println!(
+            outln!(
                 "  {} ×{}  key {}, message {}, last seen {}",
                 d.type_key,
                 d.duplicate_count + 1,
                 d.dedup_key,
                 d.message_id,
-                d.last_seen_at.format("%Y-%m-%d %H:%M:%S")
+                output::time(d.last_seen_at)
             );
         }
     }

@@ -5,6 +5,7 @@ use msgpool::admin::subscriptions::{self, Subscriber};
 use msgpool::domain::{Channels, RecipientKey, TypeKey};
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
@@ -57,7 +58,7 @@ pub async fn subscribe(ctx: &Context, args: SubscribeArgs) -> anyhow::Result<()>
         .channels
         .as_ref()
         .map_or("all its channels".to_owned(), ToString::to_string);
-    println!("subscribed {subscriber} to {} ({channels})", s.type_key);
+    outln!("subscribed {subscriber} to {} ({channels})", s.type_key);
     Ok(())
 }
 
@@ -65,6 +66,6 @@ pub async fn unsubscribe(ctx: &Context, args: UnsubscribeArgs) -> anyhow::Result
     let pool = ctx.pool().await?;
     let subscriber = args.who.subscriber()?;
     subscriptions::unsubscribe(&pool, &args.type_key, &subscriber).await?;
-    println!("unsubscribed {subscriber} from {}", args.type_key);
+    outln!("unsubscribed {subscriber} from {}", args.type_key);
     Ok(())
 }

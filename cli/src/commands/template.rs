@@ -5,6 +5,7 @@ use msgpool::admin::templates;
 use msgpool::domain::{Channel, TypeKey};
 
 use crate::args::parse;
+use crate::output::outln;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
@@ -62,7 +63,7 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
             if ctx.json {
                 return output::json(&t);
             }
-            println!("set the {channel} template of {type_key}");
+            outln!("set the {channel} template of {type_key}");
         }
         TemplateCommand::Preview {
             type_key,
@@ -82,10 +83,10 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
                 return output::json(&json);
             }
             for (channel, rendered) in previews {
-                println!("== {channel} ==");
+                outln!("== {channel} ==");
                 match rendered {
-                    Ok(r) => println!("subject: {}\n{}\n", r.subject, r.body),
-                    Err(e) => println!("error: {e} (this delivery would be parked as dead)\n"),
+                    Ok(r) => outln!("subject: {}\n{}\n", r.subject, r.body),
+                    Err(e) => outln!("error: {e} (this delivery would be parked as dead)\n"),
                 }
             }
         }

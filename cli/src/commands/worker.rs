@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Context;
 use crate::args::parse;
+use crate::output::outln;
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -181,7 +182,7 @@ async fn stop_on_signal(stop: CancellationToken) {
 async fn print_guide(ctx: &Context, config: &WorkerConfig) -> anyhow::Result<()> {
     let outbox = config.outbox.display();
     let url = ctx.database.url().await?;
-    println!(
+    outln!(
         r#"msgpool is running: PostgreSQL at {url}
 
 The demo sent 3 messages to the ops group (张三, 李四). Within seconds:
