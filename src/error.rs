@@ -178,6 +178,10 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, Option<&'static
             ("the name must not be empty", Some("give --name"))
         }
         "template_body_present" => ("the template body must not be empty", Some("give --body")),
+        "template_html_body_email_only" => (
+            "only an email template has an HTML part",
+            Some("give --html with --channel email"),
+        ),
         "template_digest_body_present" => (
             "the digest body must not be empty",
             Some("give --digest-body, or leave it out for the built-in digest"),

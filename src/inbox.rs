@@ -19,31 +19,47 @@ pub struct InboxItem {
     pub body: String,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+    pub archived_at: Option<DateTime<Utc>>,
     /// Repeats of the message counted by dedup, also after this row was written.
     pub duplicate_count: i32,
     pub last_seen_at: DateTime<Utc>,
 }
 
-/// One page (from 1) of a recipient's inbox, unread first, then newest first.
-pub async fn list(
-    pool: &PgPool,
-    recipient: &RecipientKey,
-    unread_only: bool,
-    page: i32,
-    page_size: i32,
-) -> Result<Vec<InboxItem>> {
-    sqlx::query_as(
-        "SELECT id, recipient_key, message_id, type_key, urgency::text AS urgency, subject, body, created_at, read_at,
-                duplicate_count, last_seen_at
-           FROM msgpool.inbox_list($1, $2, $3, $4)",
-    )
+/// An inbox row's columns as [`InboxItem`] reads them.
+macro_rules! columns {
+    () => {
+        "SELECT id, recipient_key, message_id, type_key, urgency::text AS urgency, subject, body, created_at,
+                read_at, archived_at, duplicate_count, last_seen_at "
+    };
+}
+
+/// Which page of whose inbox.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub unread_only: bool,
+    /// The archived messages instead of the inbox.
+    pub archived: bool,
+    /// From 1.
+    pub number: i32,
+    pub size: i32,
+}
+
+/// One page of a recipient's inbox, unread first, then newest first.
+pub async fn list(pool: &PgPool, recipient: &RecipientKey, page: Page) -> Result<Vec<InboxItem>> {
+    sqlx::query_as(concat!(
+        columns!(),
+        "FROM msgpool.inbox_list($1, $2, $3, $4, $5)"
+    ))
     .bind(recipient.as_str())
-    .bind(unread_only)
-    .bind(page)
-    .bind(page_size)
+    .bind(page.unread_only)
+    .bind(page.number)
+    .bind(page.size)
+    .bind(page.archived)
     .fetch_all(pool)
     .await
-    .map_err(Error::from_database(format!("reading the inbox of {recipient}")))
+    .map_err(Error::from_database(format!(
+        "reading the inbox of {recipient}"
+    )))
 }
 
 pub async fn unread_count(pool: &PgPool, recipient: &RecipientKey) -> Result<i64> {
@@ -69,5 +85,47 @@ pub async fn mark_read(
         .await
         .map_err(Error::from_database(format!(
             "marking the inbox of {recipient} read"
+        )))
+}
+
+/// One inbox message in full; opening it marks it read.
+pub async fn show(pool: &PgPool, recipient: &RecipientKey, id: i64) -> Result<InboxItem> {
+    sqlx::query_as(concat!(columns!(), "FROM msgpool.inbox_show($1, $2)"))
+        .bind(recipient.as_str())
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from_database(format!(
+            "reading inbox message {id} of {recipient}"
+        )))
+}
+
+/// Archives (or, with `archived: false`, brings back) inbox messages; returns how many changed.
+pub async fn archive(
+    pool: &PgPool,
+    recipient: &RecipientKey,
+    ids: &[i64],
+    archived: bool,
+) -> Result<i32> {
+    sqlx::query_scalar("SELECT msgpool.inbox_archive($1, $2, $3)")
+        .bind(recipient.as_str())
+        .bind(ids)
+        .bind(archived)
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from_database(format!(
+            "archiving in the inbox of {recipient}"
+        )))
+}
+
+/// Deletes inbox messages for good; returns how many.
+pub async fn delete(pool: &PgPool, recipient: &RecipientKey, ids: &[i64]) -> Result<i32> {
+    sqlx::query_scalar("SELECT msgpool.inbox_delete($1, $2)")
+        .bind(recipient.as_str())
+        .bind(ids)
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from_database(format!(
+            "deleting from the inbox of {recipient}"
         )))
 }

@@ -59,11 +59,13 @@ pub struct Variables<'a> {
     pub recipient_name: &'a str,
 }
 
-/// A rendered subject and body.
+/// A rendered subject and body, and an email's HTML part when its template has one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rendered {
     pub subject: String,
     pub body: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// Renders templates; one per worker, shared by its tasks.
@@ -89,20 +91,27 @@ impl Renderer {
             .map_err(|e| e.to_string())
     }
 
-    /// Renders `subject` and `body` (the channel's template; `None` for the built-in one).
-    /// The error names the part and the problem, e.g. "body: undefined value `count`".
+    /// Renders `subject` and `body` (the channel's template; `None` for the built-in one),
+    /// and `html`, an email's HTML part, with the payload's values HTML-escaped. The error
+    /// names the part and the problem, e.g. "body: undefined value `count`".
     pub fn render(
         &self,
         channel: Channel,
         subject: Option<&str>,
         body: Option<&str>,
+        html: Option<&str>,
         vars: &Variables<'_>,
     ) -> Result<Rendered, String> {
         let (subject, body) = match body {
             Some(body) => (subject.unwrap_or_default(), body),
             None => (DEFAULT_SUBJECT, DEFAULT_BODY),
         };
-        self.render_parts(channel, "template", subject, body, &context(vars))
+        let context = context(vars);
+        let mut rendered = self.render_parts(channel, "template", subject, body, &context)?;
+        rendered.html = html
+            .map(|html| self.render_part(channel, "template", "HTML part", html, &context))
+            .transpose()?;
+        Ok(rendered)
     }
 
     /// Renders a digest of `messages` (each already rendered by [`Renderer::render`]) with
@@ -136,47 +145,66 @@ impl Renderer {
         body: &str,
         context: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Rendered, String> {
-        let render = |part: &str, source: &str| {
-            let fail = |problem: String| format!("{channel} {which} {part}: {problem}");
-            let template = self
-                .env
-                .template_from_str(source)
-                .map_err(|e| fail(e.to_string()))?;
-            let mut out = Capped::default();
-            template
-                .render_captured_to(minijinja::Value::from_serialize(context), &mut out)
-                .map_err(|e| {
-                    if e.kind() == minijinja::ErrorKind::OutOfFuel {
-                        return fail(format!(
-                            "template exceeded its budget of {RENDER_FUEL} steps (a loop too long?)"
-                        ));
-                    }
-                    if e.kind() == minijinja::ErrorKind::WriteFailure {
-                        return fail(format!(
-                            "template output over the limit of {} KiB",
-                            RENDER_MAX_BYTES / 1024
-                        ));
-                    }
-                    if e.kind() != minijinja::ErrorKind::UndefinedError {
-                        return fail(e.to_string());
-                    }
-                    let mut missing: Vec<String> = template
-                        .undeclared_variables(false)
-                        .into_iter()
-                        .filter(|v| !context.contains_key(v))
-                        .collect();
-                    missing.sort();
-                    fail(format!(
-                        "{} not in the payload; add it to the payload or change the template",
-                        missing.join(", ")
-                    ))
-                })?;
-            String::from_utf8(out.0).map_err(|e| fail(e.to_string()))
-        };
         Ok(Rendered {
-            subject: render("subject", subject)?,
-            body: render("body", body)?.trim_end().to_owned(),
+            subject: self.render_part(channel, which, "subject", subject, context)?,
+            body: self
+                .render_part(channel, which, "body", body, context)?
+                .trim_end()
+                .to_owned(),
+            html: None,
         })
+    }
+
+    /// One part; the HTML part's name turns on minijinja's HTML auto-escape, which the
+    /// plain-text parts must not have.
+    fn render_part(
+        &self,
+        channel: Channel,
+        which: &str,
+        part: &str,
+        source: &str,
+        context: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, String> {
+        let fail = |problem: String| format!("{channel} {which} {part}: {problem}");
+        let name = if part == "HTML part" {
+            "part.html"
+        } else {
+            "part.txt"
+        };
+        let template = self
+            .env
+            .template_from_named_str(name, source)
+            .map_err(|e| fail(e.to_string()))?;
+        let mut out = Capped::default();
+        template
+            .render_captured_to(minijinja::Value::from_serialize(context), &mut out)
+            .map_err(|e| {
+                if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                    return fail(format!(
+                        "template exceeded its budget of {RENDER_FUEL} steps (a loop too long?)"
+                    ));
+                }
+                if e.kind() == minijinja::ErrorKind::WriteFailure {
+                    return fail(format!(
+                        "template output over the limit of {} KiB",
+                        RENDER_MAX_BYTES / 1024
+                    ));
+                }
+                if e.kind() != minijinja::ErrorKind::UndefinedError {
+                    return fail(e.to_string());
+                }
+                let mut missing: Vec<String> = template
+                    .undeclared_variables(false)
+                    .into_iter()
+                    .filter(|v| !context.contains_key(v))
+                    .collect();
+                missing.sort();
+                fail(format!(
+                    "{} not in the payload; add it to the payload or change the template",
+                    missing.join(", ")
+                ))
+            })?;
+        String::from_utf8(out.0).map_err(|e| fail(e.to_string()))
     }
 }
 
@@ -236,6 +264,7 @@ mod tests {
                 Channel::Email,
                 Some("Dispatch backlog: {{ count }}"),
                 Some("{{ recipient_name }}: {{ count }} orders ({{ urgency }})"),
+                None,
                 &vars(&payload),
             )
             .expect("renders");
@@ -243,7 +272,8 @@ mod tests {
             r,
             Rendered {
                 subject: "Dispatch backlog: 120".into(),
-                body: "张三: 120 orders (high)".into()
+                body: "张三: 120 orders (high)".into(),
+                html: None,
             }
         );
     }
@@ -256,6 +286,7 @@ mod tests {
                 Channel::Sms,
                 None,
                 Some("{{ count }} orders"),
+                None,
                 &vars(&payload),
             )
             .expect_err("count is missing");
@@ -266,10 +297,36 @@ mod tests {
     }
 
     #[test]
+    fn an_html_part_escapes_the_payload_and_the_plain_text_does_not() {
+        let payload = serde_json::json!({"who": "<b>Tom & Jerry</b>"});
+        let r = Renderer::default()
+            .render(
+                Channel::Email,
+                Some("{{ who }}"),
+                Some("by {{ who }}"),
+                Some("<p>by {{ who }}</p>"),
+                &vars(&payload),
+            )
+            .expect("renders");
+        assert_eq!(r.subject, "<b>Tom & Jerry</b>");
+        assert_eq!(r.body, "by <b>Tom & Jerry</b>");
+        assert_eq!(
+            r.html.as_deref(),
+            Some("<p>by &lt;b&gt;Tom &amp; Jerry&lt;&#x2f;b&gt;</p>")
+        );
+    }
+
+    #[test]
     fn a_broken_template_is_an_error() {
         let payload = serde_json::json!({"count": 1});
         let err = Renderer::default()
-            .render(Channel::Inbox, Some("{% if %}"), Some("x"), &vars(&payload))
+            .render(
+                Channel::Inbox,
+                Some("{% if %}"),
+                Some("x"),
+                None,
+                &vars(&payload),
+            )
             .expect_err("syntax");
         assert!(err.starts_with("inbox template subject:"), "{err}");
     }
@@ -278,7 +335,7 @@ mod tests {
     fn without_a_template_the_default_lists_the_payload() {
         let payload = serde_json::json!({"count": 120, "warehouse": "WH-1"});
         let r = Renderer::default()
-            .render(Channel::Inbox, None, None, &vars(&payload))
+            .render(Channel::Inbox, None, None, None, &vars(&payload))
             .expect("renders");
         assert_eq!(r.subject, "[high] 派单堆积");
         assert_eq!(r.body, "派单堆积 (订单异常)\ncount: 120\nwarehouse: WH-1");
@@ -293,6 +350,7 @@ mod tests {
                 Channel::Email,
                 None,
                 Some("{% for a in range(n) %}{% for b in range(n) %}{% for c in range(n) %}.{% endfor %}{% endfor %}{% endfor %}"),
+                None,
                 &vars(&payload),
             )
             .expect_err("a billion steps");
@@ -311,6 +369,7 @@ mod tests {
                 Channel::Inbox,
                 None,
                 Some("{{ 'x' * 1000000 }}"),
+                None,
                 &vars(&payload),
             )
             .expect_err("a megabyte");
@@ -374,7 +433,8 @@ mod tests {
             r,
             Rendered {
                 subject: "2".into(),
-                body: "1:s1;2:s2;".into()
+                body: "1:s1;2:s2;".into(),
+                html: None,
             }
         );
     }

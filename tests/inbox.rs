@@ -36,13 +36,13 @@ async fn inbox_lists_unread_first_newest_first_in_pages_and_marks_read() {
     );
     assert_eq!(inbox::unread_count(&db.pool, &who).await.expect("count"), 3);
 
-    let page1 = inbox::list(&db.pool, &who, false, 1, 2)
+    let page1 = inbox::list(&db.pool, &who, page(false, 1, 2))
         .await
         .expect("page 1");
-    let page2 = inbox::list(&db.pool, &who, false, 2, 2)
+    let page2 = inbox::list(&db.pool, &who, page(false, 2, 2))
         .await
         .expect("page 2");
-    let page3 = inbox::list(&db.pool, &who, false, 3, 2)
+    let page3 = inbox::list(&db.pool, &who, page(false, 3, 2))
         .await
         .expect("page 3");
     let order: Vec<i64> = [page1, page2, page3]
@@ -56,7 +56,7 @@ async fn inbox_lists_unread_first_newest_first_in_pages_and_marks_read() {
         "unread newest first, then read newest first"
     );
 
-    let unread = inbox::list(&db.pool, &who, true, 1, 20)
+    let unread = inbox::list(&db.pool, &who, page(true, 1, 20))
         .await
         .expect("unread only");
     assert_eq!(unread.len(), 3);
@@ -83,13 +83,13 @@ async fn inbox_refuses_unknown_recipients_and_other_peoples_messages() {
     let ids = fill_inbox(&db, 1).await;
 
     let typo = RecipientKey::parse("zhang.sam").expect("key");
-    let err = inbox::list(&db.pool, &typo, false, 1, 20)
+    let err = inbox::list(&db.pool, &typo, page(false, 1, 20))
         .await
         .expect_err("unknown recipient");
     assert_eq!(err.sqlstate(), Some("MP005"));
     assert_eq!(err.hint(), Some("did you mean 'zhang.san'?"));
     let stranger = RecipientKey::parse("nobody-like-this-at-all").expect("key");
-    let err = inbox::list(&db.pool, &stranger, false, 1, 20)
+    let err = inbox::list(&db.pool, &stranger, page(false, 1, 20))
         .await
         .expect_err("unknown recipient");
     assert_eq!(
@@ -109,10 +109,84 @@ async fn inbox_refuses_unknown_recipients_and_other_peoples_messages() {
         "still unread"
     );
 
-    let err = inbox::list(&db.pool, &zhang, false, 0, 20)
+    let err = inbox::list(&db.pool, &zhang, page(false, 0, 20))
         .await
         .expect_err("page 0");
     assert_eq!(err.sqlstate(), Some("22023"));
+}
+
+#[tokio::test]
+async fn one_message_opens_in_full_and_messages_archive_come_back_and_delete() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let ids = fill_inbox(&db, 3).await;
+    let who = RecipientKey::parse("zhang.san").expect("key");
+
+    let opened = inbox::show(&db.pool, &who, ids[1]).await.expect("show");
+    assert_eq!(
+        (opened.subject.as_str(), opened.body.as_str()),
+        ("backlog 2", "2 orders")
+    );
+    assert!(opened.read_at.is_some(), "opening it reads it");
+    assert_eq!(inbox::unread_count(&db.pool, &who).await.expect("count"), 2);
+
+    let li_si = RecipientKey::parse("li.si").expect("key");
+    for err in [
+        inbox::show(&db.pool, &li_si, ids[0])
+            .await
+            .expect_err("not li.si's"),
+        inbox::archive(&db.pool, &li_si, &ids, true)
+            .await
+            .expect_err("not li.si's"),
+        inbox::delete(&db.pool, &li_si, &ids)
+            .await
+            .expect_err("not li.si's"),
+    ] {
+        assert_eq!(err.sqlstate(), Some("MP009"), "{err}");
+    }
+
+    assert_eq!(
+        inbox::archive(&db.pool, &who, &[ids[0], ids[1]], true)
+            .await
+            .expect("archive"),
+        2
+    );
+    let (pool, whose) = (&db.pool, &who);
+    let listed = |archived| async move {
+        let page = inbox::Page {
+            archived,
+            ..page(false, 1, 20)
+        };
+        let items = inbox::list(pool, whose, page).await.expect("list");
+        items.iter().map(|i| i.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(false).await,
+        vec![ids[2]],
+        "archived leave the inbox"
+    );
+    assert_eq!(listed(true).await, vec![ids[0], ids[1]], "and are kept");
+    assert_eq!(
+        inbox::unread_count(&db.pool, &who).await.expect("count"),
+        1,
+        "an archived unread message is not waiting to be read"
+    );
+    assert_eq!(
+        inbox::archive(&db.pool, &who, &[ids[0]], false)
+            .await
+            .expect("bring back"),
+        1
+    );
+    assert_eq!(listed(false).await, vec![ids[2], ids[0]]);
+
+    assert_eq!(
+        inbox::delete(&db.pool, &who, &[ids[2]])
+            .await
+            .expect("delete"),
+        1
+    );
+    let err = inbox::show(&db.pool, &who, ids[2]).await.expect_err("gone");
+    assert_eq!(err.sqlstate(), Some("MP009"));
 }
 
 #[tokio::test]
@@ -168,4 +242,13 @@ async fn with_a_pinned_clock_status_ages_what_is_due_by_that_clock() {
         age < 60.0,
         "due since the pinned now, not since a week ago: {age}"
     );
+}
+
+fn page(unread_only: bool, number: i32, size: i32) -> inbox::Page {
+    inbox::Page {
+        unread_only,
+        archived: false,
+        number,
+        size,
+    }
 }

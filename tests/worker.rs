@@ -600,6 +600,67 @@ async fn without_smtp_each_email_is_an_eml_file_in_the_outbox() {
 }
 
 #[tokio::test]
+async fn an_html_email_goes_as_plain_and_html_parts_with_values_escaped_only_in_html() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    sqlx::raw_sql(
+        "INSERT INTO msgpool.template (type_key, channel, subject, body, html_body)
+         VALUES ('order.dispatch_backlog', 'email', 'Backlog at {{ site }}', 'Site {{ site }}: {{ count }}',
+                 '<p>Site <b>{{ site }}</b>: {{ count }}</p>');
+         SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 120, \"site\": \"R&D <east>\"}',
+                             recipients => '{zhang.san}');",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("an HTML template and a message");
+    let smtp = SmtpServer::start().await;
+    let outbox = tempfile::tempdir().expect("outbox");
+    for smtp_url in [Some(smtp.url()), None] {
+        sqlx::query("UPDATE msgpool.delivery SET state = 'pending', next_attempt_at = now()")
+            .execute(&db.pool)
+            .await
+            .expect("send it (again)");
+        let worker = start(
+            &db.pool,
+            WorkerConfig {
+                outbox: outbox.path().to_owned(),
+                ..email_config("mailer", smtp_url)
+            },
+        );
+        wait_for(
+            &db.pool,
+            "SELECT count(*) FROM msgpool.delivery WHERE channel = 'email' AND state = 'sent'",
+            1,
+        )
+        .await;
+        stop(worker).await;
+    }
+    let eml = std::fs::read_dir(outbox.path().join("email"))
+        .expect("outbox/email")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).expect("read .eml"))
+        .next()
+        .expect("one .eml");
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    for mail in [&received[0].data, &eml] {
+        assert!(
+            mail.contains("multipart/alternative"),
+            "both parts, for readers with and without HTML: {mail}"
+        );
+        assert!(
+            mail.contains("Content-Type: text/plain") && mail.contains("Site R&D <east>: 120"),
+            "the plain-text part as written: {mail}"
+        );
+        assert!(
+            mail.contains("Content-Type: text/html")
+                && mail.contains("<p>Site <b>R&amp;D &lt;east&gt;</b>: 120</p>"),
+            "the HTML part with the payload's values escaped: {mail}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_worker_survives_a_postgresql_restart_and_resumes() {
     let home = tempfile::tempdir().expect("temp dir");
     let database = msgpool::Database::Embedded(home.path().join("pool"));

@@ -55,6 +55,12 @@ enum Command {
     Subscribe(commands::subscription::SubscribeArgs),
     /// Remove a subscription
     Unsubscribe(commands::subscription::UnsubscribeArgs),
+    /// Pause a subscription: kept as it is, but nothing goes to it until resumed
+    Pause(commands::subscription::UnsubscribeArgs),
+    /// Resume a paused subscription
+    Resume(commands::subscription::UnsubscribeArgs),
+    /// List subscriptions: of a type, a group, or a recipient (with those through groups)
+    Subscriptions(commands::subscription::ListArgs),
     /// Put a message into the pool
     Send(commands::send::SendArgs),
     /// Cancel a message: its unsent deliveries stop, sent ones stay as history
@@ -133,6 +139,9 @@ async fn run() -> ExitCode {
         Command::Group(cmd) => commands::group::run(&ctx, cmd).await,
         Command::Subscribe(args) => commands::subscription::subscribe(&ctx, args).await,
         Command::Unsubscribe(args) => commands::subscription::unsubscribe(&ctx, args).await,
+        Command::Pause(args) => commands::subscription::set_paused(&ctx, args, true).await,
+        Command::Resume(args) => commands::subscription::set_paused(&ctx, args, false).await,
+        Command::Subscriptions(args) => commands::subscription::list(&ctx, args).await,
         Command::Send(args) => commands::send::run(&ctx, args).await,
         Command::Cancel(args) => commands::cancel::run(&ctx, args).await,
         Command::QuietHours(cmd) => commands::quiet_hours::run(&ctx, cmd).await,

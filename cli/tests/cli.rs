@@ -1742,3 +1742,190 @@ async fn times_read_in_the_local_zone_and_a_repeat_says_it_was_counted() {
         "a local time with its offset: {body}"
     );
 }
+
+#[tokio::test]
+async fn subscriptions_are_listed_paused_and_resumed_and_templates_listed_and_removed() {
+    let db = quick_start().await;
+    // zhang.san hears of the type through group ops; the robot directly
+    let mine = json(&db, &["subscriptions", "--recipient", "zhang.san"]);
+    assert_eq!(
+        mine,
+        serde_json::json!([{
+            "type_key": "order.dispatch_backlog",
+            "subscriber": {"kind": "group", "key": "ops"},
+            "channels": null,
+            "paused": false,
+            "created_at": mine[0]["created_at"],
+        }]),
+        "a recipient's subscriptions include those through their groups"
+    );
+    let all = ok(&db, &["subscriptions", "--type", "order.dispatch_backlog"]);
+    assert!(
+        all.contains("group ops") && all.contains("recipient ops-robot"),
+        "{all}"
+    );
+    let err = fails(&db, &["subscriptions", "--group", "opz"]);
+    assert!(
+        err.contains("unknown group") && err.contains("ops"),
+        "{err}"
+    );
+
+    let paused = ok(&db, &["pause", "order.dispatch_backlog", "--group", "ops"]);
+    assert!(paused.contains("paused group ops"), "{paused}");
+    assert!(ok(&db, &["subscriptions", "--group", "ops"]).contains("paused"));
+    let shown = ok(&db, &["type", "show", "order.dispatch_backlog"]);
+    assert!(
+        shown.contains("subscriber group ops (all channels, paused)"),
+        "{shown}"
+    );
+    let err = fails(
+        &db,
+        &[
+            "pause",
+            "order.dispatch_backlog",
+            "--recipient",
+            "zhang.san",
+        ],
+    );
+    assert!(err.contains("not subscribed"), "{err}");
+
+    // the quick start's message went out before the pause; one sent now reaches only the robot
+    sqlx::query("SELECT msgpool.dispatch(10)")
+        .execute(&db.pool)
+        .await
+        .expect("dispatch");
+    ok(
+        &db,
+        &["send", "order.dispatch_backlog", "--data", "{\"count\": 5}"],
+    );
+    sqlx::query("SELECT msgpool.dispatch(10)")
+        .execute(&db.pool)
+        .await
+        .expect("dispatch");
+    let reached: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT recipient_key::text FROM msgpool.delivery
+          WHERE message_id = (SELECT max(id) FROM msgpool.message)",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("deliveries");
+    assert_eq!(
+        reached,
+        vec!["ops-robot"],
+        "a paused subscription receives nothing"
+    );
+    ok(&db, &["resume", "order.dispatch_backlog", "--group", "ops"]);
+    ok(
+        &db,
+        &["send", "order.dispatch_backlog", "--data", "{\"count\": 6}"],
+    );
+    sqlx::query("SELECT msgpool.dispatch(10)")
+        .execute(&db.pool)
+        .await
+        .expect("dispatch");
+    let reached: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT recipient_key::text FROM msgpool.delivery
+          WHERE message_id = (SELECT max(id) FROM msgpool.message) ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("deliveries");
+    assert_eq!(reached, vec!["ops-robot", "zhang.san"], "resumed");
+
+    let listed = ok(&db, &["template", "list"]);
+    assert!(
+        listed.contains("order.dispatch_backlog")
+            && listed.contains("email")
+            && listed.contains("Dispatch backlog: {{ count }}"),
+        "{listed}"
+    );
+    ok(
+        &db,
+        &[
+            "template",
+            "set",
+            "order.dispatch_backlog",
+            "--channel",
+            "email",
+            "--html",
+            "<p>{{ count }} orders</p>",
+        ],
+    );
+    let templates = json(&db, &["template", "list", "order.dispatch_backlog"]);
+    assert_eq!(templates[0]["html_body"], "<p>{{ count }} orders</p>");
+    let err = fails(
+        &db,
+        &[
+            "template",
+            "set",
+            "order.dispatch_backlog",
+            "--channel",
+            "sms",
+            "--body",
+            "x",
+            "--html",
+            "<p>x</p>",
+        ],
+    );
+    assert!(
+        err.contains("only an email template has an HTML part"),
+        "{err}"
+    );
+    let removed = ok(
+        &db,
+        &[
+            "template",
+            "remove",
+            "order.dispatch_backlog",
+            "--channel",
+            "email",
+        ],
+    );
+    assert!(removed.contains("built-in"), "{removed}");
+    assert_eq!(
+        json(&db, &["template", "list", "order.dispatch_backlog"]),
+        serde_json::json!([])
+    );
+    let err = fails(
+        &db,
+        &[
+            "template",
+            "remove",
+            "order.dispatch_backlog",
+            "--channel",
+            "email",
+        ],
+    );
+    assert!(err.contains("has no email template"), "{err}");
+}
+
+#[tokio::test]
+async fn one_inbox_message_is_shown_in_full_and_can_be_archived_or_deleted() {
+    let db = quick_start().await;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO msgpool.inbox (recipient_key, type_key, urgency, subject, body)
+         VALUES ('zhang.san', 'order.dispatch_backlog', 'high', '派单堆积', 'line one\nline two')
+         RETURNING id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("an inbox message");
+    let id_text = id.to_string();
+    let shown = ok(&db, &["inbox", "zhang.san", "--show", &id_text]);
+    assert!(
+        shown.contains("subject:")
+            && shown.contains("派单堆积")
+            && shown.contains("line one\nline two"),
+        "{shown}"
+    );
+    let err = fails(&db, &["inbox", "ops-robot", "--show", &id_text]);
+    assert!(err.contains("no inbox message"), "{err}");
+    assert!(ok(&db, &["inbox", "zhang.san", "--archive", &id_text]).contains("archived 1"));
+    assert!(!ok(&db, &["inbox", "zhang.san"]).contains("派单堆积"));
+    assert!(ok(&db, &["inbox", "zhang.san", "--archived"]).contains("派单堆积"));
+    assert_eq!(
+        json(&db, &["inbox", "zhang.san", "--delete", &id_text]),
+        serde_json::json!({"deleted": 1})
+    );
+    assert!(!ok(&db, &["inbox", "zhang.san", "--archived"]).contains("派单堆积"));
+}

@@ -45,7 +45,9 @@ CREATE TRIGGER message_type_touch BEFORE UPDATE ON msgpool.message_type
 
 -- One template per type and channel; variables come from the message payload.
 -- A channel without a template gets the worker's built-in default; the digest's own
--- template (NULL: the built-in digest) lists the messages gathered for one recipient.
+-- template (NULL: the built-in digest) lists the messages gathered for one recipient. An
+-- email template may have an HTML part: the mail then goes as multipart/alternative, body
+-- as its plain-text part, payload values HTML-escaped in the HTML part only.
 CREATE TABLE msgpool.template (
   type_key       msgpool.type_key NOT NULL
                  REFERENCES msgpool.message_type (key) ON UPDATE CASCADE ON DELETE CASCADE,
@@ -55,6 +57,7 @@ CREATE TABLE msgpool.template (
   updated_at     timestamptz NOT NULL DEFAULT now(),
   digest_subject text,
   digest_body    text CONSTRAINT template_digest_body_present CHECK (digest_body <> ''),
+  html_body      text CONSTRAINT template_html_body_email_only CHECK (html_body IS NULL OR channel = 'email'),
   PRIMARY KEY (type_key, channel)
 );
 
@@ -105,7 +108,8 @@ CREATE TABLE msgpool.group_member (
 CREATE INDEX group_member_recipient ON msgpool.group_member (recipient_key);
 
 -- A type's subscribers: a recipient or a group, optionally narrowed to some of the
--- type's channels (NULL: all of them).
+-- type's channels (NULL: all of them). A paused subscription is kept as it is but receives
+-- nothing until resumed (holidays, a robot being moved).
 CREATE TABLE msgpool.subscription (
   id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   type_key      msgpool.type_key NOT NULL
@@ -117,6 +121,7 @@ CREATE TABLE msgpool.subscription (
   channels      msgpool.channel[]
                 CONSTRAINT subscription_channels_present
                 CHECK (cardinality(channels) > 0 AND array_position(channels, NULL) IS NULL),
+  paused        boolean NOT NULL DEFAULT false,
   created_at    timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT subscription_one_subscriber CHECK (num_nonnulls(recipient_key, group_key) = 1)
 );
@@ -200,6 +205,42 @@ $$;
 
 CREATE TRIGGER subscription_check_channels BEFORE INSERT OR UPDATE ON msgpool.subscription
   FOR EACH ROW EXECUTE FUNCTION msgpool.subscription_check_channels();
+
+-- Who hears about what: the subscriptions matching every filter given. A recipient's include
+-- those of the groups they belong to (group_key names the group it comes through).
+--   SELECT * FROM msgpool.subscriptions(for_recipient => 'zhang.san');
+-- Unknown keys are refused with the nearest one (MP001, MP005, MP013), not answered empty.
+CREATE FUNCTION msgpool.subscriptions(
+  for_type      text DEFAULT NULL,
+  for_recipient text DEFAULT NULL,
+  for_group     text DEFAULT NULL
+)
+RETURNS TABLE (
+  type_key      text,
+  recipient_key text,
+  group_key     text,
+  channels      msgpool.channel[],
+  paused        boolean,
+  created_at    timestamptz
+)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF for_type IS NOT NULL THEN PERFORM msgpool.require_type(for_type); END IF;
+  IF for_recipient IS NOT NULL THEN PERFORM msgpool.require_recipient(for_recipient); END IF;
+  IF for_group IS NOT NULL THEN PERFORM msgpool.require_group(for_group); END IF;
+  RETURN QUERY
+    SELECT s.type_key::text, coalesce(s.recipient_key, gm.recipient_key)::text, s.group_key::text,
+           s.channels, s.paused, s.created_at
+      FROM msgpool.subscription s
+      LEFT JOIN msgpool.group_member gm
+        ON for_recipient IS NOT NULL AND gm.group_key = s.group_key AND gm.recipient_key = for_recipient
+     WHERE (for_type IS NULL OR s.type_key = for_type)
+       AND (for_group IS NULL OR s.group_key = for_group)
+       AND (for_recipient IS NULL OR s.recipient_key = for_recipient OR gm.recipient_key IS NOT NULL)
+     ORDER BY s.type_key, s.group_key NULLS FIRST, s.recipient_key;
+END;
+$$;
 
 -- A type may not stop using a channel that a subscription narrows to, or that has quiet
 -- hours: the subscriber would silently hear nothing there (MP010, naming them).

@@ -93,7 +93,8 @@ CREATE TYPE msgpool.claimed_delivery AS (
   webhook_flavor  msgpool.webhook_flavor,
   webhook_secret  text,
   digest_subject  text,   -- the channel's digest template; NULL: the built-in digest
-  digest_body     text
+  digest_body     text,
+  html_body       text    -- an email template's HTML part; NULL: plain text only
 );
 
 -- How long to wait before retry number `attempt` (1 = the first retry): exponential from
@@ -114,8 +115,9 @@ $$;
 -- transaction, and returns how many messages it expanded. SKIP LOCKED lets any number of
 -- dispatchers run side by side without waiting on each other.
 --
--- Who: the message's explicit recipients, else the type's subscribers (directly or through
--- a group; someone reached twice is one recipient, with the union of the channels).
+-- Who: the message's explicit recipients, else the type's subscribers that are not paused
+-- (directly or through a group; someone reached twice is one recipient, with the union of
+-- the channels).
 -- Which channels: the type's, narrowed by the subscription. A delivery that cannot be made
 -- is recorded as skipped with the reason, for an administrator to act on: a disabled
 -- recipient; a missing contact for a channel the subscription names; a recipient reachable
@@ -149,13 +151,13 @@ BEGIN
     UNION ALL
     SELECT d.id, d.type_key, d.urgency, d.timed, s.recipient_key, s.channels
       FROM due d JOIN msgpool.subscription s ON s.type_key = d.type_key AND s.recipient_key IS NOT NULL
-     WHERE d.recipients IS NULL
+     WHERE d.recipients IS NULL AND NOT s.paused
     UNION ALL
     SELECT d.id, d.type_key, d.urgency, d.timed, gm.recipient_key, s.channels
       FROM due d
       JOIN msgpool.subscription s ON s.type_key = d.type_key AND s.group_key IS NOT NULL
       JOIN msgpool.group_member gm ON gm.group_key = s.group_key
-     WHERE d.recipients IS NULL
+     WHERE d.recipients IS NULL AND NOT s.paused
   ),
   targets AS (
     -- asked: a subscription names this channel for this recipient
@@ -341,7 +343,7 @@ BEGIN
          msgpool.local_time(m.created_at, t.time_zone),
          m.urgency, t.key::text, t.name, t.category, tpl.subject, tpl.body,
          r.key::text, r.name, r.email, r.phone, r.webhook_url, r.webhook_flavor, r.webhook_secret,
-         tpl.digest_subject, tpl.digest_body
+         tpl.digest_subject, tpl.digest_body, tpl.html_body
     FROM claimed c
     JOIN msgpool.message m ON m.id = c.message_id
     JOIN msgpool.message_type t ON t.key = m.type_key

@@ -18,11 +18,35 @@ CREATE TABLE msgpool.inbox (
   subject       text NOT NULL DEFAULT '',
   body          text NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now(),
-  read_at       timestamptz
+  read_at       timestamptz,
+  -- archived: out of the inbox's list and unread count, kept for later
+  archived_at   timestamptz
 );
 
 CREATE INDEX inbox_recipient_newest ON msgpool.inbox (recipient_key, created_at DESC, id DESC);
-CREATE INDEX inbox_recipient_unread ON msgpool.inbox (recipient_key) WHERE read_at IS NULL;
+CREATE INDEX inbox_recipient_unread ON msgpool.inbox (recipient_key)
+  WHERE read_at IS NULL AND archived_at IS NULL;
+
+-- Refuses ids that are not this recipient's inbox messages (MP009) rather than skipping
+-- them, so a caller that mixed up two people's inboxes hears about it.
+CREATE FUNCTION msgpool.require_inbox_ids(recipient text, ids bigint[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  foreign_ids bigint[];
+BEGIN
+  PERFORM msgpool.require_recipient(recipient);
+  SELECT array_agg(wanted ORDER BY wanted) INTO foreign_ids
+    FROM unnest(ids) AS wanted
+   WHERE NOT EXISTS (SELECT 1 FROM msgpool.inbox i WHERE i.id = wanted AND i.recipient_key = recipient);
+  IF foreign_ids IS NOT NULL THEN
+    RAISE EXCEPTION 'no inbox message % for recipient %', array_to_string(foreign_ids, ', '), quote_literal(recipient)
+      USING ERRCODE = 'MP009',
+            HINT = format('list the inbox with: msgpool inbox %s', recipient);
+  END IF;
+END;
+$$;
 
 -- The inbox channel: the inbox rows and their outcomes in one transaction, so an inbox
 -- message exists exactly when its delivery is sent. Written out rather than through
@@ -77,29 +101,26 @@ BEGIN
 END;
 $$;
 
--- A recipient's inbox, unread first, then newest first; pages start at 1. Each row's repeat
--- count and when it was last seen are read from the message, so the count keeps rising
--- after the inbox row was written.
+-- An inbox message as pages show it. Its repeat count and when it was last seen are read
+-- from the message, so the count keeps rising after the inbox row was written.
+CREATE VIEW msgpool.inbox_entry AS
+SELECT i.id, i.recipient_key::text AS recipient_key, i.message_id, i.delivery_id, i.type_key, i.urgency,
+       i.subject, i.body, i.created_at, i.read_at, i.archived_at,
+       coalesce(m.duplicate_count, 0) AS duplicate_count,
+       coalesce(m.last_seen_at, i.created_at) AS last_seen_at
+  FROM msgpool.inbox i
+  LEFT JOIN msgpool.message m ON m.id = i.message_id;
+
+-- A recipient's inbox, unread first, then newest first; pages start at 1. archived: the
+-- archived messages instead.
 CREATE FUNCTION msgpool.inbox_list(
   recipient   text,
   unread_only boolean DEFAULT false,
   page        integer DEFAULT 1,
-  page_size   integer DEFAULT 20
+  page_size   integer DEFAULT 20,
+  archived    boolean DEFAULT false
 )
-RETURNS TABLE (
-  id              bigint,
-  recipient_key   text,
-  message_id      bigint,
-  delivery_id     bigint,
-  type_key        text,
-  urgency         msgpool.urgency,
-  subject         text,
-  body            text,
-  created_at      timestamptz,
-  read_at         timestamptz,
-  duplicate_count integer,
-  last_seen_at    timestamptz
-)
+RETURNS SETOF msgpool.inbox_entry
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
@@ -110,14 +131,11 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   RETURN QUERY
-    SELECT i.id, i.recipient_key::text, i.message_id, i.delivery_id, i.type_key, i.urgency, i.subject,
-           i.body, i.created_at, i.read_at, coalesce(m.duplicate_count, 0),
-           coalesce(m.last_seen_at, i.created_at)
-      FROM msgpool.inbox i
-      LEFT JOIN msgpool.message m ON m.id = i.message_id
-     WHERE i.recipient_key = recipient
-       AND (NOT unread_only OR i.read_at IS NULL)
-     ORDER BY i.read_at IS NOT NULL, i.created_at DESC, i.id DESC
+    SELECT e.* FROM msgpool.inbox_entry e
+     WHERE e.recipient_key = recipient
+       AND (e.archived_at IS NOT NULL) = archived
+       AND (NOT unread_only OR e.read_at IS NULL)
+     ORDER BY e.read_at IS NOT NULL, e.created_at DESC, e.id DESC
      LIMIT page_size OFFSET (page - 1) * page_size;
 END;
 $$;
@@ -128,7 +146,8 @@ LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
   PERFORM msgpool.require_recipient(recipient);
-  RETURN (SELECT count(*) FROM msgpool.inbox i WHERE i.recipient_key = recipient AND i.read_at IS NULL);
+  RETURN (SELECT count(*) FROM msgpool.inbox i
+           WHERE i.recipient_key = recipient AND i.read_at IS NULL AND i.archived_at IS NULL);
 END;
 $$;
 
@@ -139,24 +158,58 @@ RETURNS integer
 LANGUAGE plpgsql
 AS $$
 DECLARE
-  foreign_ids bigint[];
   changed integer;
 BEGIN
-  PERFORM msgpool.require_recipient(recipient);
-  IF ids IS NOT NULL THEN
-    SELECT array_agg(wanted ORDER BY wanted) INTO foreign_ids
-      FROM unnest(ids) AS wanted
-     WHERE NOT EXISTS (SELECT 1 FROM msgpool.inbox i WHERE i.id = wanted AND i.recipient_key = recipient);
-    IF foreign_ids IS NOT NULL THEN
-      RAISE EXCEPTION 'no inbox message % for recipient %', array_to_string(foreign_ids, ', '), quote_literal(recipient)
-        USING ERRCODE = 'MP009',
-              HINT = format('list the inbox with: msgpool inbox %s', recipient);
-    END IF;
-  END IF;
+  PERFORM msgpool.require_inbox_ids(recipient, ids);
   UPDATE msgpool.inbox i SET read_at = now()
    WHERE i.recipient_key = recipient
      AND i.read_at IS NULL
      AND (ids IS NULL OR i.id = ANY (ids));
+  GET DIAGNOSTICS changed = ROW_COUNT;
+  RETURN changed;
+END;
+$$;
+
+-- One inbox message in full, as inbox_list() shows it; opening it marks it read.
+CREATE FUNCTION msgpool.inbox_show(recipient text, id bigint)
+RETURNS SETOF msgpool.inbox_entry
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM msgpool.require_inbox_ids(recipient, ARRAY[inbox_show.id]);
+  UPDATE msgpool.inbox i SET read_at = now() WHERE i.id = inbox_show.id AND i.read_at IS NULL;
+  RETURN QUERY SELECT e.* FROM msgpool.inbox_entry e WHERE e.id = inbox_show.id;
+END;
+$$;
+
+-- Archive (out of the list and the unread count, kept) or bring back some of a recipient's
+-- inbox messages; returns how many changed. Ids that are not theirs are MP009.
+CREATE FUNCTION msgpool.inbox_archive(recipient text, ids bigint[], archived boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  changed integer;
+BEGIN
+  PERFORM msgpool.require_inbox_ids(recipient, ids);
+  UPDATE msgpool.inbox i SET archived_at = CASE WHEN archived THEN now() END
+   WHERE i.id = ANY (ids) AND (i.archived_at IS NOT NULL) <> archived;
+  GET DIAGNOSTICS changed = ROW_COUNT;
+  RETURN changed;
+END;
+$$;
+
+-- Delete some of a recipient's inbox messages for good; returns how many. Ids that are not
+-- theirs are MP009. The message and its deliveries stay as the pool's history.
+CREATE FUNCTION msgpool.inbox_delete(recipient text, ids bigint[])
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  changed integer;
+BEGIN
+  PERFORM msgpool.require_inbox_ids(recipient, ids);
+  DELETE FROM msgpool.inbox i WHERE i.id = ANY (ids);
   GET DIAGNOSTICS changed = ROW_COUNT;
   RETURN changed;
 END;

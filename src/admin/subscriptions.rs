@@ -39,6 +39,8 @@ pub struct Subscription {
     pub subscriber: Subscriber,
     /// `None`: every channel of the type.
     pub channels: Option<Channels>,
+    /// Kept, but receives nothing until resumed.
+    pub paused: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -48,9 +50,10 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Subscription {
         let decode = |e: crate::Error| sqlx::Error::Decode(e.into());
         let recipient: Option<String> = row.try_get("recipient_key")?;
         let group: Option<String> = row.try_get("group_key")?;
+        // a recipient's listing names the group a subscription comes through
         let subscriber = match (recipient, group) {
-            (Some(r), _) => Subscriber::Recipient(RecipientKey::parse(&r).map_err(decode)?),
-            (None, Some(g)) => Subscriber::Group(RecipientKey::parse(&g).map_err(decode)?),
+            (_, Some(g)) => Subscriber::Group(RecipientKey::parse(&g).map_err(decode)?),
+            (Some(r), None) => Subscriber::Recipient(RecipientKey::parse(&r).map_err(decode)?),
             (None, None) => {
                 return Err(sqlx::Error::Decode(
                     "subscription without a subscriber".into(),
@@ -65,6 +68,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Subscription {
                 .map(Channels::try_from)
                 .transpose()
                 .map_err(decode)?,
+            paused: row.try_get("paused")?,
             created_at: row.try_get("created_at")?,
         })
     }
@@ -87,14 +91,14 @@ pub async fn subscribe(
              VALUES ($1, $2, $3::text[]::msgpool.channel[])
              ON CONFLICT (type_key, recipient_key) WHERE recipient_key IS NOT NULL
                DO UPDATE SET channels = EXCLUDED.channels
-             RETURNING type_key, recipient_key, group_key, channels::text[] AS channels, created_at"
+             RETURNING type_key, recipient_key, group_key, channels::text[] AS channels, paused, created_at"
         }
         Subscriber::Group(_) => {
             "INSERT INTO msgpool.subscription (type_key, group_key, channels)
              VALUES ($1, $2, $3::text[]::msgpool.channel[])
              ON CONFLICT (type_key, group_key) WHERE group_key IS NOT NULL
                DO UPDATE SET channels = EXCLUDED.channels
-             RETURNING type_key, recipient_key, group_key, channels::text[] AS channels, created_at"
+             RETURNING type_key, recipient_key, group_key, channels::text[] AS channels, paused, created_at"
         }
     };
     sqlx::query_as(sql)
@@ -109,44 +113,94 @@ pub async fn subscribe(
 }
 
 pub async fn unsubscribe(pool: &PgPool, type_key: &TypeKey, subscriber: &Subscriber) -> Result<()> {
+    change(
+        pool,
+        "DELETE FROM msgpool.subscription",
+        type_key,
+        subscriber,
+        None,
+        "unsubscribing",
+    )
+    .await
+}
+
+/// Pauses (kept, receives nothing) or resumes a subscription.
+pub async fn set_paused(
+    pool: &PgPool,
+    type_key: &TypeKey,
+    subscriber: &Subscriber,
+    paused: bool,
+) -> Result<()> {
+    let doing = if paused { "pausing" } else { "resuming" };
+    change(
+        pool,
+        "UPDATE msgpool.subscription SET paused = $4",
+        type_key,
+        subscriber,
+        Some(paused),
+        doing,
+    )
+    .await
+}
+
+/// Runs `statement` (a DELETE or UPDATE of msgpool.subscription, `$4` its value) on the one
+/// subscription of `subscriber` to `type_key`; refused when there is none.
+async fn change(
+    pool: &PgPool,
+    statement: &'static str,
+    type_key: &TypeKey,
+    subscriber: &Subscriber,
+    value: Option<bool>,
+    doing: &str,
+) -> Result<()> {
     let (by_recipient, key) = match subscriber {
         Subscriber::Recipient(k) => (true, k),
         Subscriber::Group(k) => (false, k),
     };
-    let gone = sqlx::query(
-        "DELETE FROM msgpool.subscription
-          WHERE type_key = $1
-            AND CASE WHEN $3 THEN recipient_key = $2 ELSE group_key = $2 END",
-    )
-    .bind(type_key.as_str())
-    .bind(key.as_str())
-    .bind(by_recipient)
-    .execute(pool)
-    .await
-    .map_err(Error::from_database(format!(
-        "unsubscribing {subscriber} from {type_key}"
-    )))?;
-    if gone.rows_affected() == 0 {
+    let sql = format!(
+        "{statement} WHERE type_key = $1 AND CASE WHEN $3 THEN recipient_key = $2 ELSE group_key = $2 END"
+    );
+    let changed = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(type_key.as_str())
+        .bind(key.as_str())
+        .bind(by_recipient)
+        .bind(value)
+        .execute(pool)
+        .await
+        .map_err(Error::from_database(format!(
+            "{doing} the subscription of {subscriber} to {type_key}"
+        )))?;
+    if changed.rows_affected() == 0 {
         return Err(Error::not_found(
             format!("{subscriber} is not subscribed to {type_key}"),
             Some(format!(
-                "see the subscribers with: msgpool type show {type_key}"
+                "see the subscriptions with: msgpool subscriptions --type {type_key}"
             )),
         ));
     }
     Ok(())
 }
 
-pub async fn for_type(pool: &PgPool, type_key: &TypeKey) -> Result<Vec<Subscription>> {
+/// The subscriptions matching every filter given; a recipient's include those of their
+/// groups (`msgpool.subscriptions()`).
+pub async fn list(
+    pool: &PgPool,
+    type_key: Option<&TypeKey>,
+    recipient: Option<&RecipientKey>,
+    group: Option<&RecipientKey>,
+) -> Result<Vec<Subscription>> {
     sqlx::query_as(
-        "SELECT type_key, recipient_key, group_key, channels::text[] AS channels, created_at
-           FROM msgpool.subscription WHERE type_key = $1
-          ORDER BY group_key NULLS LAST, recipient_key",
+        "SELECT type_key, recipient_key, group_key, channels::text[] AS channels, paused, created_at
+           FROM msgpool.subscriptions($1, $2, $3)",
     )
-    .bind(type_key.as_str())
+    .bind(type_key.map(TypeKey::as_str))
+    .bind(recipient.map(RecipientKey::as_str))
+    .bind(group.map(RecipientKey::as_str))
     .fetch_all(pool)
     .await
-    .map_err(Error::from_database(format!(
-        "reading the subscribers of {type_key}"
-    )))
+    .map_err(Error::from_database("listing subscriptions"))
+}
+
+pub async fn for_type(pool: &PgPool, type_key: &TypeKey) -> Result<Vec<Subscription>> {
+    list(pool, Some(type_key), None, None).await
 }

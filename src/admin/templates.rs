@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::message_types;
+use super::{Keyed, message_types};
 use crate::domain::{Channel, TypeKey};
 use crate::template::{Rendered, Renderer, Variables};
 use crate::{Error, Result};
@@ -13,7 +13,7 @@ use crate::{Error, Result};
 /// A template's columns as [`Template`] reads them.
 macro_rules! columns {
     () => {
-        "type_key, channel::text AS channel, subject, body, digest_subject, digest_body, updated_at"
+        "type_key, channel::text AS channel, subject, body, html_body, digest_subject, digest_body, updated_at"
     };
 }
 
@@ -24,7 +24,10 @@ pub struct Template {
     #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub subject: String,
+    /// The plain text (of an email with an HTML part, its plain-text part).
     pub body: String,
+    /// An email's HTML part; `None`: plain text only.
+    pub html_body: Option<String>,
     /// The digest's own template (messages gathered for one recipient); `None`: built in.
     pub digest_subject: Option<String>,
     pub digest_body: Option<String>,
@@ -36,6 +39,8 @@ pub struct Template {
 pub struct TemplateSpec {
     pub subject: Option<String>,
     pub body: Option<String>,
+    /// An email's HTML part; `Some("")` removes it.
+    pub html_body: Option<String>,
     pub digest_subject: Option<String>,
     pub digest_body: Option<String>,
 }
@@ -65,7 +70,8 @@ pub async fn set(
     let context = format!("setting the {channel} template of {type_key}");
     let changed: Option<Template> = sqlx::query_as(concat!(
         "UPDATE msgpool.template SET subject = coalesce($3, subject), body = coalesce($4, body),
-                digest_subject = coalesce($5, digest_subject), digest_body = coalesce($6, digest_body)
+                digest_subject = coalesce($5, digest_subject), digest_body = coalesce($6, digest_body),
+                html_body = CASE WHEN $7::text IS NULL THEN html_body ELSE nullif($7, '') END
           WHERE type_key = $1 AND channel = $2::text::msgpool.channel
          RETURNING ",
         columns!()
@@ -76,6 +82,7 @@ pub async fn set(
     .bind(spec.body.as_deref())
     .bind(spec.digest_subject.as_deref())
     .bind(spec.digest_body.as_deref())
+    .bind(spec.html_body.as_deref())
     .fetch_optional(pool)
     .await
     .map_err(Error::from_database(&context))?;
@@ -85,12 +92,12 @@ pub async fn set(
     let body = spec.body.as_deref().ok_or_else(|| {
         Error::invalid(
             format!("{type_key} has no {channel} template yet, and a template needs a body"),
-            "give --body (the digest template alone is not enough)",
+            "give --body, the plain text (of an HTML email, its plain-text part); a digest or HTML part alone is not enough",
         )
     })?;
     sqlx::query_as(concat!(
-        "INSERT INTO msgpool.template (type_key, channel, subject, body, digest_subject, digest_body)
-         VALUES ($1, $2::text::msgpool.channel, coalesce($3, ''), $4, $5, $6)
+        "INSERT INTO msgpool.template (type_key, channel, subject, body, digest_subject, digest_body, html_body)
+         VALUES ($1, $2::text::msgpool.channel, coalesce($3, ''), $4, $5, $6, nullif($7, ''))
          RETURNING ",
         columns!()
     ))
@@ -100,6 +107,7 @@ pub async fn set(
     .bind(body)
     .bind(spec.digest_subject.as_deref())
     .bind(spec.digest_body.as_deref())
+    .bind(spec.html_body.as_deref())
     .fetch_one(pool)
     .await
     .map_err(Error::from_database(&context))
@@ -114,6 +122,7 @@ fn check(channel: Channel, spec: &TemplateSpec) -> Result<()> {
     let parts = [
         ("subject", &spec.subject),
         ("body", &spec.body),
+        ("HTML part", &spec.html_body),
         ("digest subject", &spec.digest_subject),
         ("digest body", &spec.digest_body),
     ];
@@ -130,18 +139,44 @@ fn check(channel: Channel, spec: &TemplateSpec) -> Result<()> {
     Ok(())
 }
 
-pub async fn for_type(pool: &PgPool, type_key: &TypeKey) -> Result<Vec<Template>> {
+/// The templates of one type, or of every type; an unknown type is refused with the nearest.
+pub async fn list(pool: &PgPool, type_key: Option<&TypeKey>) -> Result<Vec<Template>> {
+    if let Some(key) = type_key {
+        Keyed::MessageType.require(pool, key.as_str()).await?;
+    }
     sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
-        " FROM msgpool.template WHERE type_key = $1 ORDER BY channel"
+        " FROM msgpool.template WHERE $1::text IS NULL OR type_key = $1 ORDER BY type_key, channel"
     ))
-    .bind(type_key.as_str())
+    .bind(type_key.map(TypeKey::as_str))
     .fetch_all(pool)
     .await
+    .map_err(Error::from_database("listing templates"))
+}
+
+/// Removes the template of one channel of a type: that channel goes back to the built-in one.
+pub async fn remove(pool: &PgPool, type_key: &TypeKey, channel: Channel) -> Result<()> {
+    let removed = sqlx::query(
+        "DELETE FROM msgpool.template WHERE type_key = $1 AND channel = $2::text::msgpool.channel",
+    )
+    .bind(type_key.as_str())
+    .bind(channel.as_str())
+    .execute(pool)
+    .await
     .map_err(Error::from_database(format!(
-        "reading the templates of {type_key}"
-    )))
+        "removing the {channel} template of {type_key}"
+    )))?;
+    if removed.rows_affected() == 0 {
+        Keyed::MessageType.require(pool, type_key.as_str()).await?;
+        return Err(Error::not_found(
+            format!("{type_key} has no {channel} template"),
+            Some(format!(
+                "see its templates with: msgpool template list {type_key}"
+            )),
+        ));
+    }
+    Ok(())
 }
 
 /// What each channel of a type would send for `payload` (to `recipient_name`): the rendered
@@ -153,7 +188,7 @@ pub async fn preview(
     recipient_name: &str,
 ) -> Result<Vec<(Channel, std::result::Result<Rendered, String>)>> {
     let message_type = message_types::get(pool, type_key).await?;
-    let templates = for_type(pool, type_key).await?;
+    let templates = list(pool, Some(type_key)).await?;
     let renderer = Renderer::default();
     let created_at: String = sqlx::query_scalar("SELECT msgpool.local_time(msgpool.clock(), $1)")
         .bind(&message_type.time_zone)
@@ -179,6 +214,7 @@ pub async fn preview(
                 channel,
                 template.map(|t| t.subject.as_str()),
                 template.map(|t| t.body.as_str()),
+                template.and_then(|t| t.html_body.as_deref()),
                 &vars,
             );
             (channel, rendered)

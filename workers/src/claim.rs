@@ -40,6 +40,8 @@ pub struct ClaimedDelivery {
     /// The type's digest template for this channel; `None`: the built-in digest.
     pub digest_subject: Option<String>,
     pub digest_body: Option<String>,
+    /// An email template's HTML part; `None`: plain text only.
+    pub html_body: Option<String>,
     /// Deliveries gathered into this one's digest (empty: a single message).
     #[sqlx(skip)]
     pub gathered: Vec<ClaimedDelivery>,
@@ -59,7 +61,7 @@ macro_rules! claimed_columns {
                 duplicate_count,
                 created_at, urgency::text AS urgency, type_key, type_name, category, subject, body,
                 recipient_key, recipient_name, email, phone, webhook_url, webhook_flavor::text AS webhook_flavor,
-                webhook_secret, digest_subject, digest_body "
+                webhook_secret, digest_subject, digest_body, html_body "
     };
 }
 

@@ -86,6 +86,8 @@ fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<(Rendered, Value),
         d.channel,
         d.subject.as_deref(),
         d.body.as_deref(),
+        // a digest is plain text: its messages are listed by their plain-text bodies
+        d.html_body.as_deref().filter(|_| d.gathered.is_empty()),
         &variables(d, &payload),
     )?;
     if d.gathered.is_empty() {
@@ -98,6 +100,7 @@ fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<(Rendered, Value),
             g.channel,
             g.subject.as_deref(),
             g.body.as_deref(),
+            None,
             &variables(g, &gathered_payload),
         )?;
         items.push(digest_item(g, &gathered_payload, rendered));
@@ -158,6 +161,7 @@ async fn send(
                         address,
                         &rendered.subject,
                         &rendered.body,
+                        rendered.html.as_deref(),
                     )
                     .await
             }

@@ -1,4 +1,4 @@
-//! `msgpool inbox`: read a recipient's in-site inbox, mark messages read.
+//! `msgpool inbox`: read a recipient's in-site inbox; mark read, archive, delete.
 
 use clap::Args;
 use msgpool::domain::RecipientKey;
@@ -25,6 +25,21 @@ pub struct InboxArgs {
     /// Mark everything in the inbox read
     #[arg(long)]
     mark_all_read: bool,
+    /// Show one message in full (and mark it read)
+    #[arg(long, value_name = "ID")]
+    show: Option<i64>,
+    /// Archive these inbox ids (comma-separated): out of the inbox, kept
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    archive: Option<Vec<i64>>,
+    /// Bring these archived ids back into the inbox
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    unarchive: Option<Vec<i64>>,
+    /// Delete these inbox ids for good
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    delete: Option<Vec<i64>>,
+    /// List the archived messages instead
+    #[arg(long)]
+    archived: bool,
 }
 
 pub async fn run(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
@@ -38,7 +53,61 @@ pub async fn run(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
         outln!("marked {changed} message(s) read");
         return Ok(());
     }
-    let items = inbox::list(&pool, who, args.unread, args.page, args.page_size).await?;
+    if let Some(id) = args.show {
+        let item = inbox::show(&pool, who, id).await?;
+        if ctx.json {
+            return output::json(&item);
+        }
+        let mut fields = vec![
+            ("id", item.id.to_string()),
+            ("type", item.type_key.clone()),
+            ("urgency", item.urgency.to_string()),
+            ("received", output::time(item.created_at)),
+        ];
+        if item.duplicate_count > 0 {
+            fields.push((
+                "seen",
+                format!(
+                    "×{}, last {}",
+                    item.duplicate_count + 1,
+                    output::time(item.last_seen_at)
+                ),
+            ));
+        }
+        if let Some(at) = item.archived_at {
+            fields.push(("archived", output::time(at)));
+        }
+        fields.push(("subject", item.subject.clone()));
+        output::fields(&fields);
+        outln!("\n{}", item.body);
+        return Ok(());
+    }
+    let changed = if let Some(ids) = &args.archive {
+        Some(("archived", inbox::archive(&pool, who, ids, true).await?))
+    } else if let Some(ids) = &args.unarchive {
+        Some((
+            "brought_back",
+            inbox::archive(&pool, who, ids, false).await?,
+        ))
+    } else if let Some(ids) = &args.delete {
+        Some(("deleted", inbox::delete(&pool, who, ids).await?))
+    } else {
+        None
+    };
+    if let Some((done, count)) = changed {
+        if ctx.json {
+            return output::json(&serde_json::json!({ done: count }));
+        }
+        outln!("{} {count} message(s)", done.replace('_', " "));
+        return Ok(());
+    }
+    let page = inbox::Page {
+        unread_only: args.unread,
+        archived: args.archived,
+        number: args.page,
+        size: args.page_size,
+    };
+    let items = inbox::list(&pool, who, page).await?;
     let unread = inbox::unread_count(&pool, who).await?;
     if ctx.json {
         return output::json(&serde_json::json!({ "unread": unread, "items": items }));

@@ -146,7 +146,7 @@ pub async fn run(ctx: &Context, cmd: TypeCommand) -> anyhow::Result<()> {
         }
         TypeCommand::Show { key } => {
             let t = message_types::get(&pool, &key).await?;
-            let templates = templates::for_type(&pool, &key).await?;
+            let templates = templates::list(&pool, Some(&key)).await?;
             let subscribers = subscriptions::for_type(&pool, &key).await?;
             let rules = message_types::explain(&pool, &key).await?;
             if ctx.json {
@@ -188,7 +188,8 @@ pub async fn run(ctx: &Context, cmd: TypeCommand) -> anyhow::Result<()> {
                     .channels
                     .as_ref()
                     .map_or("all channels".to_owned(), ToString::to_string);
-                outln!("subscriber {} ({channels})", s.subscriber);
+                let paused = if s.paused { ", paused" } else { "" };
+                outln!("subscriber {} ({channels}{paused})", s.subscriber);
             }
         }
         TypeCommand::Enable { key } => {

@@ -19,15 +19,32 @@ pub enum TemplateCommand {
         /// Subject line (email, inbox, chat title); kept as it is when not given
         #[arg(long)]
         subject: Option<String>,
-        /// The body; needed for a new template, kept as it is when not given
+        /// The body; needed for a new template, kept as it is when not given (with --html: the
+        /// plain-text part)
         #[arg(long)]
         body: Option<String>,
+        /// Email only: an HTML part, sent with the body as multipart/alternative; payload
+        /// values are HTML-escaped in it. '' removes it.
+        #[arg(long)]
+        html: Option<String>,
         /// Subject of a digest (several messages for one recipient): {{ count }}, {{ type_name }}
         #[arg(long)]
         digest_subject: Option<String>,
         /// Body of a digest: {% for m in messages %}{{ m.body }}{% endfor %}; default lists each message
         #[arg(long)]
         digest_body: Option<String>,
+    },
+    /// List the templates of a type, or of every type
+    List {
+        #[arg(value_parser = parse::<TypeKey>)]
+        type_key: Option<TypeKey>,
+    },
+    /// Remove a channel's template: the channel goes back to the built-in one
+    Remove {
+        #[arg(value_parser = parse::<TypeKey>)]
+        type_key: TypeKey,
+        #[arg(long, value_parser = parse::<Channel>)]
+        channel: Channel,
     },
     /// Show what each channel of a type would send for a payload
     Preview {
@@ -50,12 +67,14 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
             channel,
             subject,
             body,
+            html,
             digest_subject,
             digest_body,
         } => {
             let spec = templates::TemplateSpec {
                 subject,
                 body,
+                html_body: html,
                 digest_subject,
                 digest_body,
             };
@@ -64,6 +83,39 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
                 return output::json(&t);
             }
             outln!("set the {channel} template of {type_key}");
+        }
+        TemplateCommand::List { type_key } => {
+            let found = templates::list(&pool, type_key.as_ref()).await?;
+            if ctx.json {
+                return output::json(&found);
+            }
+            output::table(
+                &["TYPE", "CHANNEL", "SUBJECT", "BODY", "HTML", "DIGEST"],
+                found
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.type_key.to_string(),
+                            t.channel.to_string(),
+                            output::or_dash(Some(&t.subject)),
+                            first_line(&t.body),
+                            if t.html_body.is_some() { "yes" } else { "-" }.to_owned(),
+                            if t.digest_body.is_some() {
+                                "own"
+                            } else {
+                                "built-in"
+                            }
+                            .to_owned(),
+                        ]
+                    })
+                    .collect(),
+            );
+        }
+        TemplateCommand::Remove { type_key, channel } => {
+            templates::remove(&pool, &type_key, channel).await?;
+            outln!(
+                "removed the {channel} template of {type_key}: it goes out with the built-in one"
+            );
         }
         TemplateCommand::Preview {
             type_key,
@@ -76,7 +128,7 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
                 let json: Vec<_> = previews
                     .iter()
                     .map(|(channel, r)| match r {
-                        Ok(r) => serde_json::json!({"channel": channel, "subject": r.subject, "body": r.body}),
+                        Ok(r) => serde_json::json!({"channel": channel, "subject": r.subject, "body": r.body, "html": r.html}),
                         Err(e) => serde_json::json!({"channel": channel, "error": e}),
                     })
                     .collect();
@@ -85,11 +137,25 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
             for (channel, rendered) in previews {
                 outln!("== {channel} ==");
                 match rendered {
-                    Ok(r) => outln!("subject: {}\n{}\n", r.subject, r.body),
+                    Ok(r) => {
+                        outln!("subject: {}\n{}\n", r.subject, r.body);
+                        if let Some(html) = r.html {
+                            outln!("-- HTML part --\n{html}\n");
+                        }
+                    }
                     Err(e) => outln!("error: {e} (this delivery would be parked as dead)\n"),
                 }
             }
         }
     }
     Ok(())
+}
+
+/// A body's first line, cut to fit a table.
+fn first_line(body: &str) -> String {
+    let line = body.lines().next().unwrap_or_default();
+    match line.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use lettre::message::MultiPart;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::AsyncSmtpTransport;
@@ -84,6 +85,7 @@ impl EmailSender {
         to_address: &str,
         subject: &str,
         body: &str,
+        html: Option<&str>,
     ) -> Result<Sent, SendError> {
         let from = match self {
             EmailSender::Smtp { from, .. } | EmailSender::Outbox { from, .. } => from.clone(),
@@ -94,15 +96,23 @@ impl EmailSender {
             .map_err(|e| {
                 SendError::Permanent(format!("invalid email address {to_address:?}: {e}"))
             })?;
-        let email = Message::builder()
+        let builder = Message::builder()
             // a fresh Message-ID, kept as the provider reference (and the outbox file name)
             .message_id(None)
             .from(from)
             .to(to)
-            .subject(subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(body.to_owned())
-            .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))?;
+            .subject(subject);
+        let email = match html {
+            // mail readers that cannot show HTML show the plain-text part
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                body.to_owned(),
+                html.to_owned(),
+            )),
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(body.to_owned()),
+        }
+        .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))?;
         let message_id = email.headers().get_raw("Message-ID").map(str::to_owned);
         match self {
             EmailSender::Smtp {
