@@ -1,9 +1,9 @@
 //! The configuration's history (`msgpool.audit`, kept by triggers): who changed what, when,
 //! from what to what.
 
+use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
 
 use crate::domain::{RecipientKey, TypeKey};
 use crate::{Error, Result};
@@ -31,7 +31,7 @@ pub struct Change {
 
 /// The newest `limit` changes, of one type and/or one recipient when given.
 pub async fn list(
-    pool: &PgPool,
+    pool: &Db,
     type_key: Option<&TypeKey>,
     recipient: Option<&RecipientKey>,
     limit: i64,

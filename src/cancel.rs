@@ -1,12 +1,12 @@
 //! Cancelling a message (`msgpool.cancel`): its unsent deliveries stop, what was sent stays.
 
-use sqlx::PgPool;
+use crate::Db;
 
 use crate::{Error, Result};
 
 /// Cancels message `id`; returns how many deliveries were cancelled. An unknown id is
 /// refused with SQLSTATE MP011.
-pub async fn cancel(pool: &PgPool, id: i64) -> Result<i32> {
+pub async fn cancel(pool: &Db, id: i64) -> Result<i32> {
     sqlx::query_scalar("SELECT msgpool.cancel($1)")
         .bind(id)
         .fetch_one(pool)

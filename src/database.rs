@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection as _, PgConnection, PgPool};
+use sqlx::{ConnectOptions, Connection as _, PgConnection};
 
 use crate::domain::Role;
 use crate::embedded::Cluster;
-use crate::{Error, Result, migrations};
+use crate::{Db, Error, Result, migrations};
 
 /// How long a server has to accept a connection: an unreachable one is reported with its
 /// cause within seconds, where the pool alone retries for 30 and says only "timed out".
@@ -28,17 +28,26 @@ pub fn home() -> PathBuf {
 pub enum Database {
     /// An existing server; msgpool migrates it only when asked (`msgpool db migrate`).
     Url(String),
+    /// An existing server behind a transaction-mode pooler (PgBouncer `pool_mode =
+    /// transaction`), which lends a server connection for one transaction at a time: see
+    /// [`Db`] for what msgpool does about it.
+    Pooled(String),
     /// msgpool's own cluster, started and migrated on demand.
     Embedded(PathBuf),
 }
 
 impl Database {
-    /// `url` (from `--database-url` or `DATABASE_URL`) if given, else the embedded cluster in
-    /// `MSGPOOL_HOME` or `./.msgpool`.
-    pub fn from_env(url: Option<String>) -> Database {
-        match url.filter(|u| !u.trim().is_empty()) {
-            Some(url) => Database::Url(url),
-            None => Database::Embedded(home()),
+    /// `url` (from `--database-url` or `DATABASE_URL`) if given — behind a transaction-mode
+    /// pooler when `pooled` — else the embedded cluster in `MSGPOOL_HOME` or `./.msgpool`.
+    pub fn from_env(url: Option<String>, pooled: bool) -> Result<Database> {
+        match (url.filter(|u| !u.trim().is_empty()), pooled) {
+            (Some(url), false) => Ok(Database::Url(url)),
+            (Some(url), true) => Ok(Database::Pooled(url)),
+            (None, false) => Ok(Database::Embedded(home())),
+            (None, true) => Err(Error::invalid(
+                "--pooler needs the pooler's URL",
+                "give --database-url (or DATABASE_URL) pointing at the pooler",
+            )),
         }
     }
 
@@ -46,15 +55,27 @@ impl Database {
     /// first time).
     pub async fn url(&self) -> Result<String> {
         match self {
-            Database::Url(url) => Ok(url.clone()),
+            Database::Url(url) | Database::Pooled(url) => Ok(url.clone()),
             Database::Embedded(home) => Cluster::new(home)?.ensure_running().await,
         }
     }
 
+    /// Whether connections pass a transaction-mode pooler.
+    pub fn is_pooled(&self) -> bool {
+        matches!(self, Database::Pooled(_))
+    }
+
     /// Brings the schema up to date; returns the migrations it applied.
     pub async fn migrate(&self) -> Result<Vec<String>> {
+        if self.is_pooled() {
+            // the migration lock is a session's advisory lock, which a pooler cannot keep
+            return Err(Error::invalid(
+                "migrations cannot run through a transaction-mode pooler",
+                "give msgpool db migrate the server's own URL, without --pooler",
+            ));
+        }
         let url = self.url().await?;
-        let mut conn = connect(&connect_options(&url)?).await?;
+        let mut conn = connect(&connect_options(&url, false)?).await?;
         migrations::run(&mut conn).await
     }
 
@@ -64,18 +85,20 @@ impl Database {
     /// Needs a URL whose user may create roles (the embedded cluster's does).
     pub async fn role_url(&self, role: Role) -> Result<String> {
         let url = self.url().await?;
-        let options = connect_options(&url)?;
+        let options = connect_options(&url, self.is_pooled())?;
         let password = role_password(role)?;
+        let context = format!("making the {role} login role");
         let mut conn = connect(&options).await?;
+        // a transaction, so that a pooler keeps the statement on one server connection
+        let mut tx = conn.begin().await.map_err(Error::from_database(&context))?;
         sqlx::query("SELECT msgpool.make_login($1, $2, $3)")
             .bind(role.login())
             .bind(role.group())
             .bind(&password)
-            .execute(&mut conn)
+            .execute(&mut *tx)
             .await
-            .map_err(Error::from_database(format!(
-                "making the {role} login role"
-            )))?;
+            .map_err(Error::from_database(&context))?;
+        tx.commit().await.map_err(Error::from_database(&context))?;
         Ok(format!(
             "postgres://{}:{password}@{}:{}/{}",
             role.login(),
@@ -95,21 +118,25 @@ impl Database {
     }
 
     /// A connection pool of at most `max_connections`, after [`Database::migrate_if_embedded`].
-    pub async fn pool(&self, max_connections: u32) -> Result<PgPool> {
+    pub async fn pool(&self, max_connections: u32) -> Result<Db> {
         self.migrate_if_embedded().await?;
-        let options = connect_options(&self.url().await?)?;
+        let options = connect_options(&self.url().await?, self.is_pooled())?;
         // a first connection of its own, for the server's answer when there is none to pool
         connect(&options)
             .await?
             .close()
             .await
             .map_err(Error::from_database("closing the first connection"))?;
-        Ok(PgPoolOptions::new()
+        let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             // No ping before each use: a round trip on every query, and a broken connection
             // shows up as an error that callers already retry.
             .test_before_acquire(false)
-            .connect_lazy_with(options))
+            .connect_lazy_with(options);
+        Ok(match self {
+            Database::Pooled(_) => Db::pooled(pool),
+            _ => Db::direct(pool),
+        })
     }
 }
 
@@ -150,12 +177,19 @@ async fn connect(options: &PgConnectOptions) -> Result<PgConnection> {
     }
 }
 
-fn connect_options(url: &str) -> Result<PgConnectOptions> {
+/// The options for `url`; through a pooler, without the startup parameter PgBouncer refuses
+/// unless told to ignore it, and without a statement cache (a statement does not outlive
+/// its transaction there).
+fn connect_options(url: &str, pooled: bool) -> Result<PgConnectOptions> {
     let options: PgConnectOptions = url.parse().map_err(|e| {
         Error::invalid(
             format!("invalid database URL: {e}"),
             "expected postgres://user:password@host:port/database",
         )
     })?;
-    Ok(options.application_name("msgpool"))
+    let options = options.application_name("msgpool");
+    Ok(match pooled {
+        true => options.extra_float_digits(None).statement_cache_capacity(0),
+        false => options,
+    })
 }

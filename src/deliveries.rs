@@ -1,8 +1,8 @@
 //! Deliveries as operators see them: listing with filters, and re-queueing dead ones.
 
+use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
 
 use crate::admin::Keyed;
 use crate::domain::{Channel, DeliveryState, RecipientKey, TypeKey};
@@ -43,7 +43,7 @@ pub struct Filter {
 
 /// The newest `limit` deliveries matching `filter`; a type or recipient that does not exist
 /// is refused with the nearest key, rather than answered with an empty list.
-pub async fn list(pool: &PgPool, filter: &Filter, limit: i64) -> Result<Vec<Delivery>> {
+pub async fn list(pool: &Db, filter: &Filter, limit: i64) -> Result<Vec<Delivery>> {
     if let Some(key) = &filter.type_key {
         Keyed::MessageType.require(pool, key.as_str()).await?;
     }
@@ -77,7 +77,7 @@ pub async fn list(pool: &PgPool, filter: &Filter, limit: i64) -> Result<Vec<Deli
 
 /// Re-queues dead deliveries: those in `ids`, or all matching `filter` (its state is
 /// ignored: only dead ones are re-queued). Returns how many.
-pub async fn retry(pool: &PgPool, ids: Option<&[i64]>, filter: &Filter) -> Result<i32> {
+pub async fn retry(pool: &Db, ids: Option<&[i64]>, filter: &Filter) -> Result<i32> {
     sqlx::query_scalar("SELECT msgpool.retry_deliveries($1, $2, $3, $4::text::msgpool.channel)")
         .bind(ids)
         .bind(filter.type_key.as_ref().map(TypeKey::as_str))

@@ -1,8 +1,8 @@
 //! The in-site inbox of a recipient, over the inbox functions of `sql/schema/06_inbox.sql`.
 
+use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
 
 use crate::domain::{RecipientKey, Urgency};
 use crate::{Error, Result};
@@ -45,7 +45,7 @@ pub struct Page {
 }
 
 /// One page of a recipient's inbox, unread first, then newest first.
-pub async fn list(pool: &PgPool, recipient: &RecipientKey, page: Page) -> Result<Vec<InboxItem>> {
+pub async fn list(pool: &Db, recipient: &RecipientKey, page: Page) -> Result<Vec<InboxItem>> {
     sqlx::query_as(concat!(
         columns!(),
         "FROM msgpool.inbox_list($1, $2, $3, $4, $5)"
@@ -62,7 +62,7 @@ pub async fn list(pool: &PgPool, recipient: &RecipientKey, page: Page) -> Result
     )))
 }
 
-pub async fn unread_count(pool: &PgPool, recipient: &RecipientKey) -> Result<i64> {
+pub async fn unread_count(pool: &Db, recipient: &RecipientKey) -> Result<i64> {
     sqlx::query_scalar("SELECT msgpool.inbox_unread_count($1)")
         .bind(recipient.as_str())
         .fetch_one(pool)
@@ -73,11 +73,7 @@ pub async fn unread_count(pool: &PgPool, recipient: &RecipientKey) -> Result<i64
 }
 
 /// Marks the given inbox messages (or all, for `None`) read; returns how many changed.
-pub async fn mark_read(
-    pool: &PgPool,
-    recipient: &RecipientKey,
-    ids: Option<&[i64]>,
-) -> Result<i32> {
+pub async fn mark_read(pool: &Db, recipient: &RecipientKey, ids: Option<&[i64]>) -> Result<i32> {
     sqlx::query_scalar("SELECT msgpool.inbox_mark_read($1, $2)")
         .bind(recipient.as_str())
         .bind(ids)
@@ -89,7 +85,7 @@ pub async fn mark_read(
 }
 
 /// One inbox message in full; opening it marks it read.
-pub async fn show(pool: &PgPool, recipient: &RecipientKey, id: i64) -> Result<InboxItem> {
+pub async fn show(pool: &Db, recipient: &RecipientKey, id: i64) -> Result<InboxItem> {
     sqlx::query_as(concat!(columns!(), "FROM msgpool.inbox_show($1, $2)"))
         .bind(recipient.as_str())
         .bind(id)
@@ -102,7 +98,7 @@ pub async fn show(pool: &PgPool, recipient: &RecipientKey, id: i64) -> Result<In
 
 /// Archives (or, with `archived: false`, brings back) inbox messages; returns how many changed.
 pub async fn archive(
-    pool: &PgPool,
+    pool: &Db,
     recipient: &RecipientKey,
     ids: &[i64],
     archived: bool,
@@ -119,7 +115,7 @@ pub async fn archive(
 }
 
 /// Deletes inbox messages for good; returns how many.
-pub async fn delete(pool: &PgPool, recipient: &RecipientKey, ids: &[i64]) -> Result<i32> {
+pub async fn delete(pool: &Db, recipient: &RecipientKey, ids: &[i64]) -> Result<i32> {
     sqlx::query_scalar("SELECT msgpool.inbox_delete($1, $2)")
         .bind(recipient.as_str())
         .bind(ids)

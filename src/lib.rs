@@ -11,6 +11,7 @@ pub mod admin;
 pub mod audit;
 pub mod cancel;
 pub mod database;
+pub mod db;
 pub mod deliveries;
 pub mod domain;
 pub mod embedded;
@@ -23,4 +24,5 @@ pub mod status;
 pub mod template;
 
 pub use database::Database;
+pub use db::Db;
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Retention: old finished history goes in batches (`msgpool.prune`), each batch its own
 //! short transaction, so pruning a large backlog never holds locks for long.
 
-use sqlx::PgPool;
+use crate::Db;
 
 use crate::{Error, Result};
 
@@ -10,7 +10,7 @@ const BATCH: i32 = 5000;
 
 /// Prunes finished messages created more than `older_than` ago (a PostgreSQL interval such as
 /// `30 days`) with their deliveries and attempts. Returns how many messages went.
-pub async fn prune(pool: &PgPool, older_than: &str) -> Result<i64> {
+pub async fn prune(pool: &Db, older_than: &str) -> Result<i64> {
     let mut total = 0i64;
     loop {
         let pruned: i32 = sqlx::query_scalar("SELECT msgpool.prune($1::interval, $2)")

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::Db;
 use serde::Serialize;
-use sqlx::PgPool;
 use sqlx::types::Json;
 
 use crate::{Error, Result};
@@ -52,7 +52,7 @@ pub struct ChannelStatus {
     pub provider_per_second: Option<i32>,
 }
 
-pub async fn read(pool: &PgPool) -> Result<Status> {
+pub async fn read(pool: &Db) -> Result<Status> {
     let (messages, deliveries, oldest_due_seconds, dead): (Json<Counts>, Json<Counts>, Option<f64>, i64) =
         sqlx::query_as(
             "SELECT messages, deliveries, extract(epoch FROM oldest_due_age)::float8, dead FROM msgpool.status",

@@ -8,9 +8,9 @@ mod support;
 
 use std::time::Duration;
 
+use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
-use sqlx::PgPool;
 use support::{TestDb, exec, scalar, sqlstate, wait_for};
 use tokio_util::sync::CancellationToken;
 
@@ -197,7 +197,7 @@ fn generate(rng: &mut Rng) -> Input {
 }
 
 /// Sends `input`; `Ok(id)` (None: counted as a duplicate) or the SQLSTATE.
-async fn send(producer: &PgPool, input: &Input) -> Result<Option<i64>, String> {
+async fn send(producer: &Db, input: &Input) -> Result<Option<i64>, String> {
     let sql = if input.raw_insert {
         "INSERT INTO msgpool.message (type_key, payload, dedup_key, deliver_at, recipients, source, urgency)
          VALUES ($1, $2::jsonb, $3, $4::timestamptz, $5::text[], $6, $7::msgpool.urgency) RETURNING id"
@@ -240,7 +240,7 @@ async fn thousands_of_hostile_inputs_are_refused_with_mp_codes_and_good_ones_all
     )
     .await;
     let (_, rest) = db.url.split_once('@').expect("url");
-    let producer = PgPool::connect(&format!("postgres://{login}:pw@{rest}"))
+    let producer = Db::connect(&format!("postgres://{login}:pw@{rest}"))
         .await
         .expect("connect as a producer");
 

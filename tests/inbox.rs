@@ -222,7 +222,7 @@ async fn status_counts_messages_and_deliveries_by_state_and_ages_the_oldest_due(
 async fn with_a_pinned_clock_status_ages_what_is_due_by_that_clock() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
-    let mut conn = db.pool.acquire().await.expect("connection");
+    let mut conn = db.pool.pool().acquire().await.expect("connection");
     // a week ago: by the pinned clock the message was sent just now, and waits for nothing
     sqlx::raw_sql(
         "SET msgpool.clock = '2026-11-26 08:00+08';

@@ -9,7 +9,7 @@ use support::TestDb;
 #[tokio::test]
 async fn migrations_apply_to_an_empty_database_then_reapply_as_a_no_op() {
     let db = TestDb::empty().await;
-    let mut conn = db.pool.acquire().await.expect("connection");
+    let mut conn = db.pool.pool().acquire().await.expect("connection");
 
     let first = msgpool::migrations::run(&mut conn)
         .await

@@ -3,10 +3,11 @@
 
 mod support;
 
-use sqlx::{Connection, PgPool};
+use msgpool::Db;
+use sqlx::Connection;
 use support::{Claimed, TestDb, claim, exec, scalar, seed, sqlstate};
 
-async fn sent(pool: &PgPool, claimed: &[Claimed]) {
+async fn sent(pool: &Db, claimed: &[Claimed]) {
     let outcomes: Vec<_> = claimed
         .iter()
         .map(|c| serde_json::json!({"id": c.id, "token": c.token, "outcome": "sent"}))
@@ -74,7 +75,7 @@ async fn a_key_opens_a_new_message_after_the_window_or_a_cancel() {
         "UPDATE msgpool.message_type SET dedup_window = '10 minutes'",
     )
     .await;
-    let mut conn = db.pool.acquire().await.expect("connection");
+    let mut conn = db.pool.pool().acquire().await.expect("connection");
     async fn send_at(conn: &mut sqlx::PgConnection, time: &str) -> i64 {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "SET msgpool.clock = '2026-11-26 {time}+00'"
@@ -253,7 +254,7 @@ async fn a_recipient_over_the_rate_limit_waits_and_says_why() {
 
     // an hour later the window has room again
     exec(&db.pool, "SET msgpool.clock = '2099-01-01 00:00+00'").await;
-    let mut conn = db.pool.acquire().await.expect("conn");
+    let mut conn = db.pool.pool().acquire().await.expect("conn");
     sqlx::raw_sql("SET msgpool.clock = '2099-01-01 00:00+00'")
         .execute(&mut *conn)
         .await
@@ -286,7 +287,7 @@ async fn the_provider_limit_caps_claims_per_second_and_the_rest_waits() {
     .await;
     // The provider's budget is in real seconds, also while a test or an operator pins the
     // rules' clock: pinned, it never moved on, and the claims stalled for good.
-    let mut conn = db.pool.acquire().await.expect("conn");
+    let mut conn = db.pool.pool().acquire().await.expect("conn");
     exec_on(&mut conn, "SET msgpool.clock = '2099-01-01 00:00:00+00'").await;
     let claim = "SELECT id FROM msgpool.claim_deliveries('inbox', 100, '1 minute')";
     let mut tx = (*conn).begin().await.expect("begin");

@@ -7,9 +7,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
-use sqlx::PgPool;
 use support::http::HttpServer;
 use support::{TestDb, claim, exec, scalar, seed, sqlstate, wait_for};
 use tokio_util::sync::CancellationToken;
@@ -29,7 +29,7 @@ fn config(name: &str, channels: &[Channel]) -> WorkerConfig {
 
 /// Runs a worker until the returned token is cancelled; the handle says how it ended.
 fn start(
-    pool: &PgPool,
+    pool: &Db,
     config: WorkerConfig,
 ) -> (
     CancellationToken,
@@ -41,7 +41,7 @@ fn start(
 }
 
 /// A login role with `group`'s rights, and a pool connected as it: what a real service has.
-async fn login_as(db: &TestDb, group: &str) -> PgPool {
+async fn login_as(db: &TestDb, group: &str) -> Db {
     let login = format!("{group}_{}", uuid::Uuid::new_v4().simple());
     exec(
         &db.pool,
@@ -49,7 +49,7 @@ async fn login_as(db: &TestDb, group: &str) -> PgPool {
     )
     .await;
     let (_, rest) = db.url.split_once('@').expect("url");
-    PgPool::connect(&format!("postgres://{login}:pw@{rest}"))
+    Db::connect(&format!("postgres://{login}:pw@{rest}"))
         .await
         .expect("connect as the login role")
 }
@@ -305,7 +305,7 @@ async fn a_producer_cannot_move_the_clock_lift_the_limits_or_point_a_key_elsewhe
     )
     .await;
     let producer = login_as(&db, "msgpool_producer").await;
-    let mut conn = producer.acquire().await.expect("connection");
+    let mut conn = producer.pool().acquire().await.expect("connection");
 
     exec_on(&mut conn, "SET msgpool.clock = '9999-01-01'").await;
     let pinned =

@@ -25,7 +25,7 @@ async fn from_object_files() -> TestDb {
 /// A database built by the migrations, up to `last` (`None`: all).
 async fn from_migrations(last: Option<i32>) -> (TestDb, Vec<String>) {
     let db = TestDb::empty().await;
-    let mut conn = db.pool.acquire().await.expect("connection");
+    let mut conn = db.pool.pool().acquire().await.expect("connection");
     let applied = migrations::run_to(&mut conn, last)
         .await
         .expect("migrations apply");
@@ -130,7 +130,7 @@ async fn forward_migrations_apply_to_a_database_at_the_baseline() {
         at_baseline,
         [format!("V{}__baseline", migrations::BASELINE)]
     );
-    let mut conn = db.pool.acquire().await.expect("connection");
+    let mut conn = db.pool.pool().acquire().await.expect("connection");
     let forward = migrations::run(&mut conn)
         .await
         .expect("forward migrations apply to the baseline");
@@ -151,7 +151,7 @@ async fn a_database_whose_migrations_are_not_this_builds_is_refused_with_advice(
         .execute(&db.pool)
         .await
         .expect("alter the history");
-    let mut conn = db.pool.acquire().await.expect("connection");
+    let mut conn = db.pool.pool().acquire().await.expect("connection");
     let refused = migrations::run(&mut conn)
         .await
         .expect_err("another build's baseline");

@@ -240,7 +240,7 @@ async fn send_and_insert_store_the_same_message() {
 #[tokio::test]
 async fn producers_cannot_set_the_pools_own_columns() {
     let db = setup().await;
-    let mut billing = db.pool.acquire().await.expect("connection");
+    let mut billing = db.pool.pool().acquire().await.expect("connection");
     sqlx::query("SET application_name = 'billing'")
         .execute(&mut *billing)
         .await
@@ -278,7 +278,9 @@ async fn producers_cannot_set_the_pools_own_columns() {
 #[tokio::test]
 async fn a_transaction_wakes_waiting_workers_with_one_notification_however_many_rows() {
     let db = setup().await;
-    let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
+    let mut listener = PgListener::connect_with(db.pool.pool())
+        .await
+        .expect("listener");
     listener.listen("msgpool_message").await.expect("listen");
     let statements = || async {
         sqlx::query("INSERT INTO msgpool.message (type_key) SELECT 'server.down' FROM generate_series(1, 500)")

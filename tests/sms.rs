@@ -6,10 +6,10 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use msgpool_workers::channels::sms::{AliyunSms, SmsConfig, aliyun_signature};
-use sqlx::PgPool;
 use support::http::HttpServer;
 use support::{TestDb, finished_delivery};
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,7 @@ async fn setup(db: &TestDb) {
     .expect("setup");
 }
 
-async fn send(pool: &PgPool, host: &str) -> i64 {
+async fn send(pool: &Db, host: &str) -> i64 {
     sqlx::query_scalar("SELECT msgpool.send('server.down', jsonb_build_object('host', $1::text), recipients => '{zhang.san}')")
         .bind(host)
         .fetch_one(pool)
@@ -35,7 +35,7 @@ async fn send(pool: &PgPool, host: &str) -> i64 {
 
 /// Runs a worker until the message's SMS delivery is sent or dead; returns (state, provider_ref, last_error).
 async fn deliver(
-    pool: &PgPool,
+    pool: &Db,
     sms: SmsConfig,
     outbox: &std::path::Path,
     message: i64,
@@ -68,7 +68,7 @@ async fn the_generic_gateway_gets_phone_and_text_with_its_auth_header_and_retrie
     .execute(&db.pool)
     .await
     .expect("fast retries");
-    let pool = PgPool::connect(&db.url).await.expect("pool");
+    let pool = Db::connect(&db.url).await.expect("pool");
     let http = HttpServer::start().await;
     http.reply_next(503, "overloaded");
     http.reply_next(200, r#"{"id": "gw-42"}"#);

@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use sha2::Sha256;
-use sqlx::PgPool;
 use support::http::HttpServer;
 use support::{TestDb, finished_delivery, wait_for};
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,7 @@ async fn setup(db: &TestDb, http: &HttpServer) {
 }
 
 fn start(
-    pool: &PgPool,
+    pool: &Db,
 ) -> (
     CancellationToken,
     tokio::task::JoinHandle<msgpool::Result<()>>,
@@ -189,7 +189,7 @@ async fn provider_errors_inside_http_200_and_http_statuses_are_retried_or_parked
     .execute(&db.pool)
     .await
     .expect("fast retries");
-    let pool = PgPool::connect(&db.url).await.expect("pool");
+    let pool = Db::connect(&db.url).await.expect("pool");
     let (stop, worker) = start(&pool);
 
     // (reply, recipient, final state, attempt outcomes, error it keeps)

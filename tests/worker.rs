@@ -4,9 +4,9 @@ mod support;
 
 use std::time::Duration;
 
+use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
-use sqlx::PgPool;
 use support::smtp::SmtpServer;
 use support::{TestDb, scalar, seed, wait_for};
 use tokio_util::sync::CancellationToken;
@@ -24,7 +24,7 @@ fn config(name: &str) -> WorkerConfig {
 
 /// A worker running in the background until the returned token is cancelled.
 fn start(
-    pool: &PgPool,
+    pool: &Db,
     config: WorkerConfig,
 ) -> (
     CancellationToken,
@@ -498,7 +498,7 @@ async fn smtp_4xx_is_retried_with_backoff_and_5xx_goes_dead_at_once() {
     .execute(&db.pool)
     .await
     .expect("fast retries");
-    let pool = PgPool::connect(&db.url)
+    let pool = Db::connect(&db.url)
         .await
         .expect("a pool that sees the setting");
     let smtp = SmtpServer::start().await;
@@ -809,7 +809,7 @@ async fn messages_held_for_a_send_time_arrive_as_one_digest_listing_each() {
     .expect("setup");
 
     // Produced between 03:00 and 05:00 by sessions that see the pinned clock.
-    let night = PgPool::connect(&db.url).await.expect("connect");
+    let night = Db::connect(&db.url).await.expect("connect");
     sqlx::raw_sql(
         "SELECT msgpool.send('report.ready', '{\"report\": \"sales\"}');
          SELECT msgpool.send('report.ready', '{\"report\": \"stock\"}');
@@ -835,7 +835,7 @@ async fn messages_held_for_a_send_time_arrive_as_one_digest_listing_each() {
         .execute(&db.pool)
         .await
         .expect("morning");
-    let morning = PgPool::connect(&db.url).await.expect("connect");
+    let morning = Db::connect(&db.url).await.expect("connect");
     let worker = start(&morning, config("digest"));
     wait_for(
         &db.pool,

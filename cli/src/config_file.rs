@@ -15,6 +15,7 @@ use std::path::Path;
 /// The settings a file may hold, by key, with the environment variable each one sets.
 const SETTINGS: &[(&str, &str)] = &[
     ("database_url", "DATABASE_URL"),
+    ("pooler", "MSGPOOL_POOLER"),
     ("home", "MSGPOOL_HOME"),
     ("log", "MSGPOOL_LOG"),
     ("channels", "MSGPOOL_CHANNELS"),

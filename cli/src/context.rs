@@ -1,7 +1,7 @@
 //! What every command gets: where the database is and how to print.
 
 use msgpool::Database;
-use sqlx::PgPool;
+use msgpool::Db;
 
 /// What every command gets: where the database is and how to print.
 pub struct Context {
@@ -10,7 +10,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub async fn pool(&self) -> msgpool::Result<PgPool> {
+    pub async fn pool(&self) -> msgpool::Result<Db> {
         self.database.pool(4).await
     }
 }

@@ -24,6 +24,10 @@ struct Cli {
     /// PostgreSQL URL; without one, msgpool runs its own cluster in MSGPOOL_HOME (default ./.msgpool)
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// DATABASE_URL is a transaction-mode pooler's (PgBouncer pool_mode = transaction): each
+    /// use of a connection is one transaction, no statement is cached, the worker polls
+    #[arg(long, global = true, env = "MSGPOOL_POOLER")]
+    pooler: bool,
     /// Print JSON instead of tables (for anything that lists or shows)
     #[arg(long, global = true)]
     json: bool,
@@ -127,8 +131,15 @@ fn main() -> ExitCode {
 
 async fn run() -> ExitCode {
     let cli = Cli::parse();
+    let database = match Database::from_env(cli.database_url, cli.pooler) {
+        Ok(database) => database,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e.into()));
+            return ExitCode::FAILURE;
+        }
+    };
     let ctx = Context {
-        database: Database::from_env(cli.database_url),
+        database,
         json: cli.json,
     };
     let result = match cli.command {

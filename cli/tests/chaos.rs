@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use msgpool::embedded::{Cluster, ClusterState};
-use sqlx::{Connection, PgPool};
+use sqlx::Connection;
 use support::http::HttpServer;
 
 const PRODUCE_FOR: Duration = Duration::from_secs(40);
@@ -60,7 +60,7 @@ async fn kills_and_a_database_restart_lose_nothing_and_duplicate_only_what_was_i
         conn.close().await.expect("close");
     }
     let http = HttpServer::start().await;
-    let pool = PgPool::connect(&url).await.expect("pool");
+    let pool = sqlx::PgPool::connect(&url).await.expect("pool");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "INSERT INTO msgpool.message_type (key, name, channels, max_attempts) VALUES ('chaos.alert', 'Chaos', '{{webhook}}', 100);
          INSERT INTO msgpool.recipient (key, name, webhook_url) VALUES ('receiver', 'Receiver', '{}');",
@@ -75,7 +75,7 @@ async fn kills_and_a_database_restart_lose_nothing_and_duplicate_only_what_was_i
     let producing = tokio::spawn({
         let url = url.clone();
         async move {
-            let pool = PgPool::connect(&url).await.expect("producer pool");
+            let pool = sqlx::PgPool::connect(&url).await.expect("producer pool");
             let mut sent = Vec::new();
             let mut failed = 0u32;
             let every = Duration::from_millis(1000 / SENDS_PER_SECOND);
@@ -141,7 +141,9 @@ async fn kills_and_a_database_restart_lose_nothing_and_duplicate_only_what_was_i
     let (sent, failed_sends) = producing.await.expect("producer");
 
     // everything sent is delivered: sent, and received by the webhook's server
-    let pool = PgPool::connect(&url).await.expect("pool after the restart");
+    let pool = sqlx::PgPool::connect(&url)
+        .await
+        .expect("pool after the restart");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let unfinished: i64 = sqlx::query_scalar(

@@ -1,8 +1,8 @@
 //! Recipient groups: subscribe a group and every member hears about the type.
 
+use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
 
 use super::Keyed;
 use crate::domain::RecipientKey;
@@ -32,7 +32,7 @@ macro_rules! select {
 }
 
 pub async fn add(
-    pool: &PgPool,
+    pool: &Db,
     key: &RecipientKey,
     name: &str,
     description: Option<&str>,
@@ -47,14 +47,14 @@ pub async fn add(
     get(pool, key).await
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<Group>> {
+pub async fn list(pool: &Db) -> Result<Vec<Group>> {
     sqlx::query_as(select!("ORDER BY key"))
         .fetch_all(pool)
         .await
         .map_err(Error::from_database("listing groups"))
 }
 
-pub async fn get(pool: &PgPool, key: &RecipientKey) -> Result<Group> {
+pub async fn get(pool: &Db, key: &RecipientKey) -> Result<Group> {
     let found = sqlx::query_as(select!("WHERE key = $1"))
         .bind(key.as_str())
         .fetch_optional(pool)
@@ -65,7 +65,7 @@ pub async fn get(pool: &PgPool, key: &RecipientKey) -> Result<Group> {
 
 /// Removes a group; its memberships and subscriptions go with it (the recipients stay).
 /// Returns the group as it was, so the caller can say what went.
-pub async fn remove(pool: &PgPool, key: &RecipientKey) -> Result<Group> {
+pub async fn remove(pool: &Db, key: &RecipientKey) -> Result<Group> {
     let group = get(pool, key).await?;
     sqlx::query("DELETE FROM msgpool.recipient_group WHERE key = $1")
         .bind(key.as_str())
@@ -76,11 +76,7 @@ pub async fn remove(pool: &PgPool, key: &RecipientKey) -> Result<Group> {
 }
 
 /// Adds recipients to a group; adding one who is already a member changes nothing.
-pub async fn add_members(
-    pool: &PgPool,
-    key: &RecipientKey,
-    members: &[RecipientKey],
-) -> Result<Group> {
+pub async fn add_members(pool: &Db, key: &RecipientKey, members: &[RecipientKey]) -> Result<Group> {
     Keyed::Group.require(pool, key.as_str()).await?;
     for member in members {
         Keyed::Recipient.require(pool, member.as_str()).await?;
@@ -99,11 +95,7 @@ pub async fn add_members(
     get(pool, key).await
 }
 
-pub async fn remove_member(
-    pool: &PgPool,
-    key: &RecipientKey,
-    member: &RecipientKey,
-) -> Result<Group> {
+pub async fn remove_member(pool: &Db, key: &RecipientKey, member: &RecipientKey) -> Result<Group> {
     let gone =
         sqlx::query("DELETE FROM msgpool.group_member WHERE group_key = $1 AND recipient_key = $2")
             .bind(key.as_str())

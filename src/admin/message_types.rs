@@ -1,8 +1,9 @@
 //! Message types: what producers may send, how urgent it is, on which channels.
 
+use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use super::Keyed;
 use crate::domain::{Channels, SendPolicy, TypeKey, Urgency};
@@ -68,7 +69,7 @@ pub struct MessageTypeSpec {
     pub max_attempts: Option<i32>,
 }
 
-pub async fn add(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result<MessageType> {
+pub async fn add(pool: &Db, key: &TypeKey, spec: &MessageTypeSpec) -> Result<MessageType> {
     let name = spec
         .name
         .as_deref()
@@ -93,7 +94,7 @@ pub async fn add(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result
     })
 }
 
-pub async fn edit(pool: &PgPool, key: &TypeKey, spec: &MessageTypeSpec) -> Result<MessageType> {
+pub async fn edit(pool: &Db, key: &TypeKey, spec: &MessageTypeSpec) -> Result<MessageType> {
     let context = format!("changing message type {key}");
     let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
     let changed = apply(&mut tx, key, spec)
@@ -149,14 +150,14 @@ async fn apply(
         .await
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<MessageType>> {
+pub async fn list(pool: &Db) -> Result<Vec<MessageType>> {
     sqlx::query_as(select!("ORDER BY key"))
         .fetch_all(pool)
         .await
         .map_err(Error::from_database("listing message types"))
 }
 
-pub async fn get(pool: &PgPool, key: &TypeKey) -> Result<MessageType> {
+pub async fn get(pool: &Db, key: &TypeKey) -> Result<MessageType> {
     let found = sqlx::query_as(select!("WHERE key = $1"))
         .bind(key.as_str())
         .fetch_optional(pool)
@@ -167,7 +168,7 @@ pub async fn get(pool: &PgPool, key: &TypeKey) -> Result<MessageType> {
 
 /// The type's send-time and noise rules in words, with when a message sent now would go
 /// out (`msgpool.explain`).
-pub async fn explain(pool: &PgPool, key: &TypeKey) -> Result<Vec<String>> {
+pub async fn explain(pool: &Db, key: &TypeKey) -> Result<Vec<String>> {
     sqlx::query_scalar("SELECT line FROM msgpool.explain($1) AS line")
         .bind(key.as_str())
         .fetch_all(pool)
@@ -177,7 +178,7 @@ pub async fn explain(pool: &PgPool, key: &TypeKey) -> Result<Vec<String>> {
         )))
 }
 
-pub async fn set_enabled(pool: &PgPool, key: &TypeKey, enabled: bool) -> Result<MessageType> {
+pub async fn set_enabled(pool: &Db, key: &TypeKey, enabled: bool) -> Result<MessageType> {
     Keyed::MessageType
         .set_enabled(pool, key.as_str(), enabled)
         .await?;
@@ -193,7 +194,7 @@ pub struct Removed {
 
 /// Removes a type that has never been used. One with messages in the pool is refused with
 /// the advice to disable it: its messages are history.
-pub async fn remove(pool: &PgPool, key: &TypeKey) -> Result<Removed> {
+pub async fn remove(pool: &Db, key: &TypeKey) -> Result<Removed> {
     let removed: Option<(i64, i64)> = sqlx::query_as(
         "WITH gone AS (DELETE FROM msgpool.message_type WHERE key = $1 RETURNING key)
          SELECT (SELECT count(*) FROM msgpool.template WHERE type_key = $1),

@@ -53,7 +53,7 @@ impl Keyed {
     /// Enables or disables the row `key` names (types and recipients).
     pub(crate) async fn set_enabled(
         self,
-        pool: &sqlx::PgPool,
+        pool: &crate::Db,
         key: &str,
         enabled: bool,
     ) -> Result<()> {
@@ -89,12 +89,7 @@ impl Keyed {
     }
 
     /// The row a lookup found, or the not-found error with its suggestion.
-    pub(crate) async fn found<T>(
-        self,
-        pool: &sqlx::PgPool,
-        key: &str,
-        row: Option<T>,
-    ) -> Result<T> {
+    pub(crate) async fn found<T>(self, pool: &crate::Db, key: &str, row: Option<T>) -> Result<T> {
         match row {
             Some(row) => Ok(row),
             None => Err(self.not_found(pool, key).await),

@@ -1,8 +1,8 @@
 //! Quiet hours: per type and channel, no deliveries below an urgency between two local
 //! times (in the type's time zone); inside, a delivery is deferred to the end or dropped.
 
+use crate::Db;
 use serde::Serialize;
-use sqlx::PgPool;
 
 use super::message_types;
 use crate::domain::{Channel, QuietAction, TypeKey, Urgency};
@@ -39,7 +39,7 @@ macro_rules! select {
 /// The window of one channel of a type: `starts` and `ends` are local times (HH:MM), the
 /// window may wrap midnight. Replaces the channel's window if it had one.
 pub async fn set(
-    pool: &PgPool,
+    pool: &Db,
     type_key: &TypeKey,
     channel: Channel,
     (starts, ends): (&str, &str),
@@ -88,7 +88,7 @@ pub async fn set(
 }
 
 /// Every window, or those of one type.
-pub async fn list(pool: &PgPool, type_key: Option<&TypeKey>) -> Result<Vec<QuietHours>> {
+pub async fn list(pool: &Db, type_key: Option<&TypeKey>) -> Result<Vec<QuietHours>> {
     sqlx::query_as(select!(
         "WHERE $1::text IS NULL OR q.type_key = $1 ORDER BY 1, 2"
     ))
@@ -98,7 +98,7 @@ pub async fn list(pool: &PgPool, type_key: Option<&TypeKey>) -> Result<Vec<Quiet
     .map_err(Error::from_database("listing quiet hours"))
 }
 
-pub async fn remove(pool: &PgPool, type_key: &TypeKey, channel: Channel) -> Result<()> {
+pub async fn remove(pool: &Db, type_key: &TypeKey, channel: Channel) -> Result<()> {
     let removed = sqlx::query(
         "DELETE FROM msgpool.quiet_hours WHERE type_key = $1 AND channel = $2::text::msgpool.channel",
     )

@@ -1,8 +1,8 @@
 //! Rate limits per channel: sends per recipient per window (e.g. 10 SMS an hour per person)
 //! and deliveries per second to the provider. Over a limit, deliveries wait; none is dropped.
 
+use crate::Db;
 use serde::Serialize;
-use sqlx::PgPool;
 
 use crate::domain::Channel;
 use crate::{Error, Result};
@@ -27,7 +27,7 @@ pub struct RateLimitSpec {
 
 const COLUMNS: &str = "channel::text AS channel, recipient_max, recipient_window::text AS recipient_window, provider_per_second";
 
-pub async fn set(pool: &PgPool, channel: Channel, spec: &RateLimitSpec) -> Result<RateLimit> {
+pub async fn set(pool: &Db, channel: Channel, spec: &RateLimitSpec) -> Result<RateLimit> {
     if spec.per_recipient.is_none() && spec.per_second.is_none() {
         return Err(Error::invalid(
             format!("no limit given for {channel}"),
@@ -55,7 +55,7 @@ pub async fn set(pool: &PgPool, channel: Channel, spec: &RateLimitSpec) -> Resul
     )))
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<RateLimit>> {
+pub async fn list(pool: &Db) -> Result<Vec<RateLimit>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM msgpool.rate_limit ORDER BY channel"
     )))
@@ -65,7 +65,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<RateLimit>> {
 }
 
 /// Removes every limit of `channel`.
-pub async fn remove(pool: &PgPool, channel: Channel) -> Result<()> {
+pub async fn remove(pool: &Db, channel: Channel) -> Result<()> {
     let removed =
         sqlx::query("DELETE FROM msgpool.rate_limit WHERE channel = $1::text::msgpool.channel")
             .bind(channel.as_str())

@@ -1,8 +1,9 @@
 //! Recipients: people and chat groups, with the contacts each channel needs.
 
+use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use super::Keyed;
 use crate::domain::{RecipientKey, WebhookFlavor};
@@ -53,7 +54,7 @@ pub struct RecipientSpec {
     pub webhook_secret: Option<String>,
 }
 
-pub async fn add(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
+pub async fn add(pool: &Db, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
     let name = spec
         .name
         .as_deref()
@@ -75,7 +76,7 @@ pub async fn add(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Res
     })
 }
 
-pub async fn edit(pool: &PgPool, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
+pub async fn edit(pool: &Db, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
     let context = format!("changing recipient {key}");
     let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
     let changed = apply(&mut tx, key, spec)
@@ -119,14 +120,14 @@ async fn apply(
         .await
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<Recipient>> {
+pub async fn list(pool: &Db) -> Result<Vec<Recipient>> {
     sqlx::query_as(select!("ORDER BY key"))
         .fetch_all(pool)
         .await
         .map_err(Error::from_database("listing recipients"))
 }
 
-pub async fn get(pool: &PgPool, key: &RecipientKey) -> Result<Recipient> {
+pub async fn get(pool: &Db, key: &RecipientKey) -> Result<Recipient> {
     let found = sqlx::query_as(select!("WHERE key = $1"))
         .bind(key.as_str())
         .fetch_optional(pool)
@@ -135,7 +136,7 @@ pub async fn get(pool: &PgPool, key: &RecipientKey) -> Result<Recipient> {
     Keyed::Recipient.found(pool, key.as_str(), found).await
 }
 
-pub async fn set_enabled(pool: &PgPool, key: &RecipientKey, enabled: bool) -> Result<Recipient> {
+pub async fn set_enabled(pool: &Db, key: &RecipientKey, enabled: bool) -> Result<Recipient> {
     Keyed::Recipient
         .set_enabled(pool, key.as_str(), enabled)
         .await?;
@@ -144,7 +145,7 @@ pub async fn set_enabled(pool: &PgPool, key: &RecipientKey, enabled: bool) -> Re
 
 /// Removes a recipient nobody has sent anything to yet; one with deliveries is refused with
 /// the advice to disable it. Group memberships and subscriptions go with it.
-pub async fn remove(pool: &PgPool, key: &RecipientKey) -> Result<()> {
+pub async fn remove(pool: &Db, key: &RecipientKey) -> Result<()> {
     let gone = sqlx::query("DELETE FROM msgpool.recipient WHERE key = $1")
         .bind(key.as_str())
         .execute(pool)

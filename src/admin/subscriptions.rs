@@ -1,8 +1,8 @@
 //! Subscriptions: which recipients and groups hear about a message type, on which channels.
 
+use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
 
 use super::Keyed;
 use crate::domain::{Channels, RecipientKey, TypeKey};
@@ -77,7 +77,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Subscription {
 /// Subscribes a recipient or group to a type, or changes the channels of an existing
 /// subscription. `channels: None` means all of the type's channels.
 pub async fn subscribe(
-    pool: &PgPool,
+    pool: &Db,
     type_key: &TypeKey,
     subscriber: &Subscriber,
     channels: Option<&Channels>,
@@ -112,7 +112,7 @@ pub async fn subscribe(
         )))
 }
 
-pub async fn unsubscribe(pool: &PgPool, type_key: &TypeKey, subscriber: &Subscriber) -> Result<()> {
+pub async fn unsubscribe(pool: &Db, type_key: &TypeKey, subscriber: &Subscriber) -> Result<()> {
     change(
         pool,
         "DELETE FROM msgpool.subscription",
@@ -126,7 +126,7 @@ pub async fn unsubscribe(pool: &PgPool, type_key: &TypeKey, subscriber: &Subscri
 
 /// Pauses (kept, receives nothing) or resumes a subscription.
 pub async fn set_paused(
-    pool: &PgPool,
+    pool: &Db,
     type_key: &TypeKey,
     subscriber: &Subscriber,
     paused: bool,
@@ -146,7 +146,7 @@ pub async fn set_paused(
 /// Runs `statement` (a DELETE or UPDATE of msgpool.subscription, `$4` its value) on the one
 /// subscription of `subscriber` to `type_key`; refused when there is none.
 async fn change(
-    pool: &PgPool,
+    pool: &Db,
     statement: &'static str,
     type_key: &TypeKey,
     subscriber: &Subscriber,
@@ -184,7 +184,7 @@ async fn change(
 /// The subscriptions matching every filter given; a recipient's include those of their
 /// groups (`msgpool.subscriptions()`).
 pub async fn list(
-    pool: &PgPool,
+    pool: &Db,
     type_key: Option<&TypeKey>,
     recipient: Option<&RecipientKey>,
     group: Option<&RecipientKey>,
@@ -201,6 +201,6 @@ pub async fn list(
     .map_err(Error::from_database("listing subscriptions"))
 }
 
-pub async fn for_type(pool: &PgPool, type_key: &TypeKey) -> Result<Vec<Subscription>> {
+pub async fn for_type(pool: &Db, type_key: &TypeKey) -> Result<Vec<Subscription>> {
     list(pool, Some(type_key), None, None).await
 }

@@ -1,9 +1,9 @@
 //! Per-channel templates of a message type: a subject and a body whose variables come from
 //! the message payload.
 
+use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
 
 use super::{Keyed, message_types};
 use crate::domain::{Channel, TypeKey};
@@ -48,7 +48,7 @@ pub struct TemplateSpec {
 /// Sets the template of one channel of a type, the parts given in `spec`.
 /// Refused for a channel the type does not use, since it would never be rendered.
 pub async fn set(
-    pool: &PgPool,
+    pool: &Db,
     type_key: &TypeKey,
     channel: Channel,
     spec: &TemplateSpec,
@@ -140,7 +140,7 @@ fn check(channel: Channel, spec: &TemplateSpec) -> Result<()> {
 }
 
 /// The templates of one type, or of every type; an unknown type is refused with the nearest.
-pub async fn list(pool: &PgPool, type_key: Option<&TypeKey>) -> Result<Vec<Template>> {
+pub async fn list(pool: &Db, type_key: Option<&TypeKey>) -> Result<Vec<Template>> {
     if let Some(key) = type_key {
         Keyed::MessageType.require(pool, key.as_str()).await?;
     }
@@ -156,7 +156,7 @@ pub async fn list(pool: &PgPool, type_key: Option<&TypeKey>) -> Result<Vec<Templ
 }
 
 /// Removes the template of one channel of a type: that channel goes back to the built-in one.
-pub async fn remove(pool: &PgPool, type_key: &TypeKey, channel: Channel) -> Result<()> {
+pub async fn remove(pool: &Db, type_key: &TypeKey, channel: Channel) -> Result<()> {
     let removed = sqlx::query(
         "DELETE FROM msgpool.template WHERE type_key = $1 AND channel = $2::text::msgpool.channel",
     )
@@ -182,7 +182,7 @@ pub async fn remove(pool: &PgPool, type_key: &TypeKey, channel: Channel) -> Resu
 /// What each channel of a type would send for `payload` (to `recipient_name`): the rendered
 /// subject and body, or the problem that would park the delivery.
 pub async fn preview(
-    pool: &PgPool,
+    pool: &Db,
     type_key: &TypeKey,
     payload: &serde_json::Value,
     recipient_name: &str,

@@ -7,20 +7,22 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod http;
+pub mod pgbouncer;
 pub mod smtp;
 
 use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 
+use msgpool::Db;
 use msgpool::embedded::Cluster;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, Executor, PgConnection, PgExecutor, PgPool};
+use sqlx::{Connection, Executor, PgConnection, PgExecutor};
 
 pub struct TestDb {
     pub name: String,
     pub url: String,
-    pub pool: PgPool,
+    pub pool: msgpool::Db,
 }
 
 /// In the system temp folder, which the postgres user can reach when the tests run as root
@@ -71,7 +73,11 @@ impl TestDb {
             .connect_with(options)
             .await
             .expect("connect to the test database");
-        TestDb { name, url, pool }
+        TestDb {
+            name,
+            url,
+            pool: msgpool::Db::direct(pool),
+        }
     }
 }
 
@@ -180,7 +186,7 @@ async fn drop_leftovers(admin: &mut PgConnection) {
 }
 
 /// Runs `sql` (one statement or several), panicking with the statement if it fails.
-pub async fn exec(pool: &PgPool, sql: &str) {
+pub async fn exec(pool: &Db, sql: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .execute(pool)
         .await
@@ -188,7 +194,7 @@ pub async fn exec(pool: &PgPool, sql: &str) {
 }
 
 /// The one value `sql` returns, e.g. a count.
-pub async fn scalar<T>(pool: &PgPool, sql: &str) -> T
+pub async fn scalar<T>(pool: &Db, sql: &str) -> T
 where
     T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
 {
@@ -247,7 +253,7 @@ pub fn sqlstate(e: &sqlx::Error) -> String {
 }
 
 /// Adds the quick start's type, recipients, group and subscriptions.
-pub async fn seed(pool: &PgPool) {
+pub async fn seed(pool: &Db) {
     sqlx::raw_sql(
         "INSERT INTO msgpool.message_type (key, name, category, urgency, channels)
          VALUES ('order.dispatch_backlog', '派单堆积', '订单异常', 'high', '{inbox,email,sms,webhook}'),
@@ -267,7 +273,7 @@ pub async fn seed(pool: &PgPool) {
 }
 
 /// Waits until `sql` counts `want`, for at most 20 s.
-pub async fn wait_for(pool: &PgPool, sql: &'static str, want: i64) {
+pub async fn wait_for(pool: &Db, sql: &'static str, want: i64) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let got: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql);
@@ -285,7 +291,7 @@ pub async fn wait_for(pool: &PgPool, sql: &'static str, want: i64) {
 /// Waits (at most 20 s) until a delivery of `message` is sent or dead; returns its
 /// (state, provider_ref, last_error).
 pub async fn finished_delivery(
-    pool: &PgPool,
+    pool: &Db,
     message: i64,
 ) -> (String, Option<String>, Option<String>) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
+use msgpool::Db;
 use msgpool::domain::Channel;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -70,7 +71,7 @@ macro_rules! claimed_columns {
 /// worker does not know (a webhook flavor added after it was built) are refused where they
 /// are used, parking only their delivery.
 pub async fn claim(
-    pool: &PgPool,
+    pool: &Db,
     channel: Channel,
     batch_size: i32,
     lease: &str,

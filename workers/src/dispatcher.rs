@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::PgPool;
+use msgpool::Db;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
@@ -21,7 +21,7 @@ use crate::woken::dispatch_and_fill;
 const STATISTICS_CHECK: Duration = Duration::from_millis(100);
 
 pub async fn run(
-    pool: PgPool,
+    pool: Db,
     config: Arc<WorkerConfig>,
     queues: Vec<Arc<ChannelQueue>>,
     deliverer: Arc<Deliverer>,
@@ -123,8 +123,8 @@ pub async fn run(
 
 /// A connection that LISTENs for new messages; `None` (logged) when that fails, and the poll
 /// finds the work meanwhile.
-async fn listen(pool: &PgPool) -> Option<PgListener> {
-    let mut listener = match PgListener::connect_with(pool).await {
+async fn listen(pool: &Db) -> Option<PgListener> {
+    let mut listener = match PgListener::connect_with(pool.pool()).await {
         Ok(listener) => listener,
         Err(e) => {
             tracing::warn!(error = %e, "could not connect to LISTEN; polling meanwhile");
@@ -154,7 +154,7 @@ async fn notification(listener: &mut Option<PgListener>) -> sqlx::Result<()> {
 
 /// Analyzes the hot tables that a burst has made outgrow the planner's picture of them
 /// (`msgpool.refresh_statistics()`): plans made while they were nearly empty read them whole.
-async fn refresh_statistics(pool: &PgPool) {
+async fn refresh_statistics(pool: &Db) {
     match sqlx::query_scalar::<_, Vec<String>>("SELECT msgpool.refresh_statistics()")
         .fetch_one(pool)
         .await
@@ -168,7 +168,7 @@ async fn refresh_statistics(pool: &PgPool) {
 }
 
 /// Adds (or renews) or removes this dispatcher's waiting row; true when that worked.
-async fn set_waiting(pool: &PgPool, me: uuid::Uuid, waiting: bool) -> bool {
+async fn set_waiting(pool: &Db, me: uuid::Uuid, waiting: bool) -> bool {
     match sqlx::query("SELECT msgpool.worker_waiting($1, $2)")
         .bind(me)
         .bind(waiting)

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use msgpool::Db;
 use tokio_util::sync::CancellationToken;
 
 use crate::WorkerConfig;
 
-pub async fn run(pool: PgPool, config: Arc<WorkerConfig>, stop: CancellationToken) {
+pub async fn run(pool: Db, config: Arc<WorkerConfig>, stop: CancellationToken) {
     let Some(retention) = config.retention.clone() else {
         return;
     };

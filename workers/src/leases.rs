@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sqlx::PgPool;
+use msgpool::Db;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -43,7 +43,7 @@ impl Leases {
     /// Extends every held lease each third of the lease length, until `stop`.
     pub async fn keep_alive(
         self: Arc<Self>,
-        pool: PgPool,
+        pool: Db,
         config: Arc<WorkerConfig>,
         stop: CancellationToken,
     ) {

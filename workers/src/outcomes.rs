@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use msgpool::Db;
+use sqlx::PgConnection;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -56,7 +57,7 @@ impl OutcomeWriter {
 
 /// Starts the writer; it ends once every [`OutcomeWriter`] is dropped and all is written.
 pub fn spawn(
-    pool: PgPool,
+    pool: Db,
     leases: Arc<Leases>,
     worker: String,
 ) -> (OutcomeWriter, tokio::task::JoinHandle<()>) {
@@ -71,7 +72,7 @@ pub fn spawn(
     (OutcomeWriter { tx }, task)
 }
 
-async fn write_until_done(pool: &PgPool, batch: &[Finished], worker: &str) {
+async fn write_until_done(pool: &Db, batch: &[Finished], worker: &str) {
     if let Err(refused) = write_retrying(pool, batch, worker).await {
         tracing::warn!(error = %refused, outcomes = batch.len(), "the database refused a batch of outcomes; writing them one by one");
         for finished in batch {
@@ -90,14 +91,15 @@ async fn write_until_done(pool: &PgPool, batch: &[Finished], worker: &str) {
 
 /// Writes `batch`, retrying with backoff while the database is out of reach; returns the
 /// error when the database refused it, which no retry can change.
-async fn write_retrying(
-    pool: &PgPool,
-    batch: &[Finished],
-    worker: &str,
-) -> Result<(), sqlx::Error> {
+async fn write_retrying(pool: &Db, batch: &[Finished], worker: &str) -> Result<(), sqlx::Error> {
     let mut failures = 0u32;
     loop {
-        let e = match async { write(&mut *pool.acquire().await?, batch, worker).await }.await {
+        let written = async {
+            let mut session = pool.session().await?;
+            write(&mut session, batch, worker).await?;
+            session.finish().await
+        };
+        let e = match written.await {
             Ok(()) => return Ok(()),
             Err(e) if refused(&e) => return Err(e),
             Err(e) => e,

@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use msgpool::Db;
 use msgpool::domain::Channel;
-use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,7 @@ use crate::leases::Leases;
 /// it, so a worker restarted after a database error picks up where the last one stopped.
 pub struct ChannelQueue {
     pub channel: Channel,
-    pub(crate) pool: PgPool,
+    pub(crate) pool: Db,
     pub(crate) config: Arc<WorkerConfig>,
     leases: Arc<Leases>,
     buffer: Mutex<VecDeque<ClaimedDelivery>>,
@@ -36,7 +36,7 @@ pub struct ChannelQueue {
 impl ChannelQueue {
     pub fn new(
         channel: Channel,
-        pool: PgPool,
+        pool: Db,
         config: Arc<WorkerConfig>,
         leases: Arc<Leases>,
         stop: CancellationToken,

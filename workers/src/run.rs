@@ -10,9 +10,9 @@ use crate::channels::sms::SmsSender;
 use crate::channels::webhook::WebhookSender;
 use apalis::prelude::WorkerBuilderExt;
 use apalis_core::worker::builder::WorkerBuilder;
+use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool::template::Renderer;
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::DeliveryBackend;
@@ -22,11 +22,7 @@ use crate::queue::ChannelQueue;
 use crate::{WorkerConfig, dispatcher, housekeeping, outcomes};
 
 /// Runs until `stop` is cancelled, then stops gracefully.
-pub async fn run(
-    pool: PgPool,
-    config: WorkerConfig,
-    stop: CancellationToken,
-) -> msgpool::Result<()> {
+pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msgpool::Result<()> {
     let email = EmailSender::new(
         config.smtp_url.as_deref(),
         &config.smtp_from,

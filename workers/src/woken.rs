@@ -49,8 +49,10 @@ pub async fn dispatch_and_fill(
                     fill_all(&queues, claiming, &deliverer, &config, conn).await
                 }
                 None => {
-                    let conn = &mut *pool.acquire().await?;
-                    fill_all(&queues, claiming, &deliverer, &config, conn).await
+                    let mut session = pool.session().await?;
+                    let filled =
+                        fill_all(&queues, claiming, &deliverer, &config, &mut session).await?;
+                    session.finish().await.map(|()| filled)
                 }
             }
         }

@@ -82,7 +82,7 @@ fn report(applied: &[String]) {
 fn cluster(ctx: &Context) -> anyhow::Result<Cluster> {
     match &ctx.database {
         Database::Embedded(home) => Ok(Cluster::new(home)?),
-        Database::Url(_) => bail!(
+        Database::Url(_) | Database::Pooled(_) => bail!(
             "DATABASE_URL (or --database-url) is set, so msgpool does not manage that server; unset it to use the embedded cluster"
         ),
     }

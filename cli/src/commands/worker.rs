@@ -31,7 +31,7 @@ pub struct WorkerArgs {
     /// Seconds a claim is held before another worker may take it (heartbeats extend it)
     #[arg(long, env = "MSGPOOL_LEASE_SECS", default_value_t = defaults::LEASE_SECS)]
     lease_secs: u64,
-    /// Do not LISTEN, only poll (for PgBouncer in transaction mode)
+    /// Do not LISTEN, only poll (implied by --pooler: a pooler cannot keep a LISTEN)
     #[arg(long, env = "MSGPOOL_POLL_ONLY")]
     poll_only: bool,
     /// Only deliver; leave expanding messages to other workers
@@ -129,7 +129,7 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size.max(1),
         poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
         lease: Duration::from_secs(args.lease_secs.max(1)),
-        poll_only: args.poll_only,
+        poll_only: args.poll_only || ctx.database.is_pooled(),
         grace: Duration::from_secs(args.grace_secs),
         timeouts: Timeouts {
             connect: Duration::from_secs(args.connect_timeout_secs.max(1)),
