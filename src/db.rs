@@ -44,10 +44,6 @@ impl Db {
         Db { pool, pooled: true }
     }
 
-    pub fn is_pooled(&self) -> bool {
-        self.pooled
-    }
-
     /// The sqlx pool underneath, for what needs a server session of its own (LISTEN).
     pub fn pool(&self) -> &PgPool {
         &self.pool

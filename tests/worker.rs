@@ -661,6 +661,53 @@ async fn an_html_email_goes_as_plain_and_html_parts_with_values_escaped_only_in_
 }
 
 #[tokio::test]
+async fn an_email_sent_again_carries_the_message_id_it_had() {
+    let db = TestDb::new().await;
+    email_setup(&db).await;
+    let smtp = SmtpServer::start().await;
+    for round in 1..=2 {
+        let worker = start(&db.pool, email_config("mailer", Some(smtp.url())));
+        wait_for(
+            &db.pool,
+            "SELECT count(*) FROM msgpool.delivery WHERE channel = 'email' AND state = 'sent'",
+            2,
+        )
+        .await;
+        stop(worker).await;
+        if round == 1 {
+            // as after a crash between the send and the outcome's write: out again
+            sqlx::query("UPDATE msgpool.delivery SET state = 'pending', next_attempt_at = now() WHERE channel = 'email'")
+                .execute(&db.pool)
+                .await
+                .expect("send them again");
+        }
+    }
+    let message_id = |data: &str| {
+        data.lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    let mut ids: Vec<(Vec<String>, String)> = smtp
+        .received()
+        .iter()
+        .map(|mail| (mail.to.clone(), message_id(&mail.data)))
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), 4, "two emails, each sent twice");
+    assert_eq!(
+        ids[0], ids[1],
+        "one Message-ID for both sends to one person"
+    );
+    assert_eq!(ids[2], ids[3]);
+    assert_ne!(ids[0].1, ids[2].1, "and another for the other delivery");
+    assert!(
+        ids[0].1.starts_with("<msgpool-") && ids[0].1.ends_with("@example.com>"),
+        "{ids:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_worker_survives_a_postgresql_restart_and_resumes() {
     let home = tempfile::tempdir().expect("temp dir");
     let database = msgpool::Database::Embedded(home.path().join("pool"));

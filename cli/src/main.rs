@@ -25,7 +25,7 @@ struct Cli {
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// DATABASE_URL is a transaction-mode pooler's (PgBouncer pool_mode = transaction): each
-    /// use of a connection is one transaction, no statement is cached, the worker polls
+    /// query runs in a transaction of its own, no statement is cached, the worker polls
     #[arg(long, global = true, env = "MSGPOOL_POOLER")]
     pooler: bool,
     /// Print JSON instead of tables (for anything that lists or shows)

@@ -2003,3 +2003,79 @@ async fn every_command_works_through_pgbouncer_in_transaction_mode() {
     .expect("read directly");
     assert_eq!(urgency, "low", "the edit committed");
 }
+
+#[tokio::test]
+async fn a_delivery_sent_again_after_a_worker_dies_mid_send_carries_the_same_identity() {
+    let db = TestDb::new().await;
+    let http = support::http::HttpServer::start().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO msgpool.message_type (key, name, channels) VALUES ('server.down', 'Server down', '{{webhook,sms}}');
+         INSERT INTO msgpool.recipient (key, name, phone, webhook_url, webhook_flavor) VALUES
+           ('ops', 'Ops', '+8613800000000', '{}', 'generic');
+         SELECT msgpool.send('server.down', '{{\"host\": \"db1\"}}', recipients => '{{ops}}');",
+        http.url("/hook")
+    )))
+    .execute(&db.pool)
+    .await
+    .expect("a message for a webhook and an SMS gateway");
+    // the providers take their time: the first worker dies while both sends are in flight
+    http.answer_after(std::time::Duration::from_secs(30));
+    let worker = || {
+        msgpool_on(
+            &db.url,
+            &[
+                "worker",
+                "--channels",
+                "webhook,sms",
+                "--lease-secs",
+                "1",
+                "--poll-interval-ms",
+                "100",
+            ],
+        )
+        .env("MSGPOOL_SMS_GATEWAY_URL", http.url("/sms"))
+        .env("MSGPOOL_LOG", "warn")
+        .spawn()
+        .expect("start a worker")
+    };
+    let arrived = |n: usize| {
+        let http = &http;
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+            while http.requests().len() < n {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{} of {n} requests",
+                    http.requests().len()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let mut first = worker();
+    arrived(2).await;
+    first.kill().expect("kill the worker mid-send");
+    first.wait().expect("it is gone");
+    http.answer_after(std::time::Duration::ZERO);
+    let mut second = worker();
+    arrived(4).await;
+    Command::new("kill")
+        .arg(second.id().to_string())
+        .status()
+        .expect("stop the second worker");
+    second.wait().expect("it stops");
+
+    let requests = http.requests();
+    for path in ["/hook", "/sms"] {
+        let keys: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.target == path)
+            .map(|r| r.headers.get("idempotency-key").map_or("", String::as_str))
+            .collect();
+        assert_eq!(keys.len(), 2, "{path}: sent twice, by each worker");
+        assert!(
+            keys[0].starts_with("msgpool-") && keys[0] == keys[1],
+            "{path}: one identity on both sends: {keys:?}"
+        );
+    }
+}

@@ -94,7 +94,10 @@ CREATE TYPE msgpool.claimed_delivery AS (
   webhook_secret  text,
   digest_subject  text,   -- the channel's digest template; NULL: the built-in digest
   digest_body     text,
-  html_body       text    -- an email template's HTML part; NULL: plain text only
+  html_body       text,   -- an email template's HTML part; NULL: plain text only
+  -- the same on every send of this delivery (its id and when it was made, unique beyond this
+  -- database), so a receiver can drop a repeat: the email's Message-ID, Idempotency-Key
+  identity        text
 );
 
 -- How long to wait before retry number `attempt` (1 = the first retry): exponential from
@@ -343,7 +346,8 @@ BEGIN
          msgpool.local_time(m.created_at, t.time_zone),
          m.urgency, t.key::text, t.name, t.category, tpl.subject, tpl.body,
          r.key::text, r.name, r.email, r.phone, r.webhook_url, r.webhook_flavor, r.webhook_secret,
-         tpl.digest_subject, tpl.digest_body, tpl.html_body
+         tpl.digest_subject, tpl.digest_body, tpl.html_body,
+         'msgpool-' || c.id || '-' || to_char(c.created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS')
     FROM claimed c
     JOIN msgpool.message m ON m.id = c.message_id
     JOIN msgpool.message_type t ON t.key = m.type_key

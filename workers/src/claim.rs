@@ -43,6 +43,8 @@ pub struct ClaimedDelivery {
     pub digest_body: Option<String>,
     /// An email template's HTML part; `None`: plain text only.
     pub html_body: Option<String>,
+    /// The same on every send of this delivery, for receivers to recognise a repeat.
+    pub identity: String,
     /// Deliveries gathered into this one's digest (empty: a single message).
     #[sqlx(skip)]
     pub gathered: Vec<ClaimedDelivery>,
@@ -62,7 +64,7 @@ macro_rules! claimed_columns {
                 duplicate_count,
                 created_at, urgency::text AS urgency, type_key, type_name, category, subject, body,
                 recipient_key, recipient_name, email, phone, webhook_url, webhook_flavor::text AS webhook_flavor,
-                webhook_secret, digest_subject, digest_body, html_body "
+                webhook_secret, digest_subject, digest_body, html_body, identity "
     };
 }
 

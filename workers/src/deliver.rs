@@ -162,6 +162,7 @@ async fn send(
                         &rendered.subject,
                         &rendered.body,
                         rendered.html.as_deref(),
+                        &d.identity,
                     )
                     .await
             }
@@ -170,7 +171,7 @@ async fn send(
             )),
         },
         Channel::Sms => match &d.phone {
-            Some(phone) => deliverer.sms.send(phone, &rendered.body).await,
+            Some(phone) => deliverer.sms.send(phone, &rendered.body, &d.identity).await,
             None => Err(SendError::Permanent(
                 "the recipient no longer has a phone number".to_owned(),
             )),
@@ -194,6 +195,7 @@ async fn send(
                     message_id: d.message_id,
                     delivery_id: d.id,
                     recipient_key: &d.recipient_key,
+                    identity: &d.identity,
                 };
                 deliverer.webhook.send(&hook, &notice).await
             }

@@ -86,6 +86,7 @@ impl EmailSender {
         subject: &str,
         body: &str,
         html: Option<&str>,
+        identity: &str,
     ) -> Result<Sent, SendError> {
         let from = match self {
             EmailSender::Smtp { from, .. } | EmailSender::Outbox { from, .. } => from.clone(),
@@ -96,9 +97,11 @@ impl EmailSender {
             .map_err(|e| {
                 SendError::Permanent(format!("invalid email address {to_address:?}: {e}"))
             })?;
+        // the same Message-ID on every send of the delivery, so a mail system can drop a
+        // repeat; kept as the provider reference (and the outbox file name)
+        let message_id = format!("<{identity}@{}>", from.email.domain());
         let builder = Message::builder()
-            // a fresh Message-ID, kept as the provider reference (and the outbox file name)
-            .message_id(None)
+            .message_id(Some(message_id))
             .from(from)
             .to(to)
             .subject(subject);

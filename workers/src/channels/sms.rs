@@ -121,7 +121,9 @@ impl SmsSender {
         }
     }
 
-    pub async fn send(&self, phone: &str, text: &str) -> Result<Sent, SendError> {
+    /// Sends `text` to `phone`; `identity` is the same on every send of the delivery (the
+    /// gateway's `Idempotency-Key`, Aliyun's `OutId`), for the provider to drop a repeat.
+    pub async fn send(&self, phone: &str, text: &str, identity: &str) -> Result<Sent, SendError> {
         let text = limit(text, self.max_chars);
         match &self.provider {
             Provider::Gateway {
@@ -133,7 +135,11 @@ impl SmsSender {
                 let mut body = serde_json::Map::new();
                 body.insert(phone_field.clone(), json!(phone));
                 body.insert(text_field.clone(), json!(text));
-                let mut request = self.client.post(url).json(&body);
+                let mut request = self
+                    .client
+                    .post(url)
+                    .header("Idempotency-Key", identity)
+                    .json(&body);
                 if let Some(auth) = auth {
                     request = request.header("Authorization", auth);
                 }
@@ -143,11 +149,12 @@ impl SmsSender {
                     .find_map(|k| reply.get(*k).map(plain));
                 Ok(Sent { provider_ref: id })
             }
-            Provider::Aliyun(aliyun) => self.send_aliyun(aliyun, phone, &text).await,
+            Provider::Aliyun(aliyun) => self.send_aliyun(aliyun, phone, &text, identity).await,
             Provider::Outbox { file, writing } => {
-                let line =
-                    json!({"at": chrono::Utc::now().to_rfc3339(), "phone": phone, "text": text})
-                        .to_string();
+                let line = json!({
+                    "at": chrono::Utc::now().to_rfc3339(), "id": identity, "phone": phone, "text": text,
+                })
+                .to_string();
                 let _writing = writing.lock().await;
                 append_line(file, &line).await.map_err(|e| {
                     SendError::Transient(format!("cannot write {}: {e}", file.display()))
@@ -164,6 +171,7 @@ impl SmsSender {
         aliyun: &AliyunSms,
         phone: &str,
         text: &str,
+        identity: &str,
     ) -> Result<Sent, SendError> {
         let nonce = uuid::Uuid::new_v4().to_string();
         let timestamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -172,6 +180,7 @@ impl SmsSender {
             ("AccessKeyId", aliyun.access_key_id.as_str()),
             ("Action", "SendSms"),
             ("Format", "JSON"),
+            ("OutId", identity),
             ("PhoneNumbers", phone.trim_start_matches('+')),
             ("RegionId", "cn-hangzhou"),
             ("SignName", aliyun.sign_name.as_str()),

@@ -38,6 +38,8 @@ pub struct Notice<'a> {
     pub message_id: i64,
     pub delivery_id: i64,
     pub recipient_key: &'a str,
+    /// The same on every send of the delivery: the `Idempotency-Key` header.
+    pub identity: &'a str,
 }
 
 pub struct WebhookSender {
@@ -127,6 +129,7 @@ impl WebhookSender {
             .client
             .post(url)
             .header("Content-Type", "application/json")
+            .header("Idempotency-Key", notice.identity)
             .body(body.to_string());
         for (name, value) in headers {
             request = request.header(name, value);
