@@ -11,8 +11,7 @@ use msgpool::domain::{Channel, TypeKey, Urgency};
 use msgpool::send::{self, NewMessage};
 use msgpool_workers::WorkerConfig;
 use support::pgbouncer::PgBouncer;
-use support::{TestDb, seed, wait_for};
-use tokio_util::sync::CancellationToken;
+use support::{TestDb, seed, start, stop, wait_for};
 
 #[tokio::test]
 async fn a_plain_pool_through_the_pooler_fails_where_a_pooled_database_works() {
@@ -97,9 +96,8 @@ async fn a_worker_through_the_pooler_drains_a_burst() {
         .pool(12)
         .await
         .expect("a pool through the pooler");
-    let stop = CancellationToken::new();
-    let worker = tokio::spawn(msgpool_workers::run(
-        pool,
+    let worker = start(
+        &pool,
         WorkerConfig {
             name: "pooled".into(),
             channels: vec![Channel::Inbox],
@@ -107,19 +105,14 @@ async fn a_worker_through_the_pooler_drains_a_burst() {
             poll_only: true,
             ..WorkerConfig::default()
         },
-        stop.clone(),
-    ));
+    );
     wait_for(
         &db.pool,
         "SELECT count(*) FROM msgpool.inbox WHERE recipient_key = 'zhang.san'",
         500,
     )
     .await;
-    stop.cancel();
-    worker
-        .await
-        .expect("the worker task")
-        .expect("the worker stops cleanly");
+    stop(worker).await;
     let (sent, other): (i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE state = 'sent'), count(*) FILTER (WHERE state <> 'sent')
            FROM msgpool.delivery WHERE channel = 'inbox'",

@@ -11,8 +11,7 @@ use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use support::http::HttpServer;
-use support::{TestDb, claim, exec, scalar, seed, sqlstate, wait_for};
-use tokio_util::sync::CancellationToken;
+use support::{TestDb, claim, exec, scalar, seed, sqlstate, start, wait_for};
 
 fn config(name: &str, channels: &[Channel]) -> WorkerConfig {
     WorkerConfig {
@@ -25,19 +24,6 @@ fn config(name: &str, channels: &[Channel]) -> WorkerConfig {
             .join(format!("msgpool-test-outbox-{name}-{}", std::process::id())),
         ..WorkerConfig::default()
     }
-}
-
-/// Runs a worker until the returned token is cancelled; the handle says how it ended.
-fn start(
-    pool: &Db,
-    config: WorkerConfig,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<msgpool::Result<()>>,
-) {
-    let stop = CancellationToken::new();
-    let handle = tokio::spawn(msgpool_workers::run(pool.clone(), config, stop.clone()));
-    (stop, handle)
 }
 
 /// A login role with `group`'s rights, and a pool connected as it: what a real service has.

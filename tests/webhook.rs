@@ -48,23 +48,16 @@ async fn setup(db: &TestDb, http: &HttpServer) {
         .expect("setup");
 }
 
-fn start(
-    pool: &Db,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<msgpool::Result<()>>,
-) {
-    let config = WorkerConfig {
-        name: "hooks".into(),
-        channels: vec![Channel::Webhook],
-        poll_interval: Duration::from_millis(50),
-        grace: Duration::from_secs(5),
-        ..WorkerConfig::default()
-    };
-    let stop = CancellationToken::new();
-    (
-        stop.clone(),
-        tokio::spawn(msgpool_workers::run(pool.clone(), config, stop)),
+fn start(pool: &Db) -> support::Worker {
+    support::start(
+        pool,
+        WorkerConfig {
+            name: "hooks".into(),
+            channels: vec![Channel::Webhook],
+            poll_interval: Duration::from_millis(50),
+            grace: Duration::from_secs(5),
+            ..WorkerConfig::default()
+        },
     )
 }
 

@@ -8,8 +8,7 @@ use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use support::smtp::SmtpServer;
-use support::{TestDb, scalar, seed, wait_for};
-use tokio_util::sync::CancellationToken;
+use support::{TestDb, scalar, seed, start, stop, wait_for};
 
 fn config(name: &str) -> WorkerConfig {
     WorkerConfig {
@@ -20,33 +19,6 @@ fn config(name: &str) -> WorkerConfig {
         grace: Duration::from_secs(5),
         ..WorkerConfig::default()
     }
-}
-
-/// A worker running in the background until the returned token is cancelled.
-fn start(
-    pool: &Db,
-    config: WorkerConfig,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<msgpool::Result<()>>,
-) {
-    let stop = CancellationToken::new();
-    let handle = tokio::spawn(msgpool_workers::run(pool.clone(), config, stop.clone()));
-    (stop, handle)
-}
-
-async fn stop(
-    worker: (
-        CancellationToken,
-        tokio::task::JoinHandle<msgpool::Result<()>>,
-    ),
-) {
-    worker.0.cancel();
-    worker
-        .1
-        .await
-        .expect("join")
-        .expect("the worker stops cleanly");
 }
 
 #[tokio::test]

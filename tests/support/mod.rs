@@ -314,3 +314,26 @@ pub async fn finished_delivery(
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
+
+/// A worker running in the background: cancel the token to stop it; the handle says how it
+/// ended.
+pub type Worker = (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<msgpool::Result<()>>,
+);
+
+pub fn start(pool: &Db, config: msgpool_workers::WorkerConfig) -> Worker {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let handle = tokio::spawn(msgpool_workers::run(pool.clone(), config, stop.clone()));
+    (stop, handle)
+}
+
+/// Stops a worker and waits until it has; it must stop cleanly.
+pub async fn stop(worker: Worker) {
+    worker.0.cancel();
+    worker
+        .1
+        .await
+        .expect("join")
+        .expect("the worker stops cleanly");
+}
