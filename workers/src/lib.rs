@@ -8,12 +8,14 @@
 //! - [`deliver`]: render and send one delivery through its [`channels`] module;
 //! - [`outcomes`]: outcomes written in batches under their lease tokens;
 //! - [`leases`]: heartbeats for claimed work; [`housekeeping`]: pruning old history;
-//! - `run`: one process of all of the above, supervised, with a graceful stop.
+//! - `run`: one process of all of the above, supervised, with a graceful stop;
+//! - [`config`] and [`defaults`]: how a worker runs, and every setting's default.
 
 pub mod backend;
 pub mod channels;
 pub mod claim;
 pub mod config;
+pub mod defaults;
 pub mod deliver;
 pub mod dispatcher;
 pub mod housekeeping;

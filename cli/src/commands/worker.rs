@@ -7,7 +7,7 @@ use msgpool::domain::Channels;
 use msgpool_workers::WorkerConfig;
 use msgpool_workers::channels::Timeouts;
 use msgpool_workers::channels::sms::{AliyunSms, SmsConfig};
-use msgpool_workers::config::defaults;
+use msgpool_workers::defaults;
 use tokio_util::sync::CancellationToken;
 
 use crate::Context;

@@ -17,7 +17,7 @@ use sha1::Sha1;
 use tokio::io::AsyncWriteExt;
 
 use super::{SendError, Sent, Timeouts};
-use crate::config::defaults;
+use crate::defaults;
 use msgpool::{Error, Result};
 
 /// Aliyun SMS (dysmsapi) credentials and the approved signature and template to use.
