@@ -37,14 +37,20 @@ pub async fn add(
     name: &str,
     description: Option<&str>,
 ) -> Result<Group> {
-    sqlx::query("INSERT INTO msgpool.recipient_group (key, name, description) VALUES ($1, $2, coalesce($3, ''))")
-        .bind(key.as_str())
-        .bind(name)
-        .bind(description)
-        .execute(pool)
+    let described = async |conn: &mut sqlx::PgConnection| {
+        sqlx::query("UPDATE msgpool.recipient_group SET description = $2 WHERE key = $1")
+            .bind(key.as_str())
+            .bind(description.unwrap_or_default())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query_as(select!("WHERE key = $1"))
+            .bind(key.as_str())
+            .fetch_optional(conn)
+            .await
+    };
+    Keyed::Group
+        .add(pool, key.as_str(), Some(name), described)
         .await
-        .map_err(Error::from_database(format!("adding group {key}")))?;
-    get(pool, key).await
 }
 
 pub async fn list(pool: &Db) -> Result<Vec<Group>> {

@@ -10,9 +10,9 @@ pub mod recipients;
 pub mod subscriptions;
 pub mod templates;
 
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 /// The configuration tables whose rows are named by a key.
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +89,7 @@ impl Keyed {
     }
 
     /// The row a lookup found, or the not-found error with its suggestion.
-    pub(crate) async fn found<T>(self, pool: &crate::Db, key: &str, row: Option<T>) -> Result<T> {
+    pub(crate) async fn found<T>(self, pool: &Db, key: &str, row: Option<T>) -> Result<T> {
         match row {
             Some(row) => Ok(row),
             None => Err(self.not_found(pool, key).await),
@@ -107,5 +107,59 @@ impl Keyed {
                 "looking up {} {key}",
                 self.noun()
             )))
+    }
+
+    /// Adds the row `key` with its `name` and, in the same transaction, the rest of its
+    /// settings (`apply`, which reads the row back); returns the row as it then is.
+    pub(crate) async fn add<T>(
+        self,
+        pool: &Db,
+        key: &str,
+        name: Option<&str>,
+        apply: impl AsyncFnOnce(&mut PgConnection) -> sqlx::Result<Option<T>>,
+    ) -> Result<T> {
+        let noun = self.noun();
+        let name = name
+            .ok_or_else(|| Error::invalid(format!("a new {noun} needs a name"), "give --name"))?;
+        let context = format!("adding {noun} {key}");
+        let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
+        sqlx::query(self.insert_sql())
+            .bind(key)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::from_database(&context))?;
+        let added = apply(&mut tx)
+            .await
+            .map_err(Error::from_database(&context))?;
+        tx.commit().await.map_err(Error::from_database(&context))?;
+        added.ok_or_else(|| {
+            Error::not_found(format!("{noun} {key} vanished while being added"), None)
+        })
+    }
+
+    /// Changes the row `key` with `apply` (which reads it back) in one transaction; a key
+    /// that names nothing is refused with the nearest one.
+    pub(crate) async fn edit<T>(
+        self,
+        pool: &Db,
+        key: &str,
+        apply: impl AsyncFnOnce(&mut PgConnection) -> sqlx::Result<Option<T>>,
+    ) -> Result<T> {
+        let context = format!("changing {} {key}", self.noun());
+        let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
+        let changed = apply(&mut tx)
+            .await
+            .map_err(Error::from_database(&context))?;
+        tx.commit().await.map_err(Error::from_database(&context))?;
+        self.found(pool, key, changed).await
+    }
+
+    fn insert_sql(self) -> &'static str {
+        match self {
+            Keyed::MessageType => "INSERT INTO msgpool.message_type (key, name) VALUES ($1, $2)",
+            Keyed::Recipient => "INSERT INTO msgpool.recipient (key, name) VALUES ($1, $2)",
+            Keyed::Group => "INSERT INTO msgpool.recipient_group (key, name) VALUES ($1, $2)",
+        }
     }
 }

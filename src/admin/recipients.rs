@@ -55,35 +55,20 @@ pub struct RecipientSpec {
 }
 
 pub async fn add(pool: &Db, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
-    let name = spec
-        .name
-        .as_deref()
-        .ok_or_else(|| Error::invalid("a new recipient needs a name", "give --name"))?;
-    let context = format!("adding recipient {key}");
-    let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
-    sqlx::query("INSERT INTO msgpool.recipient (key, name) VALUES ($1, $2)")
-        .bind(key.as_str())
-        .bind(name)
-        .execute(&mut *tx)
+    let name = spec.name.as_deref();
+    Keyed::Recipient
+        .add(pool, key.as_str(), name, async |conn| {
+            apply(conn, key, spec).await
+        })
         .await
-        .map_err(Error::from_database(&context))?;
-    let added = apply(&mut tx, key, spec)
-        .await
-        .map_err(Error::from_database(&context))?;
-    tx.commit().await.map_err(Error::from_database(&context))?;
-    added.ok_or_else(|| {
-        Error::not_found(format!("recipient {key} vanished while being added"), None)
-    })
 }
 
 pub async fn edit(pool: &Db, key: &RecipientKey, spec: &RecipientSpec) -> Result<Recipient> {
-    let context = format!("changing recipient {key}");
-    let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
-    let changed = apply(&mut tx, key, spec)
+    Keyed::Recipient
+        .edit(pool, key.as_str(), async |conn| {
+            apply(conn, key, spec).await
+        })
         .await
-        .map_err(Error::from_database(&context))?;
-    tx.commit().await.map_err(Error::from_database(&context))?;
-    Keyed::Recipient.found(pool, key.as_str(), changed).await
 }
 
 /// Updates, then reads the row as it now is: a statement's CTE would see it as it was.
