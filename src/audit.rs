@@ -1,12 +1,11 @@
 //! The configuration's history (`msgpool.audit`, kept by triggers): who changed what, when,
 //! from what to what.
 
-use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{RecipientKey, TypeKey};
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Change {

@@ -1,8 +1,6 @@
 //! Cancelling a message (`msgpool.cancel`): its unsent deliveries stop, what was sent stays.
 
-use crate::Db;
-
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 /// Cancels message `id`; returns how many deliveries were cancelled. An unknown id is
 /// refused with SQLSTATE MP011.

@@ -121,12 +121,15 @@ impl Database {
     pub async fn pool(&self, max_connections: u32) -> Result<Db> {
         self.migrate_if_embedded().await?;
         let options = connect_options(&self.url().await?, self.is_pooled())?;
-        // a first connection of its own, for the server's answer when there is none to pool
-        connect(&options)
-            .await?
-            .close()
-            .await
-            .map_err(Error::from_database("closing the first connection"))?;
+        // A given server gets a first connection of its own, for its answer when there is
+        // none to pool; the embedded one has just answered the migration's.
+        if !matches!(self, Database::Embedded(_)) {
+            connect(&options)
+                .await?
+                .close()
+                .await
+                .map_err(Error::from_database("closing the first connection"))?;
+        }
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             // No ping before each use: a round trip on every query, and a broken connection

@@ -1,12 +1,11 @@
 //! Deliveries as operators see them: listing with filters, and re-queueing dead ones.
 
-use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::admin::Keyed;
 use crate::domain::{Channel, DeliveryState, RecipientKey, TypeKey};
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Delivery {

@@ -1,11 +1,10 @@
 //! The in-site inbox of a recipient, over the inbox functions of `sql/schema/06_inbox.sql`.
 
-use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{RecipientKey, Urgency};
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct InboxItem {

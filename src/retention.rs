@@ -1,9 +1,7 @@
 //! Retention: old finished history goes in batches (`msgpool.prune`), each batch its own
 //! short transaction, so pruning a large backlog never holds locks for long.
 
-use crate::Db;
-
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 /// Rows per `msgpool.prune()` call.
 const BATCH: i32 = 5000;

@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::Db;
 use serde::Serialize;
 use sqlx::types::Json;
 
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 /// Count per state, e.g. `pending: 3`.
 pub type Counts = BTreeMap<String, i64>;

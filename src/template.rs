@@ -109,7 +109,7 @@ impl Renderer {
         let context = context(vars);
         let mut rendered = self.render_parts(channel, "template", subject, body, &context)?;
         rendered.html = html
-            .map(|html| self.render_part(channel, "template", "HTML part", html, &context))
+            .map(|html| self.render_part(channel, "template", "HTML part", html, &context, true))
             .transpose()?;
         Ok(rendered)
     }
@@ -146,17 +146,17 @@ impl Renderer {
         context: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Rendered, String> {
         Ok(Rendered {
-            subject: self.render_part(channel, which, "subject", subject, context)?,
+            subject: self.render_part(channel, which, "subject", subject, context, false)?,
             body: self
-                .render_part(channel, which, "body", body, context)?
+                .render_part(channel, which, "body", body, context, false)?
                 .trim_end()
                 .to_owned(),
             html: None,
         })
     }
 
-    /// One part; the HTML part's name turns on minijinja's HTML auto-escape, which the
-    /// plain-text parts must not have.
+    /// One part; `html` escapes the payload's values (minijinja's auto-escape goes by the
+    /// template's name), which plain-text parts must not have.
     fn render_part(
         &self,
         channel: Channel,
@@ -164,13 +164,10 @@ impl Renderer {
         part: &str,
         source: &str,
         context: &serde_json::Map<String, serde_json::Value>,
+        html: bool,
     ) -> Result<String, String> {
         let fail = |problem: String| format!("{channel} {which} {part}: {problem}");
-        let name = if part == "HTML part" {
-            "part.html"
-        } else {
-            "part.txt"
-        };
+        let name = if html { "part.html" } else { "part.txt" };
         let template = self
             .env
             .template_from_named_str(name, source)

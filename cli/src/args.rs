@@ -28,10 +28,11 @@ pub fn time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
-    let spaced = text.replacen('T', " ", 1);
-    let spaced = spaced
-        .strip_suffix('Z')
-        .map_or(spaced.clone(), |s| format!("{s}+00"));
+    let mut spaced = text.replacen('T', " ", 1);
+    if spaced.ends_with('Z') {
+        spaced.pop();
+        spaced.push_str("+00");
+    }
     for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M%#z"] {
         if let Ok(t) = DateTime::parse_from_str(&spaced, format) {
             return Ok(t.with_timezone(&Utc));

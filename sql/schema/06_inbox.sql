@@ -155,19 +155,14 @@ $$;
 -- changed. Ids that are not this recipient's are refused (MP009), not skipped.
 CREATE FUNCTION msgpool.inbox_mark_read(recipient text, ids bigint[] DEFAULT NULL)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-DECLARE
-  changed integer;
-BEGIN
-  PERFORM msgpool.require_inbox_ids(recipient, ids);
-  UPDATE msgpool.inbox i SET read_at = now()
-   WHERE i.recipient_key = recipient
-     AND i.read_at IS NULL
-     AND (ids IS NULL OR i.id = ANY (ids));
-  GET DIAGNOSTICS changed = ROW_COUNT;
-  RETURN changed;
-END;
+  SELECT msgpool.require_inbox_ids(recipient, ids);
+  WITH changed AS (
+    UPDATE msgpool.inbox i SET read_at = now()
+     WHERE i.recipient_key = recipient AND i.read_at IS NULL AND (ids IS NULL OR i.id = ANY (ids))
+    RETURNING 1)
+  SELECT count(*)::integer FROM changed;
 $$;
 
 -- One inbox message in full, as inbox_list() shows it; opening it marks it read.
@@ -186,31 +181,23 @@ $$;
 -- inbox messages; returns how many changed. Ids that are not theirs are MP009.
 CREATE FUNCTION msgpool.inbox_archive(recipient text, ids bigint[], archived boolean DEFAULT true)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-DECLARE
-  changed integer;
-BEGIN
-  PERFORM msgpool.require_inbox_ids(recipient, ids);
-  UPDATE msgpool.inbox i SET archived_at = CASE WHEN archived THEN now() END
-   WHERE i.id = ANY (ids) AND (i.archived_at IS NOT NULL) <> archived;
-  GET DIAGNOSTICS changed = ROW_COUNT;
-  RETURN changed;
-END;
+  SELECT msgpool.require_inbox_ids(recipient, ids);
+  WITH changed AS (
+    UPDATE msgpool.inbox i SET archived_at = CASE WHEN archived THEN now() END
+     WHERE i.id = ANY (ids) AND (i.archived_at IS NOT NULL) <> archived
+    RETURNING 1)
+  SELECT count(*)::integer FROM changed;
 $$;
 
 -- Delete some of a recipient's inbox messages for good; returns how many. Ids that are not
 -- theirs are MP009. The message and its deliveries stay as the pool's history.
 CREATE FUNCTION msgpool.inbox_delete(recipient text, ids bigint[])
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-DECLARE
-  changed integer;
-BEGIN
-  PERFORM msgpool.require_inbox_ids(recipient, ids);
-  DELETE FROM msgpool.inbox i WHERE i.id = ANY (ids);
-  GET DIAGNOSTICS changed = ROW_COUNT;
-  RETURN changed;
-END;
+  SELECT msgpool.require_inbox_ids(recipient, ids);
+  WITH gone AS (DELETE FROM msgpool.inbox i WHERE i.id = ANY (ids) RETURNING 1)
+  SELECT count(*)::integer FROM gone;
 $$;

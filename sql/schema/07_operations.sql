@@ -78,18 +78,23 @@ BEGIN
   IF retry_deliveries.recipient_key IS NOT NULL THEN
     PERFORM msgpool.require_recipient(retry_deliveries.recipient_key);
   END IF;
-  FOREACH named IN ARRAY coalesce(retry_deliveries.ids, '{}') LOOP
-    SELECT CASE WHEN m.state = 'cancelled' THEN 'of a cancelled message' ELSE d.state::text END
-      INTO found_state
-      FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id
-     WHERE d.id = named;
-    IF found_state IS NULL OR found_state <> 'dead' THEN
-      RAISE EXCEPTION '%', CASE WHEN found_state IS NULL THEN format('no delivery %s', named)
-                                ELSE format('delivery %s is %s, not dead', named, found_state) END
-        USING ERRCODE = 'MP016',
-              HINT = 'only dead deliveries are re-queued; msgpool deliveries --state dead lists them with their ids';
-    END IF;
-  END LOOP;
+  -- the first named id that is not a dead delivery, in one look at all of them
+  SELECT w.id, CASE WHEN d.id IS NULL THEN NULL
+                    WHEN m.state = 'cancelled' THEN 'of a cancelled message'
+                    ELSE d.state::text END
+    INTO named, found_state
+    FROM unnest(retry_deliveries.ids) AS w(id)
+    LEFT JOIN msgpool.delivery d ON d.id = w.id
+    LEFT JOIN msgpool.message m ON m.id = d.message_id
+   WHERE d.id IS NULL OR d.state <> 'dead' OR m.state = 'cancelled'
+   ORDER BY w.id
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%', CASE WHEN found_state IS NULL THEN format('no delivery %s', named)
+                              ELSE format('delivery %s is %s, not dead', named, found_state) END
+      USING ERRCODE = 'MP016',
+            HINT = 'only dead deliveries are re-queued; msgpool deliveries --state dead lists them with their ids';
+  END IF;
   WITH requeued AS (
     UPDATE msgpool.delivery d
        SET state = 'pending', attempts = 0, next_attempt_at = now()

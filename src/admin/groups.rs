@@ -1,12 +1,11 @@
 //! Recipient groups: subscribe a group and every member hears about the type.
 
-use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Keyed;
 use crate::domain::RecipientKey;
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Group {

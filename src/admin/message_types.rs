@@ -1,13 +1,12 @@
 //! Message types: what producers may send, how urgent it is, on which channels.
 
-use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::Keyed;
 use crate::domain::{Channels, SendPolicy, TypeKey, Urgency};
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct MessageType {

@@ -1,12 +1,11 @@
 //! Quiet hours: per type and channel, no deliveries below an urgency between two local
 //! times (in the type's time zone); inside, a delivery is deferred to the end or dropped.
 
-use crate::Db;
 use serde::Serialize;
 
 use super::message_types;
 use crate::domain::{Channel, QuietAction, TypeKey, Urgency};
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct QuietHours {

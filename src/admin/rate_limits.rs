@@ -1,11 +1,10 @@
 //! Rate limits per channel: sends per recipient per window (e.g. 10 SMS an hour per person)
 //! and deliveries per second to the provider. Over a limit, deliveries wait; none is dropped.
 
-use crate::Db;
 use serde::Serialize;
 
 use crate::domain::Channel;
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct RateLimit {

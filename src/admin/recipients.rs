@@ -1,13 +1,12 @@
 //! Recipients: people and chat groups, with the contacts each channel needs.
 
-use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::Keyed;
 use crate::domain::{RecipientKey, WebhookFlavor};
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 /// A recipient as administrators see it: the webhook secret is never shown, and the
 /// webhook URL only with its query values (robots' credentials) redacted.

@@ -1,12 +1,11 @@
 //! Subscriptions: which recipients and groups hear about a message type, on which channels.
 
-use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Keyed;
 use crate::domain::{Channels, RecipientKey, TypeKey};
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "key", rename_all = "snake_case")]

@@ -1,14 +1,13 @@
 //! Per-channel templates of a message type: a subject and a body whose variables come from
 //! the message payload.
 
-use crate::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Keyed, message_types};
 use crate::domain::{Channel, TypeKey};
 use crate::template::{Rendered, Renderer, Variables};
-use crate::{Error, Result};
+use crate::{Db, Error, Result};
 
 /// A template's columns as [`Template`] reads them.
 macro_rules! columns {

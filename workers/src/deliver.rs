@@ -58,8 +58,7 @@ pub async fn attempt(deliverer: &Deliverer, delivery: &ClaimedDelivery) -> Finis
 }
 
 /// The rendered notification, and the lead delivery's payload (a webhook sends it along).
-/// On the async thread itself: the engine's fuel and output caps bound it to milliseconds,
-/// and a blocking thread per render cost a quarter of the burn-down and 7-9 MB of memory.
+/// On the caller's thread: the engine's fuel and output caps bound a render.
 fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<(Rendered, Value), String> {
     let payload = d.payload()?;
     let single = renderer.render(
