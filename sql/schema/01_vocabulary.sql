@@ -26,7 +26,9 @@ CREATE TYPE msgpool.message_state AS ENUM ('pending', 'dispatched', 'cancelled',
 CREATE TYPE msgpool.delivery_state AS ENUM
   ('pending', 'sending', 'sent', 'dead', 'skipped', 'cancelled');
 
-CREATE TYPE msgpool.attempt_outcome AS ENUM ('sent', 'retry', 'dead');
+-- What one attempt came to: `throttled` is a provider asking to wait (HTTP 429 or 503 with
+-- Retry-After, a robot's rate-limit code); it does not count against max_attempts.
+CREATE TYPE msgpool.attempt_outcome AS ENUM ('sent', 'retry', 'dead', 'throttled');
 
 -- What quiet hours do to a delivery falling inside them.
 CREATE TYPE msgpool.quiet_action AS ENUM ('defer', 'drop');

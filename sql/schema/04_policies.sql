@@ -88,6 +88,37 @@ CREATE TABLE msgpool.rate_limit (
 COMMENT ON TABLE msgpool.rate_limit IS
   'Per channel: sends per recipient per window, and deliveries per second to the provider';
 
+-- Chat robots' own limits: at most max_sends per window to one robot (one webhook URL), by
+-- flavor, as each platform documents it. A robot over its limit refuses, and DingTalk then
+-- blocks the robot for ten minutes, so the claim keeps under it: what is over waits
+-- (deferred_by says which limit), and a digest-mode type's excess goes out gathered into one
+-- digest; nothing is dropped. Change a row to follow the platform; delete it to lift a limit.
+-- robot_send is the limits' memory: each claimed send to a limited robot, in real time
+-- (providers count real seconds, whatever msgpool.clock() says).
+CREATE TABLE msgpool.robot_limit (
+  flavor    msgpool.webhook_flavor NOT NULL,
+  max_sends integer NOT NULL CONSTRAINT robot_limit_max_sends_positive CHECK (max_sends > 0),
+  per       interval NOT NULL CONSTRAINT robot_limit_per_positive CHECK (per > interval '0'),
+  PRIMARY KEY (flavor, per)
+);
+
+COMMENT ON TABLE msgpool.robot_limit IS
+  'Per chat-robot flavor: sends per window to one robot, as the platform allows';
+
+INSERT INTO msgpool.robot_limit (flavor, max_sends, per) VALUES
+  ('dingtalk', 20, '1 minute'),  -- 每个机器人每分钟最多发送20条 (then blocked for 10 minutes)
+  ('wecom', 20, '1 minute'),     -- 每个机器人发送的消息不能超过20条/分钟
+  ('feishu', 100, '1 minute'),   -- 自定义机器人: 100 次/分钟, 5 次/秒
+  ('feishu', 5, '1 second'),
+  ('slack', 1, '1 second');      -- incoming webhooks: one message per second
+
+CREATE TABLE msgpool.robot_send (
+  robot   text NOT NULL,
+  sent_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX robot_send_recent ON msgpool.robot_send (robot, sent_at);
+
 -- The first of `times` (local times of day in `zone`) at or after `after`. Local times are
 -- turned into instants day by day, so daylight saving moves them with the wall clock; a time
 -- that does not exist on a spring-forward day is read as standard time (PostgreSQL's rule).

@@ -7,7 +7,7 @@
 --   msgpool.record_outcomes(json)             write outcomes, only under the lease token
 --   msgpool.deliver_to_inbox(json)            the inbox channel (06_inbox.sql)
 --   msgpool.extend_leases(tokens, lease)      heartbeat for long sends
---   msgpool.release_deliveries(tokens)        give back claimed-but-unstarted work
+--   msgpool.release_deliveries(tokens, ...)   give back claimed-but-unstarted work
 --   msgpool.refresh_statistics()              a burst's tables analyzed as they outgrow plans
 --
 -- Claims are leases: a claim commits at once, the send happens outside any transaction, and
@@ -272,12 +272,68 @@ AS $$
   SELECT count(*)::integer FROM deferred
 $$;
 
+-- Chat robots' limits (robot_limit in 04_policies.sql), applied by claim_deliveries() to the
+-- webhook channel: due deliveries to a robot that would break a limit of its flavor move to
+-- when the oldest send in the window leaves it, saying why; a digest-mode type's may then be
+-- gathered (gather_key), so the excess goes out as one digest. Looks at what the next claim
+-- of batch_size would take; deliveries gathered into one digest are one send. Returns how
+-- many it deferred.
+CREATE FUNCTION msgpool.defer_over_robot_limit(batch_size integer)
+RETURNS integer
+LANGUAGE sql
+AS $$
+  WITH due AS (
+    SELECT d.id, r.webhook_url AS robot, r.webhook_flavor AS flavor, t.digest, t.key AS type_key,
+           -- a send: one delivery, or a digest's deliveries for one recipient
+           d.recipient_key || '/' || coalesce(d.gather_key, d.id::text) AS send
+      FROM msgpool.delivery d
+      JOIN msgpool.recipient r ON r.key = d.recipient_key
+      JOIN msgpool.message m ON m.id = d.message_id
+      JOIN msgpool.message_type t ON t.key = m.type_key
+     WHERE d.state = 'pending' AND d.channel = 'webhook' AND d.next_attempt_at <= msgpool.clock()
+       AND r.webhook_flavor IN (SELECT l.flavor FROM msgpool.robot_limit l)
+     ORDER BY d.next_attempt_at, d.id
+     LIMIT batch_size
+     FOR UPDATE OF d SKIP LOCKED
+  ),
+  ranked AS (
+    SELECT s.*, l.max_sends, l.per,
+           dense_rank() OVER (PARTITION BY s.robot, l.per ORDER BY s.first, s.send) AS nth
+      FROM (SELECT due.*, min(due.id) OVER (PARTITION BY due.send) AS first FROM due) s
+      JOIN msgpool.robot_limit l ON l.flavor = s.flavor
+  ),
+  recent AS (
+    SELECT w.robot, w.per, count(*) AS sends, min(x.sent_at) AS oldest
+      FROM (SELECT DISTINCT k.robot, k.per FROM ranked k) w
+      JOIN msgpool.robot_send x ON x.robot = w.robot AND x.sent_at > now() - w.per
+     GROUP BY w.robot, w.per
+  ),
+  over AS (
+    -- the longest wait among the limits it would break
+    SELECT DISTINCT ON (k.id) k.id, k.digest, k.type_key,
+           coalesce(r.oldest, now()) + k.per - now() AS wait,
+           format('robot limit: %s robots take %s per %s', k.flavor, k.max_sends, k.per) AS why
+      FROM ranked k LEFT JOIN recent r ON r.robot = k.robot AND r.per = k.per
+     WHERE k.nth + coalesce(r.sends, 0) > k.max_sends
+     ORDER BY k.id, coalesce(r.oldest, now()) + k.per DESC
+  ),
+  deferred AS (
+    UPDATE msgpool.delivery d
+       SET next_attempt_at = msgpool.clock() + o.wait, deferred_by = o.why,
+           gather_key = CASE WHEN o.digest THEN coalesce(d.gather_key, o.type_key) ELSE d.gather_key END
+      FROM over o
+     WHERE d.id = o.id
+    RETURNING 1
+  )
+  SELECT count(*)::integer FROM deferred
+$$;
+
 -- Leases up to batch_size due deliveries of one channel for `lease`, oldest due first, and
 -- returns them. Leases that expired (their worker died or hung) are taken back first; one
 -- that expired on its last allowed attempt goes dead instead of looping forever, and one of
 -- a message cancelled meanwhile is cancelled: a cancel sticks, whatever the lease. The
 -- channel's rate limits (04_policies.sql) apply: the provider's budget caps the batch, and
--- deliveries over a recipient's limit are moved later first. Deferred deliveries of a
+-- deliveries over a recipient's limit, or a chat robot's, are moved later first. Deferred deliveries of a
 -- digest-mode type due together for one recipient share one lease token: the worker sends
 -- them as one digest and writes the same outcome for each; all but the first (the lead)
 -- record gathered_into = the lead's id.
@@ -318,6 +374,9 @@ BEGIN
     PERFORM msgpool.defer_over_recipient_limit(claim_deliveries.channel, lim.recipient_max,
                                                lim.recipient_window, batch_size);
   END IF;
+  IF claim_deliveries.channel = 'webhook' THEN
+    PERFORM msgpool.defer_over_robot_limit(batch_size);
+  END IF;
 
   RETURN QUERY
   WITH due AS (
@@ -341,6 +400,13 @@ BEGIN
       FROM due LEFT JOIN digests dg ON dg.recipient_key = due.recipient_key AND dg.gather_key = due.gather_key
      WHERE d.id = due.id
     RETURNING d.*
+  ),
+  robot_sends AS (
+    -- the robot limits' memory: each send to a limited robot (a digest is one)
+    INSERT INTO msgpool.robot_send (robot)
+    SELECT r.webhook_url FROM claimed c JOIN msgpool.recipient r ON r.key = c.recipient_key
+     WHERE claim_deliveries.channel = 'webhook' AND c.gathered_into IS NULL
+       AND r.webhook_flavor IN (SELECT l.flavor FROM msgpool.robot_limit l)
   )
   SELECT c.id, c.lease_token, c.attempts, c.channel, m.id, m.payload, m.duplicate_count,
          msgpool.local_time(m.created_at, t.time_zone),
@@ -391,8 +457,11 @@ $$;
 
 -- Writes a batch of outcomes, each only where the delivery is still leased under its token
 -- (a stale worker whose lease expired cannot overwrite a newer claim), and logs each attempt.
--- outcomes: [{"id": 1, "token": "…", "outcome": "sent"|"retry"|"dead", "error": "…",
---             "provider_ref": "…", "started_at": "…", "worker": "…"}, …]
+-- outcomes: [{"id": 1, "token": "…", "outcome": "sent"|"retry"|"dead"|"throttled",
+--             "error": "…", "provider_ref": "…", "started_at": "…", "worker": "…",
+--             "wait_ms": 30000}, …]
+-- A throttled delivery (the provider asked to wait, for wait_ms) is due again after the wait
+-- without spending an attempt; deferred_by says who asked.
 -- A retry past the type's max_attempts goes dead; a retry of a message cancelled meanwhile
 -- is cancelled; a retry never lands in quiet hours; a digest's deliveries retry together
 -- (one wait per lease token), to be gathered again. A sent delivery's error is cleared.
@@ -408,7 +477,7 @@ BEGIN
   WITH o AS (
     SELECT * FROM jsonb_to_recordset(outcomes) AS x(
       id bigint, token uuid, outcome msgpool.attempt_outcome, error text, provider_ref text,
-      started_at timestamptz, worker text)
+      started_at timestamptz, worker text, wait_ms bigint)
   ),
   waits AS (
     SELECT o.token, msgpool.clock() + msgpool.backoff(max(d.attempts)) AS next_attempt_at
@@ -420,19 +489,24 @@ BEGIN
     UPDATE msgpool.delivery d
        SET state = CASE
              WHEN o.outcome = 'sent' THEN 'sent'
-             WHEN o.outcome = 'dead' OR d.attempts >= t.max_attempts THEN 'dead'
+             WHEN o.outcome = 'dead' OR (o.outcome <> 'throttled' AND d.attempts >= t.max_attempts) THEN 'dead'
              WHEN m.state = 'cancelled' THEN 'cancelled'
              ELSE 'pending' END::msgpool.delivery_state,
+           attempts = CASE WHEN o.outcome = 'throttled' THEN d.attempts - 1 ELSE d.attempts END,
            -- a retry that would fall in the channel's quiet hours waits until they end
-           next_attempt_at = CASE WHEN w.next_attempt_at IS NULL THEN d.next_attempt_at ELSE coalesce(
+           next_attempt_at = CASE
+             WHEN o.outcome = 'throttled' THEN msgpool.clock() + o.wait_ms * interval '1 millisecond'
+             WHEN w.next_attempt_at IS NULL THEN d.next_attempt_at ELSE coalesce(
                (SELECT msgpool.quiet_until(q.starts, q.ends, t.time_zone, w.next_attempt_at)
                   FROM msgpool.quiet_hours q
                  WHERE q.type_key = t.key AND q.channel = d.channel AND m.urgency < q.below),
                w.next_attempt_at) END,
-           last_error = CASE WHEN o.outcome = 'sent' THEN NULL ELSE o.error END,
+           last_error = CASE WHEN o.outcome = 'sent' THEN NULL
+                             WHEN o.outcome = 'throttled' THEN d.last_error ELSE o.error END,
+           deferred_by = CASE WHEN o.outcome = 'throttled' THEN o.error ELSE d.deferred_by END,
            provider_ref = coalesce(o.provider_ref, d.provider_ref),
            sent_at = CASE WHEN o.outcome = 'sent' THEN msgpool.clock() END,
-           gathered_into = CASE WHEN o.outcome = 'retry' THEN NULL ELSE d.gathered_into END,
+           gathered_into = CASE WHEN o.outcome IN ('retry', 'throttled') THEN NULL ELSE d.gathered_into END,
            lease_token = NULL, lease_deadline = NULL
       FROM o LEFT JOIN waits w ON w.token = o.token, msgpool.message m, msgpool.message_type t
      WHERE d.id = o.id AND d.state = 'sending' AND d.lease_token = o.token
@@ -441,7 +515,8 @@ BEGIN
   ),
   logged AS (
     INSERT INTO msgpool.delivery_attempt (delivery_id, attempt, outcome, error, started_at, worker)
-    SELECT u.id, u.attempts,
+    -- a throttled attempt was counted back: it is logged under the number it had
+    SELECT u.id, u.attempts + CASE WHEN o.outcome = 'throttled' THEN 1 ELSE 0 END,
            CASE WHEN u.state = 'dead' THEN 'dead' ELSE o.outcome END,
            o.error, coalesce(o.started_at, now()), o.worker
       FROM updated u JOIN o ON o.id = u.id
@@ -467,10 +542,13 @@ AS $$
   SELECT count(*)::integer FROM extended
 $$;
 
--- Gives back deliveries claimed but not started (a worker shutting down): due at once, the
+-- Gives back deliveries claimed but not started: due after `wait` (at once by default), the
 -- claim does not count as an attempt, and a released digest is gathered afresh; one of a
--- message cancelled meanwhile is cancelled.
-CREATE FUNCTION msgpool.release_deliveries(tokens uuid[])
+-- message cancelled meanwhile is cancelled. A worker shutting down gives back what it had
+-- not started; one whose destination is paused or full gives those back for later, and
+-- `why` becomes their deferred_by.
+CREATE FUNCTION msgpool.release_deliveries(tokens uuid[], wait interval DEFAULT interval '0',
+                                           why text DEFAULT NULL)
 RETURNS integer
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -478,8 +556,9 @@ AS $$
   WITH released AS (
     UPDATE msgpool.delivery d
        SET state = CASE WHEN m.state = 'cancelled' THEN 'cancelled' ELSE 'pending' END::msgpool.delivery_state,
-           lease_token = NULL, lease_deadline = NULL, next_attempt_at = msgpool.clock(),
-           attempts = greatest(d.attempts - 1, 0), gathered_into = NULL
+           lease_token = NULL, lease_deadline = NULL, next_attempt_at = msgpool.clock() + wait,
+           attempts = greatest(d.attempts - 1, 0), gathered_into = NULL,
+           deferred_by = coalesce(why, d.deferred_by)
       FROM msgpool.message m
      WHERE d.state = 'sending' AND d.lease_token = ANY (tokens) AND m.id = d.message_id
     RETURNING 1

@@ -24,6 +24,7 @@ SELECT
 -- One row per channel:
 --   SELECT * FROM msgpool.channel_status;
 -- sent_last_minute: deliveries sent in the last 60 s (throughput)
+-- due: pending deliveries whose time has come (waiting for a worker)
 -- pending / sending / dead: deliveries waiting, leased to a worker now, given up
 -- deferred: pending deliveries a rule moved later (send times, interval, quiet hours, rate)
 -- recipient_limit: e.g. '10 per 01:00:00'; provider_per_second: the provider budget
@@ -31,6 +32,8 @@ CREATE VIEW msgpool.channel_status AS
 SELECT c AS channel,
        (SELECT count(*) FROM msgpool.delivery d
          WHERE d.channel = c AND d.state = 'sent' AND d.sent_at > now() - interval '1 minute') AS sent_last_minute,
+       (SELECT count(*) FROM msgpool.delivery d
+         WHERE d.channel = c AND d.state = 'pending' AND d.next_attempt_at <= msgpool.clock()) AS due,
        (SELECT count(*) FROM msgpool.delivery d WHERE d.channel = c AND d.state = 'pending') AS pending,
        (SELECT count(*) FROM msgpool.delivery d WHERE d.channel = c AND d.state = 'sending') AS sending,
        (SELECT count(*) FROM msgpool.delivery d WHERE d.channel = c AND d.state = 'dead') AS dead,
@@ -41,6 +44,62 @@ SELECT c AS channel,
          WHERE l.channel = c AND l.recipient_max IS NOT NULL) AS recipient_limit,
        (SELECT l.provider_per_second FROM msgpool.rate_limit l WHERE l.channel = c) AS provider_per_second
   FROM unnest(enum_range(NULL::msgpool.channel)) AS c;
+
+-- What each worker sees of the destinations it sends to (a webhook's host, the SMS gateway,
+-- the SMTP server): sends in flight and the adaptive limit on them, recent latency, and a
+-- pause a provider asked for (429 or 503 with Retry-After), with why. Each worker replaces
+-- its own rows every few seconds (report_destinations()); rows of a worker that stopped
+-- reporting are left out of msgpool.destinations and replaced when a worker of that name
+-- reports again.
+CREATE TABLE msgpool.destination_report (
+  worker       text NOT NULL,
+  channel      msgpool.channel NOT NULL,
+  destination  text NOT NULL,
+  in_flight    integer NOT NULL,
+  flight_limit integer NOT NULL,
+  latency_ms   double precision,
+  paused_until timestamptz,
+  paused_why   text,
+  sent         bigint NOT NULL,
+  failed       bigint NOT NULL,
+  reported_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (worker, channel, destination)
+);
+
+-- destinations: [{"channel": "webhook", "destination": "hooks.example.com:443",
+--                 "in_flight": 3, "flight_limit": 40, "latency_ms": 102.5,
+--                 "paused_until": null, "paused_why": null, "sent": 1200, "failed": 2}, …]
+CREATE FUNCTION msgpool.report_destinations(worker text, destinations jsonb)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  DELETE FROM msgpool.destination_report r WHERE r.worker = report_destinations.worker;
+  INSERT INTO msgpool.destination_report
+         (worker, channel, destination, in_flight, flight_limit, latency_ms, paused_until,
+          paused_why, sent, failed)
+  SELECT report_destinations.worker, x.channel, x.destination, x.in_flight, x.flight_limit,
+         x.latency_ms, x.paused_until, x.paused_why, x.sent, x.failed
+    FROM jsonb_to_recordset(destinations) AS x(
+      channel msgpool.channel, destination text, in_flight integer, flight_limit integer,
+      latency_ms double precision, paused_until timestamptz, paused_why text, sent bigint,
+      failed bigint);
+$$;
+
+-- Destinations across the workers that reported in the last 30 seconds:
+--   SELECT * FROM msgpool.destinations;
+-- in_flight and flight_limit are summed over workers; latency_ms is the slowest worker's;
+-- paused_until is set while any worker holds the destination paused.
+CREATE VIEW msgpool.destinations AS
+SELECT r.channel, r.destination, count(*) AS workers, sum(r.in_flight) AS in_flight,
+       sum(r.flight_limit) AS flight_limit, max(r.latency_ms) AS latency_ms,
+       max(r.paused_until) FILTER (WHERE r.paused_until > now()) AS paused_until,
+       (array_agg(r.paused_why ORDER BY r.paused_until DESC NULLS LAST)
+          FILTER (WHERE r.paused_until > now()))[1] AS paused_why,
+       sum(r.sent) AS sent, sum(r.failed) AS failed
+  FROM msgpool.destination_report r
+ WHERE r.reported_at > now() - interval '30 seconds'
+ GROUP BY r.channel, r.destination;
 
 -- Open messages that have been repeated, noisiest first: "server.down ×37".
 --   SELECT * FROM msgpool.duplicates;
@@ -175,6 +234,9 @@ BEGIN
   DELETE FROM msgpool.dedup d
    WHERE d.ctid = ANY (ARRAY(SELECT x.ctid FROM msgpool.dedup x
                               WHERE x.closes_at < msgpool.clock() - older_than LIMIT batch_size));
+  -- robot sends past every robot limit's window are no longer counted
+  DELETE FROM msgpool.robot_send s
+   WHERE s.sent_at < now() - (SELECT coalesce(max(l.per), interval '0') FROM msgpool.robot_limit l);
   RETURN pruned;
 END;
 $$;

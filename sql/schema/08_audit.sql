@@ -1,5 +1,6 @@
 -- The configuration's history: who changed which type, template, recipient, group,
--- membership, subscription, quiet hours, rate limit or setting, when, and from what to what.
+-- membership, subscription, quiet hours, rate limit, robot limit or setting, when, and from
+-- what to what.
 -- Kept by triggers, so a change through SQL, the CLI or any other tool lands here alike.
 --   SELECT * FROM msgpool.audit WHERE type_key = 'server.down' ORDER BY id DESC;
 -- Secrets never land here: a webhook secret shows as "(set)", a webhook URL redacted.
@@ -10,7 +11,7 @@ CREATE TABLE msgpool.audit (
   actor         text NOT NULL,
   application   text,
   -- the table changed: message_type, template, recipient, recipient_group, group_member,
-  -- subscription, quiet_hours, rate_limit, settings
+  -- subscription, quiet_hours, rate_limit, robot_limit, settings
   subject       text NOT NULL,
   action        text NOT NULL CONSTRAINT audit_action_known CHECK (action IN ('insert', 'update', 'delete')),
   -- what the change concerns, where it concerns one, for looking it up
@@ -90,6 +91,8 @@ CREATE TRIGGER subscription_audit AFTER INSERT OR UPDATE OR DELETE ON msgpool.su
 CREATE TRIGGER quiet_hours_audit AFTER INSERT OR UPDATE OR DELETE ON msgpool.quiet_hours
   FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
 CREATE TRIGGER rate_limit_audit AFTER INSERT OR UPDATE OR DELETE ON msgpool.rate_limit
+  FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
+CREATE TRIGGER robot_limit_audit AFTER INSERT OR UPDATE OR DELETE ON msgpool.robot_limit
   FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
 CREATE TRIGGER settings_audit AFTER INSERT OR UPDATE OR DELETE ON msgpool.settings
   FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();

@@ -100,7 +100,8 @@ GRANT EXECUTE ON FUNCTION
   msgpool.record_outcomes(jsonb),
   msgpool.deliver_to_inbox(jsonb),
   msgpool.extend_leases(uuid[], interval),
-  msgpool.release_deliveries(uuid[]),
+  msgpool.release_deliveries(uuid[], interval, text),
+  msgpool.report_destinations(text, jsonb),
   msgpool.refresh_statistics(),
   msgpool.worker_waiting(uuid, boolean),
   msgpool.prune(interval, integer)
