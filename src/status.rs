@@ -21,8 +21,39 @@ pub struct Status {
     /// Deliveries that gave up.
     pub dead: i64,
     pub channels: Vec<ChannelStatus>,
+    /// What the running workers see of their destinations.
+    pub destinations: Vec<DestinationStatus>,
+    /// Chat robots' limits, per flavor.
+    pub robot_limits: Vec<RobotLimit>,
     /// Open messages that were repeated, noisiest first (at most 10).
     pub duplicates: Vec<Duplicate>,
+}
+
+/// A destination (a webhook's host, the SMS gateway, the SMTP server) across the workers that
+/// send to it, from `msgpool.destinations`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct DestinationStatus {
+    pub channel: String,
+    /// `host:port`
+    pub destination: String,
+    pub workers: i64,
+    pub in_flight: i64,
+    /// The adaptive limits on sends in flight, summed over the workers.
+    pub flight_limit: i64,
+    /// Recent latency, the slowest worker's.
+    pub latency_ms: Option<f64>,
+    /// Set while the destination asked to wait (Retry-After).
+    pub paused_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub paused_why: Option<String>,
+}
+
+/// At most `max_sends` per `per` to one robot of `flavor`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct RobotLimit {
+    pub flavor: String,
+    pub max_sends: i32,
+    /// e.g. `00:01:00`
+    pub per: String,
 }
 
 /// An open message and how often it repeated: "server.down ×37".
@@ -44,6 +75,8 @@ pub struct ChannelStatus {
     pub pending: i64,
     pub sending: i64,
     pub dead: i64,
+    /// Pending deliveries whose time has come.
+    pub due: i64,
     /// Pending deliveries a rule holds back (send times, interval, quiet hours, rate limit).
     pub deferred: i64,
     /// e.g. `10 per 01:00:00`
@@ -60,13 +93,28 @@ pub async fn read(pool: &Db) -> Result<Status> {
         .await
         .map_err(Error::from_database("reading the pool's status"))?;
     let channels = sqlx::query_as(
-        "SELECT channel::text AS channel, sent_last_minute, pending, sending, dead, deferred, recipient_limit,
-                provider_per_second
+        "SELECT channel::text AS channel, sent_last_minute, due, pending, sending, dead, deferred,
+                recipient_limit, provider_per_second
            FROM msgpool.channel_status ORDER BY channel",
     )
     .fetch_all(pool)
     .await
     .map_err(Error::from_database("reading the channels' status"))?;
+    let destinations = sqlx::query_as(
+        "SELECT channel::text AS channel, destination, workers, in_flight, flight_limit, latency_ms,
+                paused_until, paused_why
+           FROM msgpool.destinations ORDER BY channel, destination",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(Error::from_database("reading the destinations' status"))?;
+    let robot_limits = sqlx::query_as(
+        "SELECT flavor::text AS flavor, max_sends, per::text AS per FROM msgpool.robot_limit
+          ORDER BY flavor, per DESC",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(Error::from_database("reading the robot limits"))?;
     let duplicates = sqlx::query_as(
         "SELECT type_key, dedup_key, message_id, duplicate_count, last_seen_at FROM msgpool.duplicates LIMIT 10",
     )
@@ -80,5 +128,7 @@ pub async fn read(pool: &Db) -> Result<Status> {
         oldest_due_seconds,
         dead,
         channels,
+        destinations,
+        robot_limits,
     })
 }

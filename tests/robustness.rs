@@ -11,6 +11,7 @@ use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use support::http::HttpServer;
+use support::silent::SilentServer;
 use support::{TestDb, claim, exec, scalar, seed, sqlstate, start, wait_for};
 
 fn config(name: &str, channels: &[Channel]) -> WorkerConfig {
@@ -239,17 +240,7 @@ async fn a_runaway_template_parks_its_delivery_and_the_worker_goes_on_and_stops_
 async fn an_smtp_server_that_never_answers_times_out_as_a_retryable_failure() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
-    // accepts connections and says nothing, ever
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = silent.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            held.push(socket);
-        }
-    });
+    let port = SilentServer::start().await.port;
     exec(&db.pool, "SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 1}', recipients => '{zhang.san}')").await;
     let mut config = config("silent", &[Channel::Email]);
     config.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));

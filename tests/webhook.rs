@@ -198,7 +198,7 @@ async fn provider_errors_inside_http_200_and_http_statuses_are_retried_or_parked
             Some("DingTalk error 310000: keywords not in content"),
         ),
         (
-            (200, r#"{"errcode":130101,"errmsg":"send too fast"}"#),
+            (200, r#"{"errcode":-1,"errmsg":"system busy"}"#),
             "ding",
             "sent",
             "retry,sent",

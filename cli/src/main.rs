@@ -84,7 +84,7 @@ enum Command {
     /// A recipient's in-site inbox
     Inbox(commands::inbox::InboxArgs),
     /// Run a worker: expand due messages and deliver them, until SIGINT or SIGTERM
-    Worker(commands::worker::WorkerArgs),
+    Worker(Box<commands::worker::WorkerArgs>),
     /// Delete finished history older than the retention (deliveries and attempts with it)
     Prune(commands::prune::PruneArgs),
     /// Who changed the configuration, when, from what to what
@@ -161,7 +161,7 @@ async fn run() -> ExitCode {
         Command::Deliveries(args) => commands::deliveries::list(&ctx, args).await,
         Command::Retry(args) => commands::deliveries::retry(&ctx, args).await,
         Command::Inbox(args) => commands::inbox::run(&ctx, args).await,
-        Command::Worker(args) => commands::worker::run(&ctx, args).await,
+        Command::Worker(args) => commands::worker::run(&ctx, *args).await,
         Command::Audit(args) => commands::audit::run(&ctx, args).await,
         Command::Bench(args) => commands::bench::run(&ctx, args).await,
         Command::Prune(args) => commands::prune::run(&ctx, args).await,

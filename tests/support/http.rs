@@ -14,6 +14,7 @@ pub struct Request {
     /// Header names in lowercase.
     pub headers: HashMap<String, String>,
     pub body: String,
+    pub received_at: std::time::Instant,
 }
 
 impl Request {
@@ -32,11 +33,14 @@ impl Request {
     }
 }
 
+/// A queued answer: status, extra header lines, body.
+type Reply = (u16, Vec<String>, String);
+
 #[derive(Clone, Default)]
 pub struct HttpServer {
     pub port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
-    replies: Arc<Mutex<VecDeque<(u16, String)>>>,
+    replies: Arc<Mutex<VecDeque<Reply>>>,
     /// How long to wait before answering, like a slow provider.
     delay: Arc<Mutex<std::time::Duration>>,
 }
@@ -63,10 +67,16 @@ impl HttpServer {
 
     /// The next request gets this reply instead of the default.
     pub fn reply_next(&self, status: u16, body: &str) {
-        self.replies
-            .lock()
-            .expect("lock")
-            .push_back((status, body.to_owned()));
+        self.reply_next_with(status, &[], body);
+    }
+
+    /// The same, with extra headers, e.g. `Retry-After: 2`.
+    pub fn reply_next_with(&self, status: u16, headers: &[&str], body: &str) {
+        self.replies.lock().expect("lock").push_back((
+            status,
+            headers.iter().map(|h| format!("{h}\r\n")).collect(),
+            body.to_owned(),
+        ));
     }
 
     pub fn answer_after(&self, delay: std::time::Duration) {
@@ -117,17 +127,19 @@ impl HttpServer {
                 target,
                 headers,
                 body,
+                received_at: std::time::Instant::now(),
             });
             let delay = *self.delay.lock().expect("lock");
             tokio::time::sleep(delay).await;
-            let (status, reply) = self
+            let (status, extra, reply) = self
                 .replies
                 .lock()
                 .expect("lock")
                 .pop_front()
-                .unwrap_or((200, r#"{"errcode":0,"errmsg":"ok"}"#.to_owned()));
+                .unwrap_or((200, Vec::new(), r#"{"errcode":0,"errmsg":"ok"}"#.to_owned()));
             let response = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{}Content-Length: {}\r\n\r\n{reply}",
+                extra.concat(),
                 reply.len()
             );
             if write.write_all(response.as_bytes()).await.is_err() {

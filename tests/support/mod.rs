@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod pgbouncer;
+pub mod silent;
 pub mod smtp;
 
 use std::fs::File;

@@ -3,11 +3,14 @@
 //! Deliveries that share a lease token are one digest: the first carries the others.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use msgpool::Db;
 use msgpool::domain::Channel;
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::destinations::Slot;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {
@@ -48,6 +51,9 @@ pub struct ClaimedDelivery {
     /// Deliveries gathered into this one's digest (empty: a single message).
     #[sqlx(skip)]
     pub gathered: Vec<ClaimedDelivery>,
+    /// Its place at its destination, taken when the queue hands it out to be sent.
+    #[sqlx(skip)]
+    pub slot: Option<Arc<Slot>>,
 }
 
 impl ClaimedDelivery {

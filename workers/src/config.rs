@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::channels::Timeouts;
 use crate::channels::sms::SmsConfig;
 use crate::defaults;
+use crate::destinations::flight_limit::FlightBounds;
 use msgpool::domain::Channel;
 
 #[derive(Debug, Clone)]
@@ -18,6 +19,11 @@ pub struct WorkerConfig {
     pub dispatch: bool,
     /// Sends in flight at once, per channel.
     pub concurrency: usize,
+    /// Sends in flight at once per destination (a webhook's host, the SMS gateway, the SMTP
+    /// server): the adaptive limit's bounds.
+    pub in_flight: FlightBounds,
+    /// Where to serve `/metrics` (Prometheus' text format); `None`: nowhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Rows per claim (messages to expand, deliveries to lease).
     pub batch_size: i32,
     /// How often to look for due work when no notification arrives.
@@ -49,6 +55,12 @@ impl Default for WorkerConfig {
             channels: Channel::ALL.to_vec(),
             dispatch: true,
             concurrency: defaults::CONCURRENCY,
+            in_flight: FlightBounds {
+                min: defaults::MIN_IN_FLIGHT,
+                initial: defaults::INITIAL_IN_FLIGHT,
+                max: defaults::MAX_IN_FLIGHT,
+            },
+            metrics_listen: None,
             batch_size: defaults::BATCH_SIZE,
             poll_interval: Duration::from_millis(defaults::POLL_INTERVAL_MS),
             lease: Duration::from_secs(defaults::LEASE_SECS),

@@ -2,7 +2,13 @@
 //! `msgpool worker` flags all read them.
 
 pub const CHANNELS: &str = "inbox,email,sms,webhook";
-pub const CONCURRENCY: usize = 16;
+/// Sends in flight per channel, across its destinations: enough for the per-destination
+/// limits to reach 1,000 sends/s against providers answering in 100-250 ms
+pub const CONCURRENCY: usize = 512;
+/// Sends in flight per destination: the adaptive limit's floor, start and ceiling
+pub const MIN_IN_FLIGHT: usize = 2;
+pub const INITIAL_IN_FLIGHT: usize = 16;
+pub const MAX_IN_FLIGHT: usize = 256;
 /// 500 measured faster than 100 in the burn-down; 1000 no faster
 pub const BATCH_SIZE: i32 = 500;
 pub const POLL_INTERVAL_MS: u64 = 1000;

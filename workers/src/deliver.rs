@@ -16,6 +16,7 @@ use msgpool::template::{DigestItem, Rendered, Renderer, Variables};
 use serde_json::Value;
 
 use crate::claim::ClaimedDelivery;
+use crate::destinations::Feedback;
 use crate::outcomes::{Finished, Outcome, OutcomeWriter};
 
 /// What every delivery task shares.
@@ -145,18 +146,18 @@ async fn send(
                     )
                     .await
             }
-            None => Err(SendError::Permanent(
+            None => Err(SendError::Unsendable(
                 "the recipient no longer has an email address".to_owned(),
             )),
         },
         Channel::Sms => match &d.phone {
             Some(phone) => deliverer.sms.send(phone, &rendered.body, &d.identity).await,
-            None => Err(SendError::Permanent(
+            None => Err(SendError::Unsendable(
                 "the recipient no longer has a phone number".to_owned(),
             )),
         },
         Channel::Webhook => match (&d.webhook_url, d.webhook_flavor.parse()) {
-            (_, Err(e)) => Err(SendError::Permanent(format!(
+            (_, Err(e)) => Err(SendError::Unsendable(format!(
                 "this worker cannot read the delivery: {e}"
             ))),
             (Some(url), Ok(flavor)) => {
@@ -178,14 +179,38 @@ async fn send(
                 };
                 deliverer.webhook.send(&hook, &notice).await
             }
-            (None, Ok(_)) => Err(SendError::Permanent(
+            (None, Ok(_)) => Err(SendError::Unsendable(
                 "the recipient no longer has a webhook".to_owned(),
             )),
         },
     };
+    if let (Some(slot), Some(feedback)) = (&d.slot, feedback(&sent)) {
+        slot.end(&feedback);
+    }
     match sent {
         Ok(Sent { provider_ref }) => Outcome::Sent { provider_ref },
         Err(SendError::Transient(e)) => Outcome::Retry(e),
-        Err(SendError::Permanent(e)) => Outcome::Dead(e),
+        Err(SendError::Permanent(e) | SendError::Unsendable(e)) => Outcome::Dead(e),
+        Err(SendError::Throttled { wait, why, .. }) => Outcome::Throttled { wait, why },
     }
+}
+
+/// What a send says about its destination; `None`: nothing (it never got there).
+fn feedback(sent: &Result<Sent, SendError>) -> Option<Feedback> {
+    Some(match sent {
+        Ok(_) => Feedback::Answered { delivered: true },
+        Err(SendError::Permanent(_)) => Feedback::Answered { delivered: false },
+        Err(SendError::Transient(_)) => Feedback::Overloaded,
+        Err(SendError::Throttled {
+            wait,
+            why,
+            whole_destination: true,
+        }) => Feedback::Pause {
+            wait: *wait,
+            why: why.clone(),
+        },
+        // one robot's own limit: the host answered, and the others on it go on
+        Err(SendError::Throttled { .. }) => Feedback::Answered { delivered: false },
+        Err(SendError::Unsendable(_)) => return None,
+    })
 }

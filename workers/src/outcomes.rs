@@ -28,6 +28,8 @@ pub enum Outcome {
     Retry(String),
     /// Will never work (bad address, 4xx, SMTP 5xx, broken template): dead at once.
     Dead(String),
+    /// The provider asked to wait: due again after `wait`, without spending an attempt.
+    Throttled { wait: Duration, why: String },
 }
 
 #[derive(Debug, Clone)]
@@ -163,13 +165,17 @@ pub(crate) async fn write(
     let mut inbox = Vec::new();
     let mut outcomes = Vec::new();
     for f in batch {
-        let mut outcome = |outcome: &str, error: Option<&str>, provider_ref: Option<&str>| {
+        let mut outcome = |outcome: &str,
+                           error: Option<&str>,
+                           provider_ref: Option<&str>,
+                           wait: Option<Duration>| {
             for id in std::iter::once(f.id).chain(f.gathered.iter().copied()) {
                 outcomes.push(serde_json::json!({
                     "id": id, "token": f.token, "outcome": outcome,
                     "error": error.map(|e| clean(e, MAX_ERROR_CHARS)),
                     "provider_ref": provider_ref.map(|r| clean(r, MAX_REF_CHARS)),
                     "started_at": f.started_at, "worker": worker,
+                    "wait_ms": wait.map(|w| w.as_millis() as u64),
                 }));
             }
         };
@@ -179,9 +185,10 @@ pub(crate) async fn write(
                 "body": clean(body, usize::MAX),
                 "gathered": f.gathered, "started_at": f.started_at, "worker": worker,
             })),
-            Outcome::Sent { provider_ref } => outcome("sent", None, provider_ref.as_deref()),
-            Outcome::Retry(error) => outcome("retry", Some(error), None),
-            Outcome::Dead(error) => outcome("dead", Some(error), None),
+            Outcome::Sent { provider_ref } => outcome("sent", None, provider_ref.as_deref(), None),
+            Outcome::Retry(error) => outcome("retry", Some(error), None, None),
+            Outcome::Dead(error) => outcome("dead", Some(error), None, None),
+            Outcome::Throttled { wait, why } => outcome("throttled", Some(why), None, Some(*wait)),
         }
     }
     if !inbox.is_empty() {

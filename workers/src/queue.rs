@@ -1,11 +1,15 @@
 //! One channel's queue of claimed deliveries: the busy path's claims. apalis pulls the next
-//! delivery (through [`crate::backend`]) only when a send slot is free; the queue claims a
-//! batch (`msgpool.claim_deliveries`) when its buffer runs dry and otherwise waits for a
-//! wake-up or the poll interval.
+//! delivery (through [`crate::backend`]) only when a send slot is free; the queue hands out
+//! the first buffered delivery whose destination has room ([`crate::destinations`]), claims
+//! a batch (`msgpool.claim_deliveries`) when its buffer runs low, and otherwise waits for
+//! room, a wake-up or the poll interval. What a paused destination, or one too slow to
+//! drain soon, would hold is given back to the pool for later, without spending an attempt,
+//! so it never holds the buffer from the others.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use msgpool::Db;
 use msgpool::domain::Channel;
@@ -14,7 +18,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::WorkerConfig;
 use crate::claim::{ClaimedDelivery, claim};
+use crate::destinations::{Blocked, Destination, Destinations};
 use crate::leases::Leases;
+
+/// A destination's deliveries that it will not send within this long are given back.
+const HOLD_AT_MOST: Duration = Duration::from_secs(2);
+/// The longest a delivery given back for a full destination waits before it is due again.
+const FULL_WAIT_AT_MOST: Duration = Duration::from_secs(60);
+
+/// A claimed delivery waiting in the buffer, and where it goes.
+struct Buffered {
+    destination: Option<Arc<Destination>>,
+    delivery: ClaimedDelivery,
+}
+
+/// Deliveries to give back, due again after `wait`, for `why`.
+struct GiveBack {
+    tokens: Vec<uuid::Uuid>,
+    wait: Duration,
+    why: String,
+}
 
 /// One channel's claimed-but-unstarted deliveries. It outlives the apalis worker that reads
 /// it, so a worker restarted after a database error picks up where the last one stopped.
@@ -23,7 +46,10 @@ pub struct ChannelQueue {
     pub(crate) pool: Db,
     pub(crate) config: Arc<WorkerConfig>,
     leases: Arc<Leases>,
-    buffer: Mutex<VecDeque<ClaimedDelivery>>,
+    destinations: Arc<Destinations>,
+    /// Notified when one of this channel's destinations has room again.
+    room: Arc<tokio::sync::Notify>,
+    buffer: Mutex<VecDeque<Buffered>>,
     /// Held while a claim is in flight, so a release waits for its rows.
     pub(crate) claiming: tokio::sync::Mutex<()>,
     /// Notified when the dispatcher made new deliveries.
@@ -39,6 +65,7 @@ impl ChannelQueue {
         pool: Db,
         config: Arc<WorkerConfig>,
         leases: Arc<Leases>,
+        destinations: Arc<Destinations>,
         stop: CancellationToken,
     ) -> Self {
         ChannelQueue {
@@ -46,6 +73,8 @@ impl ChannelQueue {
             pool,
             config,
             leases,
+            room: destinations.room(channel),
+            destinations,
             buffer: Mutex::default(),
             claiming: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
@@ -54,26 +83,28 @@ impl ChannelQueue {
         }
     }
 
-    /// The next delivery to send; `None` once stopping (what is buffered stays for
-    /// [`ChannelQueue::release_unstarted`]).
+    /// The next delivery to send, with its place at its destination taken; `None` once
+    /// stopping (what is buffered stays for [`ChannelQueue::release_unstarted`]).
     pub(crate) async fn next(self: &Arc<Self>) -> Option<sqlx::Result<ClaimedDelivery>> {
         loop {
             if self.stop.is_cancelled() {
                 return None;
             }
-            if let Some(delivery) = self
-                .buffer
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop_front()
-            {
+            let (ready, give_back) = self.pick();
+            if let Some(delivery) = ready {
                 return Some(Ok(delivery));
+            }
+            for back in give_back {
+                if let Err(e) = self.give_back(back).await {
+                    return Some(Err(e));
+                }
             }
             // A claim that came back short took everything due: claiming again at once would
             // only find nothing, next to the outcome write of what it took. Wait for the
             // dispatcher's wake-up (it keeps a permit if it came meanwhile) or the poll.
-            let drained = self.drained.swap(false, Ordering::Relaxed);
-            if !drained {
+            if self.buffered() < self.config.batch_size as usize
+                && !self.drained.swap(false, Ordering::Relaxed)
+            {
                 match self.fill().await {
                     Err(e) => return Some(Err(e)),
                     Ok(claimed) if claimed > 0 => continue,
@@ -81,11 +112,122 @@ impl ChannelQueue {
                 }
             }
             tokio::select! {
+                _ = self.room.notified() => {}
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.config.poll_interval) => {}
                 _ = self.stop.cancelled() => return None,
             }
         }
+    }
+
+    fn buffered(&self) -> usize {
+        self.buffer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// The first buffered delivery whose destination has room, its slot taken; else what
+    /// to give back: everything bound for a paused destination, and what a full one would
+    /// not send within [`HOLD_AT_MOST`].
+    fn pick(&self) -> (Option<ClaimedDelivery>, Vec<GiveBack>) {
+        let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut blocked: Vec<(Arc<Destination>, Blocked, usize)> = Vec::new();
+        let mut index = 0;
+        while index < buffer.len() {
+            let Some(destination) = &buffer[index].destination else {
+                return (buffer.remove(index).map(|b| b.delivery), Vec::new());
+            };
+            if let Some(seen) = blocked
+                .iter_mut()
+                .find(|(d, _, _)| Arc::ptr_eq(d, destination))
+            {
+                seen.2 += 1;
+                index += 1;
+                continue;
+            }
+            match destination.take() {
+                Ok(slot) => {
+                    let mut delivery = buffer.remove(index).map(|b| b.delivery);
+                    if let Some(d) = delivery.as_mut() {
+                        d.slot = Some(Arc::new(slot));
+                    }
+                    return (delivery, Vec::new());
+                }
+                Err(why) => blocked.push((destination.clone(), why, 1)),
+            }
+            index += 1;
+        }
+        let mut give_back = Vec::new();
+        for (destination, why, queued) in blocked {
+            let (keep, back) = match why {
+                Blocked::Paused(pause) => (
+                    0,
+                    GiveBack {
+                        tokens: Vec::new(),
+                        wait: pause.until.saturating_duration_since(Instant::now()),
+                        why: format!(
+                            "{} {} paused: {}",
+                            self.channel, destination.name, pause.why
+                        ),
+                    },
+                ),
+                Blocked::Full { in_flight } => {
+                    let (limit, latency) = destination.pace();
+                    let per_second = limit as f64 / latency.as_secs_f64().max(0.001);
+                    let keep = (per_second * HOLD_AT_MOST.as_secs_f64()).ceil() as usize;
+                    if queued <= keep.max(limit) {
+                        continue;
+                    }
+                    let drain = Duration::from_secs_f64(queued as f64 / per_second);
+                    (
+                        keep.max(limit),
+                        GiveBack {
+                            tokens: Vec::new(),
+                            wait: drain.clamp(HOLD_AT_MOST, FULL_WAIT_AT_MOST),
+                            why: format!(
+                                "waiting for room at {} {}: {in_flight} sends in flight, its limit",
+                                self.channel, destination.name
+                            ),
+                        },
+                    )
+                }
+            };
+            let mut kept = 0;
+            let mut back = back;
+            buffer.retain(|b| {
+                let mine = b
+                    .destination
+                    .as_ref()
+                    .is_some_and(|d| Arc::ptr_eq(d, &destination));
+                if !mine {
+                    return true;
+                }
+                kept += 1;
+                if kept <= keep {
+                    return true;
+                }
+                back.tokens.push(b.delivery.lease_token);
+                false
+            });
+            give_back.push(back);
+        }
+        (None, give_back)
+    }
+
+    /// Gives deliveries back to the pool, due after their wait, without an attempt spent.
+    async fn give_back(&self, back: GiveBack) -> sqlx::Result<()> {
+        let _claiming = self.claiming.lock().await;
+        let given: i32 =
+            sqlx::query_scalar("SELECT msgpool.release_deliveries($1, $2::interval, $3)")
+                .bind(&back.tokens)
+                .bind(format!("{} milliseconds", back.wait.as_millis()))
+                .bind(&back.why)
+                .fetch_one(&self.pool)
+                .await?;
+        tracing::debug!(channel = %self.channel, given, wait = ?back.wait, why = %back.why, "gave deliveries back for later");
+        self.leases.done(back.tokens);
+        Ok(())
     }
 
     /// Claims a batch into the buffer; returns how many it claimed. The claim runs in a task of
@@ -118,10 +260,16 @@ impl ChannelQueue {
         // an empty claim drained nothing: the next wake-up must claim again
         let short = claimed > 0 && claimed < self.config.batch_size as usize;
         self.drained.store(short, Ordering::Relaxed);
+        let buffered = batch.into_iter().map(|delivery| Buffered {
+            destination: self
+                .destinations
+                .of(delivery.channel, delivery.webhook_url.as_deref()),
+            delivery,
+        });
         self.buffer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .extend(batch);
+            .extend(buffered);
         claimed
     }
 
@@ -134,7 +282,7 @@ impl ChannelQueue {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .drain(..)
-            .map(|d| d.lease_token)
+            .map(|b| b.delivery.lease_token)
             .collect();
         if tokens.is_empty() {
             return Ok(0);

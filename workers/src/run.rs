@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::DeliveryBackend;
 use crate::deliver::{Deliverer, deliver};
+use crate::destinations::{Destinations, report};
 use crate::leases::Leases;
 use crate::queue::ChannelQueue;
-use crate::{WorkerConfig, dispatcher, housekeeping, outcomes};
+use crate::{WorkerConfig, dispatcher, housekeeping, metrics, outcomes};
 
 /// Runs until `stop` is cancelled, then stops gracefully.
 pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msgpool::Result<()> {
@@ -28,6 +29,7 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
         &config.smtp_from,
         config.outbox.clone(),
         config.timeouts,
+        config.in_flight.max,
     )?;
     let sms = SmsSender::new(config.sms.clone(), &config.outbox, config.timeouts)?;
     if config.channels.contains(&Channel::Sms) {
@@ -36,6 +38,18 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
     if config.channels.contains(&Channel::Email) {
         tracing::info!(to = %email.describe(), "email channel");
     }
+    let destinations = Arc::new(Destinations::new(
+        config.in_flight,
+        &config.channels,
+        email.destination(),
+        sms.destination(),
+    ));
+    let metrics = match config.metrics_listen {
+        Some(address) => {
+            Some(metrics::serve(address, pool.clone(), destinations.clone(), stop.clone()).await?)
+        }
+        None => None,
+    };
     let config = Arc::new(config);
     let leases = Arc::new(Leases::default());
     let heartbeat_stop = CancellationToken::new();
@@ -62,6 +76,7 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
                 pool.clone(),
                 config.clone(),
                 leases.clone(),
+                destinations.clone(),
                 stop.clone(),
             ))
         })
@@ -81,6 +96,13 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
         config.clone(),
         stop.clone(),
     )));
+    background.push(tokio::spawn(report::run(
+        pool.clone(),
+        destinations,
+        config.name.clone(),
+        stop.clone(),
+    )));
+    background.extend(metrics);
     let workers: Vec<_> = queues
         .iter()
         .map(|q| {

@@ -36,7 +36,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<()> {
     outln!();
     output::table(
         &[
-            "CHANNEL", "SENT/MIN", "PENDING", "DEFERRED", "SENDING", "DEAD", "LIMITS",
+            "CHANNEL", "SENT/MIN", "DUE", "PENDING", "DEFERRED", "SENDING", "DEAD", "LIMITS",
         ],
         s.channels
             .iter()
@@ -53,6 +53,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<()> {
                 vec![
                     c.channel.clone(),
                     c.sent_last_minute.to_string(),
+                    c.due.to_string(),
                     c.pending.to_string(),
                     c.deferred.to_string(),
                     c.sending.to_string(),
@@ -62,6 +63,48 @@ pub async fn run(ctx: &Context) -> anyhow::Result<()> {
             })
             .collect(),
     );
+    if !s.destinations.is_empty() {
+        outln!("\ndestinations (as the running workers see them):");
+        output::table(
+            &[
+                "CHANNEL",
+                "DESTINATION",
+                "IN FLIGHT",
+                "LIMIT",
+                "LATENCY",
+                "PAUSED",
+            ],
+            s.destinations
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.channel.clone(),
+                        d.destination.clone(),
+                        d.in_flight.to_string(),
+                        d.flight_limit.to_string(),
+                        d.latency_ms
+                            .map_or("-".to_owned(), |ms| format!("{ms:.0} ms")),
+                        match (&d.paused_until, &d.paused_why) {
+                            (Some(until), why) => format!(
+                                "until {}{}",
+                                output::time(*until),
+                                why.as_deref().map(|w| format!(": {w}")).unwrap_or_default()
+                            ),
+                            (None, _) => "-".to_owned(),
+                        },
+                    ]
+                })
+                .collect(),
+        );
+    }
+    if !s.robot_limits.is_empty() {
+        let limits: Vec<String> = s
+            .robot_limits
+            .iter()
+            .map(|l| format!("{} {} per {}", l.flavor, l.max_sends, l.per))
+            .collect();
+        outln!("\nrobot limits (per robot): {}", limits.join(", "));
+    }
     if !s.duplicates.is_empty() {
         outln!("\nrepeated (open, deduplicated):");
         for d in &s.duplicates {

@@ -8,6 +8,7 @@ use msgpool_workers::WorkerConfig;
 use msgpool_workers::channels::Timeouts;
 use msgpool_workers::channels::sms::{AliyunSms, SmsConfig};
 use msgpool_workers::defaults;
+use msgpool_workers::destinations::flight_limit::FlightBounds;
 use tokio_util::sync::CancellationToken;
 
 use crate::Context;
@@ -19,9 +20,19 @@ pub struct WorkerArgs {
     /// Channels to deliver (comma-separated); run channels on separate machines to scale them apart
     #[arg(long, env = "MSGPOOL_CHANNELS", default_value = defaults::CHANNELS, value_parser = parse::<Channels>)]
     channels: Channels,
-    /// Sends in flight at once, per channel
+    /// Sends in flight at once, per channel (across its destinations)
     #[arg(long, env = "MSGPOOL_CONCURRENCY", default_value_t = defaults::CONCURRENCY)]
     concurrency: usize,
+    /// Sends in flight per destination (a webhook's host, the SMS gateway, the SMTP server):
+    /// the least the adaptive limit goes down to
+    #[arg(long, env = "MSGPOOL_MIN_IN_FLIGHT", default_value_t = defaults::MIN_IN_FLIGHT)]
+    min_in_flight: usize,
+    /// ... and the most it grows to, while the destination's latency holds
+    #[arg(long, env = "MSGPOOL_MAX_IN_FLIGHT", default_value_t = defaults::MAX_IN_FLIGHT)]
+    max_in_flight: usize,
+    /// Serve /metrics (Prometheus text format) at this address, e.g. 127.0.0.1:9187
+    #[arg(long, env = "MSGPOOL_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Rows per claim
     #[arg(long, env = "MSGPOOL_BATCH_SIZE", default_value_t = defaults::BATCH_SIZE)]
     batch_size: i32,
@@ -126,6 +137,13 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         channels: args.channels.iter().collect(),
         dispatch: !args.no_dispatch,
         concurrency: args.concurrency.max(1),
+        in_flight: FlightBounds {
+            min: args.min_in_flight.max(1),
+            initial: defaults::INITIAL_IN_FLIGHT
+                .clamp(args.min_in_flight.max(1), args.max_in_flight.max(1)),
+            max: args.max_in_flight.max(args.min_in_flight).max(1),
+        },
+        metrics_listen: args.metrics_listen,
         batch_size: args.batch_size.max(1),
         poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
         lease: Duration::from_secs(args.lease_secs.max(1)),
@@ -144,10 +162,11 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         retention: (args.retention != "off").then_some(args.retention),
         ..WorkerConfig::default()
     };
-    // a connection per send slot and channel, plus the dispatcher, listener and writer
+    // Sends hold no connection (outcomes are written in batches): a claim per channel, and
+    // the dispatcher, its listener, the outcome writer, heartbeats, reports, housekeeping
     let pool = ctx
         .database
-        .pool((config.concurrency * config.channels.len() + 4) as u32)
+        .pool((2 * config.channels.len() + 6) as u32)
         .await?;
     if args.demo {
         sqlx::raw_sql(include_str!("demo.sql"))

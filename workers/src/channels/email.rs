@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use lettre::message::MultiPart;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
-use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
 use lettre::{AsyncTransport, Tokio1Executor};
 
 use super::{SendError, Sent, Timeouts};
@@ -18,6 +18,8 @@ pub enum EmailSender {
         from: Mailbox,
         /// lettre bounds the connection; this, a whole message's conversation
         total: std::time::Duration,
+        /// `host:port`, the destination all its sends share
+        server: String,
     },
     Outbox {
         dir: PathBuf,
@@ -28,12 +30,14 @@ pub enum EmailSender {
 impl EmailSender {
     /// `smtp_url`: `smtp://[user:pass@]host:port` (STARTTLS when the server offers it; add
     /// `?tls=required` to insist) or `smtps://...` (TLS from the start). Without one, emails go
-    /// to `<outbox>/email/` as .eml files.
+    /// to `<outbox>/email/` as .eml files. `connections`: how many are kept open for reuse,
+    /// as many as may be in flight, so that each carries message after message.
     pub fn new(
         smtp_url: Option<&str>,
         from: &str,
         outbox: PathBuf,
         timeouts: Timeouts,
+        connections: usize,
     ) -> Result<EmailSender> {
         let from: Mailbox = from.parse().map_err(|e| {
             Error::invalid(
@@ -55,27 +59,40 @@ impl EmailSender {
         } else {
             url.to_owned()
         };
+        let invalid = |e: &dyn std::fmt::Display| {
+            Error::invalid(
+                format!("invalid SMTP URL: {e}"),
+                "expected smtp://[user:pass@]host:port or smtps://[user:pass@]host:port",
+            )
+        };
+        let server =
+            crate::destinations::host_of(&url).ok_or_else(|| invalid(&"it names no host"))?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-            .map_err(|e| {
-                Error::invalid(
-                    format!("invalid SMTP URL: {e}"),
-                    "expected smtp://[user:pass@]host:port or smtps://[user:pass@]host:port",
-                )
-            })?
+            .map_err(|e| invalid(&e))?
             .timeout(Some(timeouts.connect))
+            .pool_config(PoolConfig::new().max_size(connections.max(1) as u32))
             .build();
         Ok(EmailSender::Smtp {
             transport,
             from,
             total: timeouts.total,
+            server,
         })
     }
 
     /// Where emails go, for the log and the user.
     pub fn describe(&self) -> String {
         match self {
-            EmailSender::Smtp { .. } => "SMTP".to_owned(),
+            EmailSender::Smtp { server, .. } => format!("SMTP at {server}"),
             EmailSender::Outbox { dir, .. } => format!(".eml files in {}", dir.display()),
+        }
+    }
+
+    /// The SMTP server's `host:port`; `None` for the outbox folder.
+    pub fn destination(&self) -> Option<String> {
+        match self {
+            EmailSender::Smtp { server, .. } => Some(server.clone()),
+            EmailSender::Outbox { .. } => None,
         }
     }
 
@@ -95,7 +112,7 @@ impl EmailSender {
             .parse()
             .map(|address| Mailbox::new(Some(to_name.to_owned()), address))
             .map_err(|e| {
-                SendError::Permanent(format!("invalid email address {to_address:?}: {e}"))
+                SendError::Unsendable(format!("invalid email address {to_address:?}: {e}"))
             })?;
         // the same Message-ID on every send of the delivery, so a mail system can drop a
         // repeat; kept as the provider reference (and the outbox file name)
@@ -115,7 +132,7 @@ impl EmailSender {
                 .header(ContentType::TEXT_PLAIN)
                 .body(body.to_owned()),
         }
-        .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))?;
+        .map_err(|e| SendError::Unsendable(format!("cannot build the email: {e}")))?;
         let message_id = email.headers().get_raw("Message-ID").map(str::to_owned);
         match self {
             EmailSender::Smtp {

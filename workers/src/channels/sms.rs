@@ -113,6 +113,15 @@ impl SmsSender {
         })
     }
 
+    /// The provider's `host:port`; `None` for the outbox file.
+    pub fn destination(&self) -> Option<String> {
+        match &self.provider {
+            Provider::Gateway { url, .. } => crate::destinations::host_of(url),
+            Provider::Aliyun(a) => crate::destinations::host_of(&a.endpoint),
+            Provider::Outbox { .. } => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match &self.provider {
             Provider::Gateway { url, .. } => format!("the gateway at {url}"),
@@ -240,7 +249,7 @@ pub fn limit(text: &str, max_chars: usize) -> String {
     cut
 }
 
-/// 2xx: the JSON reply (or null); 429 and 5xx: transient; other 4xx: permanent.
+/// 2xx: the JSON reply (or null); otherwise [`super::http_failure`].
 async fn http_reply(
     response: reqwest::Result<reqwest::Response>,
     provider: &str,
@@ -249,19 +258,20 @@ async fn http_reply(
         SendError::Transient(format!("{provider} request failed: {}", e.without_url()))
     })?;
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .cloned();
     let body = response.text().await.unwrap_or_default();
     if status.is_success() {
         return Ok(serde_json::from_str(&body).unwrap_or(Value::Null));
     }
-    let problem = format!(
-        "{provider} answered HTTP {status}: {}",
-        body.chars().take(200).collect::<String>()
-    );
-    Err(if status.as_u16() == 429 || status.is_server_error() {
-        SendError::Transient(problem)
-    } else {
-        SendError::Permanent(problem)
-    })
+    Err(super::http_failure(
+        provider,
+        status,
+        retry_after.as_ref(),
+        &body,
+    ))
 }
 
 fn plain(value: &Value) -> String {

@@ -57,7 +57,7 @@ impl WebhookSender {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let mut url = reqwest::Url::parse(hook.url)
-            .map_err(|e| SendError::Permanent(format!("invalid webhook URL: {e}")))?;
+            .map_err(|e| SendError::Unsendable(format!("invalid webhook URL: {e}")))?;
         let secret = hook.secret.filter(|s| !s.is_empty());
         let title = notice.subject;
         let (body, headers) = match hook.flavor {
@@ -142,33 +142,44 @@ impl WebhookSender {
                 SendError::Transient(format!("webhook request failed: {}", e.without_url()))
             })?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .cloned();
         let reply = response.text().await.unwrap_or_default();
-        let snippet: String = reply.chars().take(200).collect();
-        if status.as_u16() == 429 || status.is_server_error() {
-            return Err(SendError::Transient(format!(
-                "webhook answered HTTP {status}: {snippet}"
-            )));
-        }
         if !status.is_success() {
-            return Err(SendError::Permanent(format!(
-                "webhook answered HTTP {status}: {snippet}"
-            )));
+            return Err(super::http_failure(
+                "webhook",
+                status,
+                retry_after.as_ref(),
+                &reply,
+            ));
         }
         check_reply(hook.flavor, &reply)?;
         Ok(Sent { provider_ref: None })
     }
 }
 
-/// The error codes robots put inside an HTTP 200. Rate limits and "system busy" retry;
-/// anything else (bad signature, keyword mismatch, revoked robot) will not get better.
+/// The error codes robots put inside an HTTP 200. A robot over its rate limit waits as its
+/// platform says (DingTalk blocks it for ten minutes; WeCom and Feishu count per minute), and
+/// only it: other robots on the same host go on. "System busy" retries; anything else (bad
+/// signature, keyword mismatch, revoked robot) will not get better.
 fn check_reply(flavor: WebhookFlavor, reply: &str) -> Result<(), SendError> {
-    let (provider, code_field, message_field, transient): (&str, &[&str], &str, &[i64]) =
-        match flavor {
-            WebhookFlavor::Dingtalk => ("DingTalk", &["errcode"], "errmsg", &[-1, 130101]),
-            WebhookFlavor::Wecom => ("WeCom", &["errcode"], "errmsg", &[-1, 45009]),
-            WebhookFlavor::Feishu => ("Feishu", &["code", "StatusCode"], "msg", &[9499, 11232]),
-            WebhookFlavor::Slack | WebhookFlavor::Generic => return Ok(()),
-        };
+    type Codes = (
+        &'static str,
+        &'static [&'static str],
+        &'static str,
+        i64,
+        u64,
+        &'static [i64],
+    );
+    // provider, code fields, message field, rate-limit code, its wait in s, busy codes
+    let (provider, code_field, message_field, limited, wait, busy): Codes = match flavor {
+        WebhookFlavor::Dingtalk => ("DingTalk", &["errcode"], "errmsg", 130101, 600, &[-1]),
+        WebhookFlavor::Wecom => ("WeCom", &["errcode"], "errmsg", 45009, 60, &[-1]),
+        WebhookFlavor::Feishu => ("Feishu", &["code", "StatusCode"], "msg", 11232, 60, &[9499]),
+        WebhookFlavor::Slack | WebhookFlavor::Generic => return Ok(()),
+    };
     let parsed: Value = serde_json::from_str(reply).map_err(|_| {
         SendError::Transient(format!(
             "{provider} answered 200 with something not JSON: {}",
@@ -187,7 +198,13 @@ fn check_reply(flavor: WebhookFlavor, reply: &str) -> Result<(), SendError> {
         .and_then(Value::as_str)
         .unwrap_or("");
     let problem = format!("{provider} error {code}: {message}");
-    Err(if transient.contains(&code) {
+    Err(if code == limited {
+        SendError::Throttled {
+            why: format!("{problem} (the robot's rate limit): waiting {wait} s"),
+            wait: std::time::Duration::from_secs(wait),
+            whole_destination: false,
+        }
+    } else if busy.contains(&code) {
         SendError::Transient(problem)
     } else {
         SendError::Permanent(problem)
