@@ -602,6 +602,43 @@ async fn inbox_lists_and_marks_read_and_status_reports() {
 }
 
 #[tokio::test]
+async fn status_shows_each_destination_a_worker_reports_and_the_robot_limits() {
+    let db = quick_start().await;
+    sqlx::query(
+        "SELECT msgpool.report_destinations('w1', jsonb_build_array(
+           jsonb_build_object('channel', 'webhook', 'destination', 'oapi.dingtalk.com:443',
+             'in_flight', 3, 'flight_limit', 40, 'latency_ms', 120.4, 'sent', 10, 'failed', 1,
+             'paused_until', now() + interval '30 seconds',
+             'paused_why', 'webhook answered HTTP 429 Too Many Requests with Retry-After: waiting 30 s')))",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("a worker's report");
+    let text = ok(&db, &["status"]);
+    let row = text
+        .lines()
+        .find(|l| l.contains("oapi.dingtalk.com:443"))
+        .unwrap_or_else(|| panic!("no destination in\n{text}"));
+    for part in [
+        "webhook",
+        " 3 ",
+        " 40 ",
+        "120 ms",
+        "until ",
+        "Retry-After: waiting 30 s",
+    ] {
+        assert!(row.contains(part), "{part:?} not in {row:?}");
+    }
+    assert!(
+        text.contains("robot limits (per robot): dingtalk 20 per 00:01:00, feishu 100 per 00:01:00, feishu 5 per 00:00:01"),
+        "{text}"
+    );
+    let status = json(&db, &["status"]);
+    assert_eq!(status["destinations"][0]["flight_limit"], 40);
+    assert_eq!(status["robot_limits"][0]["flavor"], "dingtalk");
+}
+
+#[tokio::test]
 async fn db_commands_manage_the_embedded_cluster_and_not_a_given_server() {
     let db = TestDb::new().await;
     assert_eq!(ok(&db, &["db", "url"]).trim(), db.url);
@@ -937,6 +974,12 @@ async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
             "20",
         ])
         .args(["--latency-samples", "10", "--history", "500"])
+        .args([
+            "--provider-deliveries",
+            "100",
+            "--provider-latency-ms",
+            "10",
+        ])
         .env_remove("DATABASE_URL")
         .output()
         .expect("run the benchmark");
@@ -974,6 +1017,17 @@ async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
         "latency_p50_inbox_write",
         "burn_down_with_history",
         "history_ratio",
+        "providers_webhook",
+        "providers_sms",
+        "providers_email",
+        "providers_worker_peak_rss",
+        "providers_hung_ratio",
+        "providers_hung_smtp_ratio",
+        "providers_fixed_32",
+        "providers_fixed_256_latency",
+        "providers_adaptive",
+        "providers_adaptive_limit",
+        "providers_adaptive_ratio",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::bench::{self, Plan};
+use crate::bench::{self, Plan, ProvidersPlan};
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
@@ -27,6 +27,22 @@ pub struct BenchArgs {
     /// Old sent messages (with deliveries) under the repeated burn-down; 0 skips it
     #[arg(long, default_value_t = 1_000_000)]
     history: i64,
+    /// Which scenarios to run: the pool's own (ingest, burn-down, fan-out, latency, history),
+    /// the providers', or both
+    #[arg(long, value_delimiter = ',', default_value = "pool,providers")]
+    scenarios: Vec<Scenario>,
+    /// Deliveries per round of the providers scenario
+    #[arg(long, default_value_t = 5_000)]
+    provider_deliveries: i64,
+    /// Milliseconds the providers scenario's endpoints take to answer
+    #[arg(long, default_value_t = 100)]
+    provider_latency_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Scenario {
+    Pool,
+    Providers,
 }
 
 pub async fn run(_ctx: &Context, args: BenchArgs) -> anyhow::Result<()> {
@@ -37,6 +53,14 @@ pub async fn run(_ctx: &Context, args: BenchArgs) -> anyhow::Result<()> {
         fan_out: args.fan_out,
         latency_samples: args.latency_samples,
         history: args.history,
+        pool: args.scenarios.contains(&Scenario::Pool),
+        providers: args
+            .scenarios
+            .contains(&Scenario::Providers)
+            .then(|| ProvidersPlan {
+                deliveries: args.provider_deliveries,
+                latency: std::time::Duration::from_millis(args.provider_latency_ms),
+            }),
     };
     let figures = bench::run(&plan).await?;
     output::json(&figures)

@@ -80,6 +80,16 @@ impl FlightLimit {
         self.limit as usize
     }
 
+    /// The most it may soon allow: its ceiling while still in slow start (nothing has
+    /// pushed back yet), else the limit itself.
+    pub fn reach(&self) -> usize {
+        if self.slow_start {
+            self.bounds.max
+        } else {
+            self.get()
+        }
+    }
+
     /// The baseline latency, if any answer came yet.
     pub fn baseline(&self) -> Option<Duration> {
         self.baseline.map(Duration::from_secs_f64)

@@ -216,15 +216,16 @@ impl Destination {
         })
     }
 
-    /// The limit, and how long a send takes there now: recent latency, or, when longer, how
-    /// long sends have been out without one ending (a hang shows before any send ends).
+    /// How many it may soon have in flight ([`FlightLimit::reach`]), and how long a send
+    /// takes there now: recent latency, or, when longer, how long sends have been out
+    /// without one ending (a hang shows before any send ends).
     pub fn pace(&self) -> (usize, Duration) {
         let state = self.state();
         let stalled = state.busy_since.map_or(Duration::ZERO, |since| {
             since.max(state.last_end.unwrap_or(since)).elapsed()
         });
         let latency = Duration::from_secs_f64(state.latency.unwrap_or(0.0)).max(stalled);
-        (state.limit.get(), latency.max(Duration::from_millis(1)))
+        (state.limit.reach(), latency.max(Duration::from_millis(1)))
     }
 
     fn snapshot(&self) -> Snapshot {

@@ -14,6 +14,11 @@
 //!   off: the trigger makes every message new (state, times), and history is old rows;
 //! - between rounds, TRUNCATE and VACUUM, to start each round from a known pool.
 
+mod endpoints;
+mod providers;
+
+pub use providers::ProvidersPlan;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -32,6 +37,10 @@ pub struct Plan {
     pub fan_out: i64,
     pub latency_samples: usize,
     pub history: i64,
+    /// The pool's own scenarios (ingest, burn-down, fan-out, latency, history).
+    pub pool: bool,
+    /// The providers scenario; `None`: skipped.
+    pub providers: Option<ProvidersPlan>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -95,29 +104,46 @@ async fn measure(plan: &Plan, url: &str, home: &Path) -> anyhow::Result<Figures>
         .await
         .context("setting up the benchmark's types and recipients")?;
     let mut figures = Figures::default();
+    if plan.pool {
+        pool_scenarios(plan, url, home, &pool, &mut figures).await?;
+    }
+    if let Some(providers) = &plan.providers {
+        providers::run(&pool, url, home, providers, &mut figures).await?;
+    }
+    pool.close().await;
+    Ok(figures)
+}
 
-    ingest(url, plan, &mut figures).await?;
+/// Ingest, burn-down, fan-out, latency and history: the pool's own speed.
+async fn pool_scenarios(
+    plan: &Plan,
+    url: &str,
+    home: &Path,
+    pool: &PgPool,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    ingest(url, plan, figures).await?;
     // The ingest's messages have no recipients; expanding them is not the burn-down's work.
     sqlx::query("DELETE FROM msgpool.message WHERE type_key = 'bench.ingest'")
-        .execute(&pool)
+        .execute(pool)
         .await?;
-    vacuum(&pool, &["msgpool.message"]).await?;
+    vacuum(pool, &["msgpool.message"]).await?;
     // the ingest's writes are flushed now, not in the middle of the burn-down (as the
     // history load's are before the second one)
-    sqlx::query("CHECKPOINT").execute(&pool).await?;
+    sqlx::query("CHECKPOINT").execute(pool).await?;
 
-    let mut worker = Worker::start(url, home)?;
+    let mut worker = Worker::start(url, home, INBOX_WORKER, &[])?;
     // Clean: every round from an empty pool. Rounds over the last ones' rows, vacuumed, ran
     // 5-10% slower than the first: a small analyzed history, a case apart from both this
     // one and the history's.
-    let clean = burn_down(&pool, plan.burn_down, Between::Emptied).await?;
+    let clean = burn_down(pool, plan.burn_down, Between::Emptied).await?;
     figures.add("burn_down", clean, "deliveries/s");
     figures.add("worker_peak_rss", worker.peak_rss_mb()?, "MB");
-    fan_out(&pool, plan.fan_out, &mut figures).await?;
+    fan_out(pool, plan.fan_out, figures).await?;
     // "Workers idle": the burn-down's and fan-out's aftermath (dead rows and index entries,
     // autovacuum working through them) is cleared first, as an idle pool's would be.
     vacuum(
-        &pool,
+        pool,
         &[
             "msgpool.message",
             "msgpool.delivery",
@@ -126,20 +152,21 @@ async fn measure(plan: &Plan, url: &str, home: &Path) -> anyhow::Result<Figures>
         ],
     )
     .await?;
-    latency(&pool, plan.latency_samples, &mut figures).await?;
+    latency(pool, plan.latency_samples, figures).await?;
 
     if plan.history > 0 {
         worker.stop()?;
-        add_history(&pool, plan.history).await?;
-        worker = Worker::start(url, home)?;
-        let with_history = burn_down(&pool, plan.burn_down, Between::Vacuumed).await?;
+        add_history(pool, plan.history).await?;
+        worker = Worker::start(url, home, INBOX_WORKER, &[])?;
+        let with_history = burn_down(pool, plan.burn_down, Between::Vacuumed).await?;
         figures.add("burn_down_with_history", with_history, "deliveries/s");
         figures.add("history_ratio", with_history / clean, "x");
     }
-    worker.stop()?;
-    pool.close().await;
-    Ok(figures)
+    worker.stop()
 }
+
+/// The pool scenarios' worker: the inbox, which never leaves PostgreSQL.
+const INBOX_WORKER: &[&str] = &["--channels", "inbox"];
 
 const SETUP: &str = "
   CREATE SCHEMA bench;
@@ -506,9 +533,19 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(url: &str, home: &Path) -> anyhow::Result<Worker> {
+    /// `msgpool worker` with `args` and `env` besides the database, a second's grace to
+    /// stop, and its output quiet.
+    fn start(
+        url: &str,
+        home: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Worker> {
         let child = Command::new(std::env::current_exe()?)
-            .args(["worker", "--channels", "inbox"])
+            .arg("worker")
+            .args(args)
+            .args(["--grace-secs", "1"])
+            .envs(env.iter().copied())
             .env("DATABASE_URL", url)
             .env("MSGPOOL_HOME", home)
             .env("MSGPOOL_LOG", "warn,sqlx=error")
