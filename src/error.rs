@@ -190,12 +190,16 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, Option<&'static
             "quiet hours must start and end at different times",
             Some("e.g. --from 22:00 --to 08:00 (a window may wrap midnight)"),
         ),
-        "rate_limit_recipient_max_positive" | "rate_limit_provider_per_second_positive" => {
-            ("a rate limit must allow at least 1", None)
-        }
+        "rate_limit_recipient_max_positive"
+        | "rate_limit_provider_per_second_positive"
+        | "robot_limit_max_sends_positive" => ("a rate limit must allow at least 1", None),
         "rate_limit_recipient_window_positive" => (
             "the rate-limit window must be longer than zero",
             Some("e.g. --window '1 hour'"),
+        ),
+        "robot_limit_per_positive" => (
+            "the robot limit's window must be longer than zero",
+            Some("e.g. --per '1 minute'"),
         ),
         "rate_limit_recipient_complete" => (
             "a per-recipient limit needs both a count and a window",

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::types::Json;
 
+use crate::admin::robot_limits::{self, RobotLimit};
 use crate::{Db, Error, Result};
 
 /// Count per state, e.g. `pending: 3`.
@@ -45,15 +46,6 @@ pub struct DestinationStatus {
     /// Set while the destination asked to wait (Retry-After).
     pub paused_until: Option<chrono::DateTime<chrono::Utc>>,
     pub paused_why: Option<String>,
-}
-
-/// At most `max_sends` per `per` to one robot of `flavor`.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct RobotLimit {
-    pub flavor: String,
-    pub max_sends: i32,
-    /// e.g. `00:01:00`
-    pub per: String,
 }
 
 /// An open message and how often it repeated: "server.down ×37".
@@ -108,13 +100,7 @@ pub async fn read(pool: &Db) -> Result<Status> {
     .fetch_all(pool)
     .await
     .map_err(Error::from_database("reading the destinations' status"))?;
-    let robot_limits = sqlx::query_as(
-        "SELECT flavor::text AS flavor, max_sends, per::text AS per FROM msgpool.robot_limit
-          ORDER BY flavor, per DESC",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(Error::from_database("reading the robot limits"))?;
+    let robot_limits = robot_limits::list(pool).await?;
     let duplicates = sqlx::query_as(
         "SELECT type_key, dedup_key, message_id, duplicate_count, last_seen_at FROM msgpool.duplicates LIMIT 10",
     )

@@ -1194,6 +1194,43 @@ async fn send_time_and_noise_rules_are_set_explained_shown_and_cancelled() {
         ],
     );
     assert!(err.contains("a rate limit must allow at least 1"), "{err}");
+
+    // chat robots: the platforms' limits by default, changed or lifted per flavor
+    let list = ok(&db, &["rate-limit", "list"]);
+    assert!(
+        list.contains("webhook (dingtalk robots)  at most 20 per robot per 00:01:00"),
+        "{list}"
+    );
+    let set = ok(
+        &db,
+        &["rate-limit", "robot", "dingtalk", "15", "--per", "1 minute"],
+    );
+    assert_eq!(set.trim(), "dingtalk robots: at most 15 per 00:01:00");
+    assert_eq!(
+        json(&db, &["rate-limit", "list"])["robots"][0]["max_sends"],
+        15
+    );
+    let err = fails(
+        &db,
+        &["rate-limit", "robot", "wecom", "5", "--per", "0 seconds"],
+    );
+    assert!(
+        err.contains("the robot limit's window must be longer than zero"),
+        "{err}"
+    );
+    ok(
+        &db,
+        &["rate-limit", "robot-remove", "slack", "--per", "1 second"],
+    );
+    let err = fails(
+        &db,
+        &["rate-limit", "robot-remove", "slack", "--per", "1 second"],
+    );
+    assert!(
+        err.contains("slack has no robot limit per 1 second"),
+        "{err}"
+    );
+
     assert!(
         ok(&db, &["type", "show", "report.ready"])
             .contains("Rate limit for sms: at most 10 per recipient per 01:00:00")

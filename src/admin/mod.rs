@@ -7,6 +7,7 @@ pub mod message_types;
 pub mod quiet_hours;
 pub mod rate_limits;
 pub mod recipients;
+pub mod robot_limits;
 pub mod subscriptions;
 pub mod templates;
 

@@ -70,6 +70,8 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Figures> {
     let home = tempfile::tempdir().context("creating a temporary folder")?;
     let database = msgpool::Database::Embedded(home.path().join("pool"));
     database.migrate().await?;
+    // a benchmark stopped with Ctrl-C or killed leaves no server behind
+    msgpool::embedded::Cluster::new(home.path().join("pool"))?.stop_when_gone(std::process::id())?;
     commit_timestamps_on(&database.url().await?, home.path()).await?;
     let url = database.url().await?;
     let measured = measure(plan, &url, home.path()).await;

@@ -1,8 +1,9 @@
-//! `msgpool rate-limit`: per-channel limits per recipient and per second.
+//! `msgpool rate-limit`: per-channel limits per recipient and per second, and chat robots'.
 
 use clap::Subcommand;
 use msgpool::admin::rate_limits::{self, RateLimitSpec};
-use msgpool::domain::Channel;
+use msgpool::admin::robot_limits;
+use msgpool::domain::{Channel, WebhookFlavor};
 
 use crate::args::parse;
 use crate::output::outln;
@@ -24,7 +25,25 @@ pub enum RateLimitCommand {
         #[arg(long)]
         per_second: Option<i32>,
     },
-    /// List the limits in force
+    /// Limit the posts to one chat robot of a flavor per window (e.g. dingtalk 20 --per '1 minute')
+    Robot {
+        #[arg(value_parser = parse::<WebhookFlavor>)]
+        flavor: WebhookFlavor,
+        /// At most this many posts to one robot per --per
+        max_sends: i32,
+        /// The window, e.g. '1 minute'
+        #[arg(long)]
+        per: String,
+    },
+    /// Lift a robot limit of a flavor
+    RobotRemove {
+        #[arg(value_parser = parse::<WebhookFlavor>)]
+        flavor: WebhookFlavor,
+        /// The window of the limit to lift, e.g. '1 minute'
+        #[arg(long)]
+        per: String,
+    },
+    /// List the limits in force, channels' and robots'
     List,
     /// Remove every limit of a channel
     Remove {
@@ -52,17 +71,39 @@ pub async fn run(ctx: &Context, cmd: RateLimitCommand) -> anyhow::Result<()> {
             }
             outln!("{channel}: {}", describe(&limit));
         }
+        RateLimitCommand::Robot {
+            flavor,
+            max_sends,
+            per,
+        } => {
+            let limit = robot_limits::set(&pool, flavor, max_sends, &per).await?;
+            if ctx.json {
+                return output::json(&limit);
+            }
+            outln!(
+                "{flavor} robots: at most {} per {}",
+                limit.max_sends,
+                limit.per
+            );
+        }
+        RateLimitCommand::RobotRemove { flavor, per } => {
+            robot_limits::remove(&pool, flavor, &per).await?;
+            outln!("lifted the {flavor} robot limit per {per}");
+        }
         RateLimitCommand::List => {
             let all = rate_limits::list(&pool).await?;
+            let robots = robot_limits::list(&pool).await?;
             if ctx.json {
-                return output::json(&all);
+                return output::json(&serde_json::json!({"channels": all, "robots": robots}));
             }
-            output::table(
-                &["CHANNEL", "LIMITS"],
-                all.iter()
-                    .map(|l| vec![l.channel.to_string(), describe(l)])
-                    .collect(),
-            );
+            let channels = all.iter().map(|l| vec![l.channel.to_string(), describe(l)]);
+            let robots = robots.iter().map(|r| {
+                vec![
+                    format!("webhook ({} robots)", r.flavor),
+                    format!("at most {} per robot per {}", r.max_sends, r.per),
+                ]
+            });
+            output::table(&["CHANNEL", "LIMITS"], channels.chain(robots).collect());
         }
         RateLimitCommand::Remove { channel } => {
             rate_limits::remove(&pool, channel).await?;
