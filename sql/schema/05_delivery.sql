@@ -375,6 +375,9 @@ BEGIN
                                                lim.recipient_window, batch_size);
   END IF;
   IF claim_deliveries.channel = 'webhook' THEN
+    -- one webhook claim at a time counts robots' sends: a concurrent claim's sends are
+    -- committed, and seen, before this one counts
+    PERFORM pg_advisory_xact_lock(hashtext('msgpool.robot_limit'));
     PERFORM msgpool.defer_over_robot_limit(batch_size);
   END IF;
 

@@ -215,19 +215,27 @@ impl ChannelQueue {
         (None, give_back)
     }
 
-    /// Gives deliveries back to the pool, due after their wait, without an attempt spent.
-    async fn give_back(&self, back: GiveBack) -> sqlx::Result<()> {
-        let _claiming = self.claiming.lock().await;
-        let given: i32 =
-            sqlx::query_scalar("SELECT msgpool.release_deliveries($1, $2::interval, $3)")
-                .bind(&back.tokens)
-                .bind(format!("{} milliseconds", back.wait.as_millis()))
-                .bind(&back.why)
-                .fetch_one(&self.pool)
-                .await?;
-        tracing::debug!(channel = %self.channel, given, wait = ?back.wait, why = %back.why, "gave deliveries back for later");
-        self.leases.done(back.tokens);
-        Ok(())
+    /// Gives deliveries back to the pool, due after their wait, without an attempt spent. Like
+    /// [`ChannelQueue::fill`], in a task of its own: a stop may leave the caller unpolled,
+    /// and the claim lock must not be held by it then.
+    async fn give_back(self: &Arc<Self>, back: GiveBack) -> sqlx::Result<()> {
+        let queue = self.clone();
+        let given = tokio::spawn(async move {
+            let _claiming = queue.claiming.lock().await;
+            let given: i32 =
+                sqlx::query_scalar("SELECT msgpool.release_deliveries($1, $2::interval, $3)")
+                    .bind(&back.tokens)
+                    .bind(format!("{} milliseconds", back.wait.as_millis()))
+                    .bind(&back.why)
+                    .fetch_one(&queue.pool)
+                    .await?;
+            tracing::debug!(channel = %queue.channel, given, wait = ?back.wait, why = %back.why, "gave deliveries back for later");
+            queue.leases.done(back.tokens);
+            Ok(())
+        });
+        given
+            .await
+            .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
     }
 
     /// Claims a batch into the buffer; returns how many it claimed. The claim runs in a task of

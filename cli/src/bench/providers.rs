@@ -53,6 +53,7 @@ pub async fn run(
     plan: &ProvidersPlan,
     figures: &mut Figures,
 ) -> anyhow::Result<()> {
+    let site = Site { pool, url, home };
     sqlx::raw_sql(SETUP)
         .execute(pool)
         .await
@@ -65,43 +66,37 @@ pub async fn run(
 
     let hook = Endpoint::http(answer).await?;
     point(pool, "bench-hook", &hook.url("/hook")).await?;
-    let webhook = round(
-        pool,
-        url,
-        home,
-        &["--channels", "webhook"],
-        &[],
-        &[("bench.hook", "bench-hook", n)],
-    )
-    .await?;
+    let webhook = site
+        .round(
+            &["--channels", "webhook"],
+            &[],
+            &[("bench.hook", "bench-hook", n)],
+        )
+        .await?;
     received(&hook, 0, n)?;
     figures.add("providers_webhook", webhook.rate, "deliveries/s");
 
     let gateway = Endpoint::http(answer).await?;
     let gateway_url = gateway.url("/sms");
-    let sms = round(
-        pool,
-        url,
-        home,
-        &["--channels", "sms"],
-        &[("MSGPOOL_SMS_GATEWAY_URL", &gateway_url)],
-        &[("bench.sms", "bench-phone", n)],
-    )
-    .await?;
+    let sms = site
+        .round(
+            &["--channels", "sms"],
+            &[("MSGPOOL_SMS_GATEWAY_URL", &gateway_url)],
+            &[("bench.sms", "bench-phone", n)],
+        )
+        .await?;
     received(&gateway, 0, n)?;
     figures.add("providers_sms", sms.rate, "deliveries/s");
 
     let smtp = Endpoint::smtp(answer).await?;
     let smtp_url = format!("smtp://{}", smtp.address);
-    let email = round(
-        pool,
-        url,
-        home,
-        &["--channels", "email"],
-        &[("MSGPOOL_SMTP_URL", &smtp_url)],
-        &[("bench.mail", "bench-mail", n)],
-    )
-    .await?;
+    let email = site
+        .round(
+            &["--channels", "email"],
+            &[("MSGPOOL_SMTP_URL", &smtp_url)],
+            &[("bench.mail", "bench-mail", n)],
+        )
+        .await?;
     received(&smtp, 0, n)?;
     figures.add("providers_email", email.rate, "deliveries/s");
     let rss = [&webhook, &sms, &email]
@@ -113,29 +108,25 @@ pub async fn run(
     let hung = Endpoint::http(Behaviour::Hang).await?;
     point(pool, "bench-hung", &hung.url("/hook")).await?;
     let before = hook.accepted();
-    let alone = round(
-        pool,
-        url,
-        home,
-        &["--channels", "webhook"],
-        &[],
-        &[("bench.hook", "bench-hook", n)],
-    )
-    .await?
-    .rate;
-    let beside = round(
-        pool,
-        url,
-        home,
-        &["--channels", "webhook"],
-        &[],
-        &[
-            ("bench.hook", "bench-hook", n),
-            ("bench.hook", "bench-hung", n),
-        ],
-    )
-    .await?
-    .rate;
+    let alone = site
+        .round(
+            &["--channels", "webhook"],
+            &[],
+            &[("bench.hook", "bench-hook", n)],
+        )
+        .await?
+        .rate;
+    let beside = site
+        .round(
+            &["--channels", "webhook"],
+            &[],
+            &[
+                ("bench.hook", "bench-hook", n),
+                ("bench.hook", "bench-hung", n),
+            ],
+        )
+        .await?
+        .rate;
     received(&hook, before, 2 * n)?;
     figures.add("providers_healthy_alone", alone, "deliveries/s");
     figures.add("providers_healthy_beside_hung", beside, "deliveries/s");
@@ -144,19 +135,17 @@ pub async fn run(
     let hung_smtp = Endpoint::smtp(Behaviour::Hang).await?;
     let hung_smtp_url = format!("smtp://{}", hung_smtp.address);
     let before = hook.accepted();
-    let beside_smtp = round(
-        pool,
-        url,
-        home,
-        &["--channels", "webhook,email"],
-        &[("MSGPOOL_SMTP_URL", &hung_smtp_url)],
-        &[
-            ("bench.hook", "bench-hook", n),
-            ("bench.mail", "bench-mail", n),
-        ],
-    )
-    .await?
-    .rate;
+    let beside_smtp = site
+        .round(
+            &["--channels", "webhook,email"],
+            &[("MSGPOOL_SMTP_URL", &hung_smtp_url)],
+            &[
+                ("bench.hook", "bench-hook", n),
+                ("bench.mail", "bench-mail", n),
+            ],
+        )
+        .await?
+        .rate;
     received(&hook, before, n)?;
     figures.add(
         "providers_healthy_beside_hung_smtp",
@@ -182,15 +171,9 @@ pub async fn run(
             "--max-in-flight",
             &fixed,
         ];
-        let fixed_round = round(
-            pool,
-            url,
-            home,
-            &args,
-            &[],
-            &[("bench.hook", "bench-hook", n)],
-        )
-        .await?;
+        let fixed_round = site
+            .round(&args, &[], &[("bench.hook", "bench-hook", n)])
+            .await?;
         figures.add(
             &format!("providers_fixed_{fixed}"),
             fixed_round.rate,
@@ -203,15 +186,13 @@ pub async fn run(
         );
         best = best.max(fixed_round.rate);
     }
-    let adaptive = round(
-        pool,
-        url,
-        home,
-        &["--channels", "webhook"],
-        &[],
-        &[("bench.hook", "bench-hook", n)],
-    )
-    .await?;
+    let adaptive = site
+        .round(
+            &["--channels", "webhook"],
+            &[],
+            &[("bench.hook", "bench-hook", n)],
+        )
+        .await?;
     figures.add("providers_adaptive", adaptive.rate, "deliveries/s");
     figures.add("providers_adaptive_latency", adaptive.latency_ms, "ms");
     figures.add(
@@ -245,97 +226,105 @@ async fn point(pool: &PgPool, recipient: &str, url: &str) -> sqlx::Result<()> {
         .map(drop)
 }
 
-/// One round with a fresh worker (`args`, `env`): `sends` (type, recipient, count) held back,
-/// released at once; the rate is the first send's. Everything is cleared after it.
-async fn round(
-    pool: &PgPool,
-    url: &str,
-    home: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-    sends: &[(&str, &str, i64)],
-) -> anyhow::Result<Round> {
-    let mut worker = Worker::start(url, home, args, env)?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM msgpool.waiting_worker")
-        .fetch_one(pool)
-        .await?
-        == 0
-    {
-        anyhow::ensure!(Instant::now() < deadline, "the worker did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let mut measured = None;
-    for &(type_key, recipient, count) in sends {
-        let (first, last): (i64, i64) = sqlx::query_as(
-            "WITH m AS (
+/// The benchmark's database and home, where each round starts its worker.
+struct Site<'a> {
+    pool: &'a PgPool,
+    url: &'a str,
+    home: &'a Path,
+}
+
+impl Site<'_> {
+    /// One round with a fresh worker (`args`, `env`): `sends` (type, recipient, count) held
+    /// back, released at once; the rate is the first send's. Everything is cleared after it.
+    async fn round(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        sends: &[(&str, &str, i64)],
+    ) -> anyhow::Result<Round> {
+        let (pool, url, home) = (self.pool, self.url, self.home);
+        let mut worker = Worker::start(url, home, args, env)?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM msgpool.waiting_worker")
+            .fetch_one(pool)
+            .await?
+            == 0
+        {
+            anyhow::ensure!(Instant::now() < deadline, "the worker did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut measured = None;
+        for &(type_key, recipient, count) in sends {
+            let (first, last): (i64, i64) = sqlx::query_as(
+                "WITH m AS (
                INSERT INTO msgpool.message (type_key, payload, recipients, deliver_at)
                SELECT $1, jsonb_build_object('n', g), ARRAY[$2], now() + interval '1 hour'
                  FROM generate_series(1, $3) g
                RETURNING id)
              SELECT min(id), max(id) FROM m",
-        )
-        .bind(type_key)
-        .bind(recipient)
-        .bind(count)
-        .fetch_one(pool)
-        .await?;
-        measured.get_or_insert((first, last, count));
-    }
-    let (first, last, count) = measured.context("a round with nothing to send")?;
-    let started = Instant::now();
-    sqlx::query("UPDATE msgpool.message SET due_at = now() WHERE state = 'pending'")
-        .execute(pool)
-        .await?;
-    let deadline = started + Duration::from_secs(300);
-    loop {
-        let sent: i64 = sqlx::query_scalar(
+            )
+            .bind(type_key)
+            .bind(recipient)
+            .bind(count)
+            .fetch_one(pool)
+            .await?;
+            measured.get_or_insert((first, last, count));
+        }
+        let (first, last, count) = measured.context("a round with nothing to send")?;
+        let started = Instant::now();
+        sqlx::query("UPDATE msgpool.message SET due_at = now() WHERE state = 'pending'")
+            .execute(pool)
+            .await?;
+        let deadline = started + Duration::from_secs(300);
+        loop {
+            let sent: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM msgpool.delivery WHERE message_id BETWEEN $1 AND $2 AND state = 'sent'",
         )
         .bind(first)
         .bind(last)
         .fetch_one(pool)
         .await?;
-        if sent == count {
-            break;
+            if sent == count {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{sent} of {count} deliveries sent within 300 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "{sent} of {count} deliveries sent within 300 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let rate = count as f64 / started.elapsed().as_secs_f64();
-    let rss = worker.peak_rss_mb()?;
-    // as the worker reports it (every 2 s) once the round is over, for its busiest destination
-    let (over, reported) = (chrono::Utc::now(), Instant::now());
-    let (limit, latency_ms) = loop {
-        let row: Option<(i32, Option<f64>)> = sqlx::query_as(
-            "SELECT flight_limit, latency_ms FROM msgpool.destination_report
+        let rate = count as f64 / started.elapsed().as_secs_f64();
+        let rss = worker.peak_rss_mb()?;
+        // as the worker reports it (every 2 s) once the round is over, for its busiest destination
+        let (over, reported) = (chrono::Utc::now(), Instant::now());
+        let (limit, latency_ms) = loop {
+            let row: Option<(i32, Option<f64>)> = sqlx::query_as(
+                "SELECT flight_limit, latency_ms FROM msgpool.destination_report
               WHERE reported_at > $1 ORDER BY sent DESC LIMIT 1",
-        )
-        .bind(over)
-        .fetch_optional(pool)
-        .await?;
-        if let Some(row) = row {
-            break row;
-        }
-        anyhow::ensure!(
-            reported.elapsed() < Duration::from_secs(10),
-            "the worker reported no destination"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    worker.stop()?;
-    sqlx::query("TRUNCATE msgpool.message, msgpool.inbox")
-        .execute(pool)
-        .await?;
-    Ok(Round {
-        rate,
-        rss,
-        limit,
-        latency_ms: latency_ms.unwrap_or_default(),
-    })
+            )
+            .bind(over)
+            .fetch_optional(pool)
+            .await?;
+            if let Some(row) = row {
+                break row;
+            }
+            anyhow::ensure!(
+                reported.elapsed() < Duration::from_secs(10),
+                "the worker reported no destination"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        worker.stop()?;
+        sqlx::query("TRUNCATE msgpool.message, msgpool.inbox")
+            .execute(pool)
+            .await?;
+        Ok(Round {
+            rate,
+            rss,
+            limit,
+            latency_ms: latency_ms.unwrap_or_default(),
+        })
+    }
 }
 
 /// What a round measured: deliveries per second, the worker's peak RSS in MB, and the busiest
