@@ -117,6 +117,40 @@ impl Database {
         Ok(())
     }
 
+    /// A pool whose sessions have only `role`'s rights (`SET ROLE` on connect), over a URL
+    /// whose user may take that role (a superuser, or a login of a role granted it).
+    /// Not through a transaction-mode pooler, which would hand the setting to others.
+    pub async fn pool_as(&self, max_connections: u32, role: Role) -> Result<Db> {
+        if self.is_pooled() {
+            return Err(Error::invalid(
+                format!("the {role} role cannot be set through a transaction-mode pooler"),
+                "give the server's own URL, without --pooler",
+            ));
+        }
+        self.migrate_if_embedded().await?;
+        let options = connect_options(&self.url().await?, false)?;
+        let set_role = format!("SET ROLE {}", role.group());
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .test_before_acquire(false)
+            .after_connect(move |conn, _| {
+                let set_role = set_role.clone();
+                Box::pin(async move {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(set_role))
+                        .execute(conn)
+                        .await
+                        .map(drop)
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(Error::from_database(format!(
+                "connecting as {}",
+                role.group()
+            )))?;
+        Ok(Db::direct(pool))
+    }
+
     /// A connection pool of at most `max_connections`, after [`Database::migrate_if_embedded`].
     pub async fn pool(&self, max_connections: u32) -> Result<Db> {
         self.migrate_if_embedded().await?;

@@ -29,6 +29,16 @@ pub struct Delivery {
     pub gathered_into: Option<i64>,
 }
 
+/// `SELECT <a delivery's columns as Delivery reads them> FROM delivery d JOIN message m `
+macro_rules! columns {
+    () => {
+        "SELECT d.id, d.message_id, m.type_key, d.recipient_key::text, d.channel::text AS channel,
+                d.state::text AS state, d.attempts, d.next_attempt_at, d.sent_at, d.provider_ref,
+                coalesce(d.last_error, d.skip_reason) AS problem, d.deferred_by, d.gathered_into
+           FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id "
+    };
+}
+
 /// Which deliveries: every field given narrows the set.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -38,6 +48,8 @@ pub struct Filter {
     pub channel: Option<Channel>,
     /// Only deliveries a rule holds back right now.
     pub deferred: bool,
+    /// The page after the one that ended at this id.
+    pub before: Option<i64>,
 }
 
 /// The newest `limit` deliveries matching `filter`; a type or recipient that does not exist
@@ -49,29 +61,42 @@ pub async fn list(pool: &Db, filter: &Filter, limit: i64) -> Result<Vec<Delivery
     if let Some(key) = &filter.recipient {
         Keyed::Recipient.require(pool, key.as_str()).await?;
     }
-    sqlx::query_as(
-        "SELECT d.id, d.message_id, m.type_key, d.recipient_key::text, d.channel::text AS channel,
-                d.state::text AS state, d.attempts, d.next_attempt_at, d.sent_at, d.provider_ref,
-                coalesce(d.last_error, d.skip_reason) AS problem, d.deferred_by, d.gathered_into
-           FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id
-          WHERE ($1::text IS NULL OR d.state = $1::text::msgpool.delivery_state)
+    sqlx::query_as(concat!(
+        columns!(),
+        "WHERE ($1::text IS NULL OR d.state = $1::text::msgpool.delivery_state)
             AND (NOT $6 OR (d.state = 'pending' AND d.deferred_by IS NOT NULL
                             AND d.next_attempt_at > msgpool.clock()))
             AND ($2::text IS NULL OR m.type_key = $2)
             AND ($3::text IS NULL OR d.recipient_key = $3)
             AND ($4::text IS NULL OR d.channel = $4::text::msgpool.channel)
+            AND ($7::bigint IS NULL OR d.id < $7)
           ORDER BY d.id DESC
-          LIMIT $5",
-    )
+          LIMIT $5"
+    ))
     .bind(filter.state.map(DeliveryState::as_str))
     .bind(filter.type_key.as_ref().map(TypeKey::as_str))
     .bind(filter.recipient.as_ref().map(RecipientKey::as_str))
     .bind(filter.channel.map(Channel::as_str))
     .bind(limit)
     .bind(filter.deferred)
+    .bind(filter.before)
     .fetch_all(pool)
     .await
     .map_err(Error::from_database("listing deliveries"))
+}
+
+/// Every delivery of one message, by recipient and channel.
+pub async fn of_message(pool: &Db, message_id: i64) -> Result<Vec<Delivery>> {
+    sqlx::query_as(concat!(
+        columns!(),
+        "WHERE d.message_id = $1 ORDER BY d.recipient_key, d.channel"
+    ))
+    .bind(message_id)
+    .fetch_all(pool)
+    .await
+    .map_err(Error::from_database(format!(
+        "reading the deliveries of message {message_id}"
+    )))
 }
 
 /// Re-queues dead deliveries: those in `ids`, or all matching `filter` (its state is

@@ -15,6 +15,8 @@ pub enum Error {
         hint: Option<String>,
         /// The SQLSTATE when the database refused it (e.g. `MP001`).
         sqlstate: Option<String>,
+        /// The constraint it broke, when one did: names the field a form shows it beside.
+        constraint: Option<String>,
     },
     /// A key that names nothing.
     #[error("{message}")]
@@ -48,6 +50,7 @@ impl Error {
             message: message.into(),
             hint: Some(hint.into()),
             sqlstate: None,
+            constraint: None,
         }
     }
 
@@ -89,6 +92,14 @@ impl Error {
         }
     }
 
+    /// The named constraint a refused write broke, e.g. `message_type_time_zone_known`.
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            Error::Refused { constraint, .. } => constraint.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The SQLSTATE of a database refusal, e.g. `MP001`.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
@@ -113,6 +124,7 @@ impl Error {
                     message: message.to_owned(),
                     hint: hint.map(str::to_owned),
                     sqlstate: Some(code.to_owned()),
+                    constraint: db.constraint().map(str::to_owned),
                 };
             }
             if code.starts_with("MP") || code.starts_with("22") || code.starts_with("23") {
@@ -120,6 +132,7 @@ impl Error {
                     message: db.message().to_owned(),
                     hint: db.hint().map(str::to_owned),
                     sqlstate: Some(code.to_owned()),
+                    constraint: db.constraint().map(str::to_owned),
                 };
             }
             Error::Database { context, source }

@@ -31,6 +31,7 @@ macro_rules! columns {
                 read_at, archived_at, duplicate_count, last_seen_at "
     };
 }
+pub(crate) use columns;
 
 /// Which page of whose inbox.
 #[derive(Debug, Clone, Copy)]

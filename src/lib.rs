@@ -7,6 +7,7 @@
 //! templates, and thin typed wrappers over the SQL API in `sql/`. The channels belong to
 //! the workers (`msgpool-workers`).
 
+pub mod activity;
 pub mod admin;
 pub mod audit;
 pub mod cancel;
@@ -17,6 +18,7 @@ pub mod domain;
 pub mod embedded;
 pub(crate) mod error;
 pub mod inbox;
+pub mod inbox_link;
 pub mod migrations;
 pub mod retention;
 pub mod send;

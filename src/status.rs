@@ -118,3 +118,20 @@ pub async fn read(pool: &Db) -> Result<Status> {
         robot_limits,
     })
 }
+
+/// Deliveries sent per minute over the last hour, per channel: `sent[0]` is the current minute.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct SentPerMinute {
+    pub channel: String,
+    pub sent: Vec<i64>,
+}
+
+pub async fn sent_per_minute(pool: &Db) -> Result<Vec<SentPerMinute>> {
+    sqlx::query_as(
+        "SELECT channel::text AS channel, array_agg(sent ORDER BY minute) AS sent
+           FROM msgpool.sent_per_minute GROUP BY channel ORDER BY channel",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(Error::from_database("reading the sends of the last hour"))
+}

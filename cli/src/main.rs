@@ -82,7 +82,9 @@ enum Command {
     /// Re-queue dead deliveries (by id, by filter, or --all)
     Retry(commands::deliveries::RetryArgs),
     /// A recipient's in-site inbox
-    Inbox(commands::inbox::InboxArgs),
+    Inbox(commands::inbox::InboxCommand),
+    /// Serve the web console and the inbox pages
+    Web(commands::web::WebArgs),
     /// Run a worker: expand due messages and deliver them, until SIGINT or SIGTERM
     Worker(Box<commands::worker::WorkerArgs>),
     /// Delete finished history older than the retention (deliveries and attempts with it)
@@ -161,6 +163,7 @@ async fn run() -> ExitCode {
         Command::Deliveries(args) => commands::deliveries::list(&ctx, args).await,
         Command::Retry(args) => commands::deliveries::retry(&ctx, args).await,
         Command::Inbox(args) => commands::inbox::run(&ctx, args).await,
+        Command::Web(args) => commands::web::run(&ctx, args).await,
         Command::Worker(args) => commands::worker::run(&ctx, *args).await,
         Command::Audit(args) => commands::audit::run(&ctx, args).await,
         Command::Bench(args) => commands::bench::run(&ctx, args).await,

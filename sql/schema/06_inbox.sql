@@ -201,3 +201,123 @@ AS $$
   WITH gone AS (DELETE FROM msgpool.inbox i WHERE i.id = ANY (ids) RETURNING 1)
   SELECT count(*)::integer FROM gone;
 $$;
+
+-- Signed links to one recipient's inbox. A back-office application gives its signed-in user
+-- `/inbox/{recipient}?token=...` with the token from inbox_token(); the token is an HMAC of
+-- the recipient key with this secret, so rotating it (inbox_rotate_secret()) revokes every
+-- link at once.
+CREATE TABLE msgpool.inbox_secret (
+  only_row   boolean PRIMARY KEY DEFAULT true CONSTRAINT inbox_secret_one_row CHECK (only_row),
+  secret     bytea NOT NULL DEFAULT decode(md5(random()::text || clock_timestamp()::text), 'hex')
+                                 || decode(md5(random()::text || clock_timestamp()::text), 'hex'),
+  rotated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO msgpool.inbox_secret DEFAULT VALUES;
+
+-- HMAC-SHA256 (RFC 2104) with the built-in sha256(), so no extension is needed.
+CREATE FUNCTION msgpool.hmac_sha256(key bytea, message bytea)
+RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE STRICT
+AS $$
+DECLARE
+  block bytea := CASE WHEN length(key) > 64 THEN sha256(key) ELSE key END
+                 || decode(repeat('00', 64), 'hex');
+  inner_pad bytea := decode(repeat('36', 64), 'hex');
+  outer_pad bytea := decode(repeat('5c', 64), 'hex');
+BEGIN
+  FOR i IN 0..63 LOOP
+    inner_pad := set_byte(inner_pad, i, get_byte(block, i) # 54);
+    outer_pad := set_byte(outer_pad, i, get_byte(block, i) # 92);
+  END LOOP;
+  RETURN sha256(outer_pad || sha256(inner_pad || message));
+END;
+$$;
+
+-- The token of a recipient's inbox link; refuses an unknown recipient with the nearest key.
+CREATE FUNCTION msgpool.inbox_token(recipient text)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, msgpool
+AS $$
+BEGIN
+  PERFORM msgpool.require_recipient(recipient);
+  RETURN encode(msgpool.hmac_sha256(s.secret, convert_to(recipient, 'UTF8')), 'hex')
+    FROM msgpool.inbox_secret s;
+END;
+$$;
+
+-- A new secret: every inbox link given out so far stops working.
+CREATE FUNCTION msgpool.inbox_rotate_secret()
+RETURNS void
+LANGUAGE sql
+AS $$
+  UPDATE msgpool.inbox_secret
+     SET secret = decode(md5(random()::text || clock_timestamp()::text), 'hex')
+                  || decode(md5(random()::text || clock_timestamp()::text), 'hex'),
+         rotated_at = now();
+$$;
+
+-- Refuses a token that is not `recipient`'s (MP017), comparing the whole token.
+CREATE FUNCTION msgpool.require_inbox_token(recipient text, token text)
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, msgpool
+AS $$
+BEGIN
+  IF token IS NULL OR NOT EXISTS (
+       SELECT 1 FROM msgpool.recipient r, msgpool.inbox_secret s
+        WHERE r.key = recipient
+          AND encode(msgpool.hmac_sha256(s.secret, convert_to(recipient, 'UTF8')), 'hex') = token) THEN
+    RAISE EXCEPTION 'this inbox link is not valid for %', quote_literal(recipient)
+      USING ERRCODE = 'MP017',
+            HINT = 'ask for a new link: msgpool inbox link RECIPIENT, or SELECT msgpool.inbox_token(recipient)';
+  END IF;
+END;
+$$;
+
+-- The inbox as its owner reaches it through a signed link: each function checks the token,
+-- then does what the inbox function of the same name does. The msgpool_inbox role may call
+-- these and nothing else.
+CREATE FUNCTION msgpool.inbox_list(recipient text, token text, page integer DEFAULT 1, page_size integer DEFAULT 20)
+RETURNS SETOF msgpool.inbox_entry
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, msgpool
+AS $$
+BEGIN
+  PERFORM msgpool.require_inbox_token(recipient, token);
+  RETURN QUERY SELECT * FROM msgpool.inbox_list(recipient, false, page, page_size, false);
+END;
+$$;
+
+CREATE FUNCTION msgpool.inbox_unread_count(recipient text, token text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, msgpool
+AS $$
+BEGIN
+  PERFORM msgpool.require_inbox_token(recipient, token);
+  RETURN msgpool.inbox_unread_count(recipient);
+END;
+$$;
+
+CREATE FUNCTION msgpool.inbox_show(recipient text, token text, id bigint)
+RETURNS SETOF msgpool.inbox_entry
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, msgpool
+AS $$
+BEGIN
+  PERFORM msgpool.require_inbox_token(recipient, token);
+  RETURN QUERY SELECT * FROM msgpool.inbox_show(recipient, id);
+END;
+$$;
+
+CREATE FUNCTION msgpool.inbox_mark_read(recipient text, token text, ids bigint[])
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, msgpool
+AS $$
+BEGIN
+  PERFORM msgpool.require_inbox_token(recipient, token);
+  RETURN msgpool.inbox_mark_read(recipient, ids);
+END;
+$$;

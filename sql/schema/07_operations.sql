@@ -45,6 +45,17 @@ SELECT c AS channel,
        (SELECT l.provider_per_second FROM msgpool.rate_limit l WHERE l.channel = c) AS provider_per_second
   FROM unnest(enum_range(NULL::msgpool.channel)) AS c;
 
+-- Deliveries sent per channel in each of the last 60 minutes (minute 0 is the current one),
+-- zeros included: the console's chart of the last hour.
+CREATE VIEW msgpool.sent_per_minute AS
+SELECT c AS channel, ago.minute, count(d.id) AS sent
+  FROM unnest(enum_range(NULL::msgpool.channel)) AS c
+ CROSS JOIN generate_series(0, 59) AS ago(minute)
+  LEFT JOIN msgpool.delivery d
+    ON d.state = 'sent' AND d.channel = c AND d.sent_at > now() - interval '1 hour'
+   AND floor(extract(epoch FROM now() - d.sent_at) / 60)::integer = ago.minute
+ GROUP BY c, ago.minute;
+
 -- What each worker sees of the destinations it sends to (a webhook's host, the SMS gateway,
 -- the SMTP server): sends in flight and the adaptive limit on them, recent latency, and a
 -- pause a provider asked for (429 or 503 with Retry-After), with why. Each worker replaces

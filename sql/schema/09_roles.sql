@@ -1,4 +1,4 @@
--- Least privilege, every grant in one place. Three group roles (NOLOGIN); grant them to your
+-- Least privilege, every grant in one place. Four group roles (NOLOGIN); grant them to your
 -- services' login roles:
 --   CREATE ROLE billing LOGIN PASSWORD '...' IN ROLE msgpool_producer;
 --
@@ -6,6 +6,8 @@
 --                   by id. It cannot read recipients, their contacts, or anyone's messages.
 -- msgpool_worker    reads the configuration, claims messages and deliveries, writes
 --                   outcomes, attempts and inbox rows.
+-- msgpool_inbox     reads and marks read one recipient's inbox, through the functions that
+--                   check that recipient's signed token (the console's inbox pages).
 -- msgpool_admin     manages the configuration and everything above.
 
 -- Roles are cluster-wide while the schema is per database: another database of the same
@@ -14,7 +16,7 @@ DO $$
 DECLARE
   role_name text;
 BEGIN
-  FOREACH role_name IN ARRAY ARRAY['msgpool_producer', 'msgpool_worker', 'msgpool_admin'] LOOP
+  FOREACH role_name IN ARRAY ARRAY['msgpool_producer', 'msgpool_worker', 'msgpool_inbox', 'msgpool_admin'] LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = role_name) THEN
       BEGIN
         EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
@@ -26,7 +28,7 @@ BEGIN
 END;
 $$;
 
-GRANT USAGE ON SCHEMA msgpool TO msgpool_producer, msgpool_worker, msgpool_admin;
+GRANT USAGE ON SCHEMA msgpool TO msgpool_producer, msgpool_worker, msgpool_inbox, msgpool_admin;
 
 -- A login role with exactly one group role's rights, made on first use and given `password`
 -- (`msgpool db url --role producer`). Needs the rights to create roles.
@@ -35,10 +37,10 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
-  IF group_role NOT IN ('msgpool_producer', 'msgpool_worker', 'msgpool_admin') THEN
+  IF group_role NOT IN ('msgpool_producer', 'msgpool_worker', 'msgpool_inbox', 'msgpool_admin') THEN
     RAISE EXCEPTION 'no msgpool role %', quote_literal(group_role)
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'one of msgpool_producer, msgpool_worker, msgpool_admin';
+            HINT = 'one of msgpool_producer, msgpool_worker, msgpool_inbox, msgpool_admin';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = login) THEN
     EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', login, password);
@@ -54,8 +56,9 @@ $$;
 -- execute no msgpool function at all.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA msgpool FROM PUBLIC;
 
--- admin: everything in the schema, now and in later migrations
-GRANT msgpool_producer, msgpool_worker TO msgpool_admin;
+-- admin: everything in the schema, now and in later migrations; it may act as the inbox role
+-- (the console serves the inbox pages with only that role's rights)
+GRANT msgpool_producer, msgpool_worker, msgpool_inbox TO msgpool_admin;
 GRANT ALL ON ALL TABLES IN SCHEMA msgpool TO msgpool_admin;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA msgpool TO msgpool_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA msgpool TO msgpool_admin;
@@ -106,3 +109,12 @@ GRANT EXECUTE ON FUNCTION
   msgpool.worker_waiting(uuid, boolean),
   msgpool.prune(interval, integer)
   TO msgpool_worker;
+
+-- inbox: one recipient's inbox, and only with that recipient's token; each function runs with
+-- the owner's rights after checking the token.
+GRANT EXECUTE ON FUNCTION
+  msgpool.inbox_list(text, text, integer, integer),
+  msgpool.inbox_unread_count(text, text),
+  msgpool.inbox_show(text, text, bigint),
+  msgpool.inbox_mark_read(text, text, bigint[])
+  TO msgpool_inbox;

@@ -156,7 +156,7 @@ impl Keyed {
         self.found(pool, key, changed).await
     }
 
-    fn insert_sql(self) -> &'static str {
+    pub(crate) fn insert_sql(self) -> &'static str {
         match self {
             Keyed::MessageType => "INSERT INTO msgpool.message_type (key, name) VALUES ($1, $2)",
             Keyed::Recipient => "INSERT INTO msgpool.recipient (key, name) VALUES ($1, $2)",

@@ -2,6 +2,7 @@
 //! times (in the type's time zone); inside, a delivery is deferred to the end or dropped.
 
 use serde::Serialize;
+use sqlx::PgConnection;
 
 use super::message_types;
 use crate::domain::{Channel, QuietAction, TypeKey, Urgency};
@@ -45,8 +46,24 @@ pub async fn set(
     below: Urgency,
     action: QuietAction,
 ) -> Result<QuietHours> {
+    let context = format!("setting quiet hours for {channel} of {type_key}");
+    let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
+    let set = set_in(&mut tx, type_key, channel, (starts, ends), below, action).await?;
+    tx.commit().await.map_err(Error::from_database(&context))?;
+    Ok(set)
+}
+
+/// [`set`] inside the caller's transaction.
+pub(crate) async fn set_in(
+    conn: &mut PgConnection,
+    type_key: &TypeKey,
+    channel: Channel,
+    (starts, ends): (&str, &str),
+    below: Urgency,
+    action: QuietAction,
+) -> Result<QuietHours> {
     // a clear "unknown message type" rather than a foreign key violation
-    message_types::get(pool, type_key).await?;
+    message_types::get_in(conn, type_key).await?;
     let context = format!("setting quiet hours for {channel} of {type_key}");
     let parse = |what: &str, value: &str| -> Result<()> {
         chrono::NaiveTime::parse_from_str(value, "%H:%M")
@@ -73,7 +90,7 @@ pub async fn set(
     .bind(ends)
     .bind(below.as_str())
     .bind(action.as_str())
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .map_err(Error::from_database(&context))?;
     sqlx::query_as(select!(
@@ -81,7 +98,7 @@ pub async fn set(
     ))
     .bind(type_key.as_str())
     .bind(channel.as_str())
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await
     .map_err(Error::from_database(&context))
 }

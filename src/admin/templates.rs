@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::PgConnection;
 
 use super::{Keyed, message_types};
 use crate::domain::{Channel, TypeKey};
@@ -52,7 +53,21 @@ pub async fn set(
     channel: Channel,
     spec: &TemplateSpec,
 ) -> Result<Template> {
-    let message_type = message_types::get(pool, type_key).await?;
+    let context = format!("setting the {channel} template of {type_key}");
+    let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
+    let template = set_in(&mut tx, type_key, channel, spec).await?;
+    tx.commit().await.map_err(Error::from_database(&context))?;
+    Ok(template)
+}
+
+/// [`set`] inside the caller's transaction.
+pub(crate) async fn set_in(
+    conn: &mut PgConnection,
+    type_key: &TypeKey,
+    channel: Channel,
+    spec: &TemplateSpec,
+) -> Result<Template> {
+    let message_type = message_types::get_in(conn, type_key).await?;
     if !message_type.channels.iter().any(|c| c == channel) {
         return Err(Error::invalid(
             format!(
@@ -82,7 +97,7 @@ pub async fn set(
     .bind(spec.digest_subject.as_deref())
     .bind(spec.digest_body.as_deref())
     .bind(spec.html_body.as_deref())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(Error::from_database(&context))?;
     if let Some(template) = changed {
@@ -107,7 +122,7 @@ pub async fn set(
     .bind(spec.digest_subject.as_deref())
     .bind(spec.digest_body.as_deref())
     .bind(spec.html_body.as_deref())
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await
     .map_err(Error::from_database(&context))
 }

@@ -1,9 +1,9 @@
 use super::sql_enum;
 
 sql_enum!(
-    /// One of msgpool's three group roles: what a login role may do with the pool
-    /// (`msgpool_producer`, `msgpool_worker`, `msgpool_admin`).
-    Role, "role", { Producer => "producer", Worker => "worker", Admin => "admin" }
+    /// One of msgpool's group roles: what a login role may do with the pool
+    /// (`msgpool_producer`, `msgpool_worker`, `msgpool_inbox`, `msgpool_admin`).
+    Role, "role", { Producer => "producer", Worker => "worker", Inbox => "inbox", Admin => "admin" }
 );
 
 impl Role {

@@ -32,6 +32,7 @@ impl FilterArgs {
             type_key: self.type_key,
             recipient: self.recipient,
             channel: self.channel,
+            before: None,
         }
     }
 }

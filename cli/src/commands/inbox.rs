@@ -8,10 +8,36 @@ use crate::args::parse;
 use crate::output::outln;
 use crate::{Context, output};
 
+/// `msgpool inbox RECIPIENT [...]` reads an inbox; `msgpool inbox link RECIPIENT` gives the
+/// signed link to it.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct InboxCommand {
+    #[command(subcommand)]
+    command: Option<LinkCommand>,
+    #[command(flatten)]
+    args: InboxArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum LinkCommand {
+    /// The signed link to a recipient's inbox page, for a back-office application to give its
+    /// signed-in user (also: SELECT msgpool.inbox_token(recipient))
+    Link {
+        #[arg(value_parser = parse::<RecipientKey>)]
+        recipient: RecipientKey,
+        /// Where msgpool web is reached
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+    },
+    /// A new secret for inbox links: every link given out so far stops working
+    RotateSecret,
+}
+
 #[derive(Debug, Args)]
 pub struct InboxArgs {
-    #[arg(value_parser = parse::<RecipientKey>)]
-    recipient: RecipientKey,
+    #[arg(value_parser = parse::<RecipientKey>, required = true)]
+    recipient: Option<RecipientKey>,
     /// Only unread messages
     #[arg(long)]
     unread: bool,
@@ -42,9 +68,39 @@ pub struct InboxArgs {
     archived: bool,
 }
 
-pub async fn run(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Context, command: InboxCommand) -> anyhow::Result<()> {
+    match command.command {
+        Some(LinkCommand::Link {
+            recipient,
+            base_url,
+        }) => link(ctx, &recipient, &base_url).await,
+        Some(LinkCommand::RotateSecret) => {
+            msgpool::inbox_link::rotate_secret(&ctx.pool().await?).await?;
+            outln!("inbox links: new secret; every link given out before no longer works");
+            Ok(())
+        }
+        None => read(ctx, command.args).await,
+    }
+}
+
+async fn link(ctx: &Context, recipient: &RecipientKey, base_url: &str) -> anyhow::Result<()> {
+    let token = msgpool::inbox_link::token(&ctx.pool().await?, recipient).await?;
+    let base = base_url.trim_end_matches('/');
+    let url = format!("{base}/inbox/{recipient}?token={token}");
+    if ctx.json {
+        return output::json(
+            &serde_json::json!({ "recipient": recipient, "token": token, "url": url }),
+        );
+    }
+    outln!("{url}");
+    Ok(())
+}
+
+async fn read(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
     let pool = ctx.pool().await?;
-    let who = &args.recipient;
+    let Some(who) = &args.recipient else {
+        anyhow::bail!("which recipient's inbox? msgpool inbox RECIPIENT");
+    };
     if args.mark_all_read || args.mark_read.is_some() {
         let changed = inbox::mark_read(&pool, who, args.mark_read.as_deref()).await?;
         if ctx.json {

@@ -17,4 +17,5 @@ pub mod send;
 pub mod status;
 pub mod subscription;
 pub mod template;
+pub mod web;
 pub mod worker;

@@ -48,9 +48,13 @@ pub struct WorkerArgs {
     /// Only deliver; leave expanding messages to other workers
     #[arg(long)]
     no_dispatch: bool,
-    /// Also create sample types, recipients and subscriptions, and send sample messages
+    /// Also create sample types, recipients and subscriptions, send sample messages, and serve
+    /// the web console
     #[arg(long)]
     demo: bool,
+    /// Where --demo serves the console (a free port if this one is taken)
+    #[arg(long, env = "MSGPOOL_WEB_LISTEN", default_value = "127.0.0.1:8080")]
+    console_listen: std::net::SocketAddr,
     /// Prune finished history older than this (a PostgreSQL interval), hourly; "off" keeps it
     #[arg(long, env = "MSGPOOL_RETENTION", default_value = defaults::RETENTION)]
     retention: String,
@@ -168,19 +172,34 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         .database
         .pool((2 * config.channels.len() + 6) as u32)
         .await?;
-    if args.demo {
-        sqlx::raw_sql(include_str!("demo.sql"))
-            .execute(&pool)
-            .await?;
-        print_guide(ctx, &config).await?;
-    }
     let stop = CancellationToken::new();
+    let console = match args.demo {
+        true => {
+            sqlx::raw_sql(include_str!("demo.sql"))
+                .execute(&pool)
+                .await?;
+            let console =
+                match super::web::start(ctx, args.console_listen, false, stop.clone()).await {
+                    Ok(console) => console,
+                    Err(_) => {
+                        let any_port = std::net::SocketAddr::new(args.console_listen.ip(), 0);
+                        super::web::start(ctx, any_port, false, stop.clone()).await?
+                    }
+                };
+            print_guide(ctx, &config, &console).await?;
+            Some(console)
+        }
+        false => None,
+    };
     tokio::spawn(stop_on_signal(stop.clone()));
     msgpool_workers::run(pool, config, stop).await?;
+    if let Some(console) = console {
+        console.finished().await?;
+    }
     Ok(())
 }
 
-async fn stop_on_signal(stop: CancellationToken) {
+pub async fn stop_on_signal(stop: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -198,14 +217,25 @@ async fn stop_on_signal(stop: CancellationToken) {
 }
 
 /// Where a new user sees the demo's messages arrive, and how to send their own.
-async fn print_guide(ctx: &Context, config: &WorkerConfig) -> anyhow::Result<()> {
+async fn print_guide(
+    ctx: &Context,
+    config: &WorkerConfig,
+    console: &super::web::Running,
+) -> anyhow::Result<()> {
     let outbox = config.outbox.display();
     let url = ctx.database.url().await?;
+    let pool = ctx.pool().await?;
+    let zhang_san = msgpool::domain::RecipientKey::parse("zhang.san")?;
+    let inbox_token = msgpool::inbox_link::token(&pool, &zhang_san).await?;
+    console.print();
+    let console_url = &console.url;
     outln!(
         r#"msgpool is running: PostgreSQL at {url}
 
 The demo sent 3 messages to the ops group (张三, 李四). Within seconds:
-  inbox:   msgpool inbox zhang.san
+  console: {console_url}   (message types, recipients, activity, status)
+  inbox:   {console_url}/inbox/zhang.san?token={inbox_token}
+           msgpool inbox zhang.san
   email:   {outbox}/email/*.eml   (set MSGPOOL_SMTP_URL to send through your SMTP server)
   sms:     {outbox}/sms.jsonl     (set MSGPOOL_SMS_GATEWAY_URL or the MSGPOOL_ALIYUN_* settings)
   status:  msgpool status

@@ -1,0 +1,89 @@
+//! Signed links to one recipient's inbox, over the token functions of
+//! `sql/schema/06_inbox.sql`: a back-office application hands its user
+//! `/inbox/{recipient}?token=…`, and whoever holds the token reaches that inbox and nothing else.
+
+use crate::domain::RecipientKey;
+use crate::inbox::InboxItem;
+use crate::{Db, Error, Result};
+
+/// The token of `recipient`'s inbox link (an HMAC of the key with the database's secret).
+pub async fn token(pool: &Db, recipient: &RecipientKey) -> Result<String> {
+    sqlx::query_scalar("SELECT msgpool.inbox_token($1)")
+        .bind(recipient.as_str())
+        .fetch_one(pool)
+        .await
+        .map_err(Error::from_database(format!(
+            "making the inbox link of {recipient}"
+        )))
+}
+
+/// A new secret: every link given out so far stops working.
+pub async fn rotate_secret(pool: &Db) -> Result<()> {
+    sqlx::query("SELECT msgpool.inbox_rotate_secret()")
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(Error::from_database("rotating the inbox links' secret"))
+}
+
+/// One recipient's inbox as its link reaches it: every call checks the token first (MP017).
+#[derive(Debug, Clone)]
+pub struct LinkedInbox<'a> {
+    pub recipient: &'a str,
+    pub token: &'a str,
+}
+
+impl LinkedInbox<'_> {
+    /// A page (from 1), unread first, then newest first.
+    pub async fn list(&self, pool: &Db, page: i32, page_size: i32) -> Result<Vec<InboxItem>> {
+        sqlx::query_as(concat!(
+            crate::inbox::columns!(),
+            "FROM msgpool.inbox_list($1::text, $2::text, $3, $4)"
+        ))
+        .bind(self.recipient)
+        .bind(self.token)
+        .bind(page)
+        .bind(page_size)
+        .fetch_all(pool)
+        .await
+        .map_err(self.context("reading"))
+    }
+
+    pub async fn unread_count(&self, pool: &Db) -> Result<i64> {
+        sqlx::query_scalar("SELECT msgpool.inbox_unread_count($1::text, $2::text)")
+            .bind(self.recipient)
+            .bind(self.token)
+            .fetch_one(pool)
+            .await
+            .map_err(self.context("counting"))
+    }
+
+    /// One message in full; opening it marks it read.
+    pub async fn show(&self, pool: &Db, id: i64) -> Result<InboxItem> {
+        sqlx::query_as(concat!(
+            crate::inbox::columns!(),
+            "FROM msgpool.inbox_show($1::text, $2::text, $3)"
+        ))
+        .bind(self.recipient)
+        .bind(self.token)
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .map_err(self.context("opening a message of"))
+    }
+
+    /// Marks the given messages (all, for `None`) read; returns how many changed.
+    pub async fn mark_read(&self, pool: &Db, ids: Option<&[i64]>) -> Result<i32> {
+        sqlx::query_scalar("SELECT msgpool.inbox_mark_read($1::text, $2::text, $3)")
+            .bind(self.recipient)
+            .bind(self.token)
+            .bind(ids)
+            .fetch_one(pool)
+            .await
+            .map_err(self.context("marking read"))
+    }
+
+    fn context(&self, doing: &str) -> impl FnOnce(sqlx::Error) -> Error {
+        Error::from_database(format!("{doing} the inbox of {}", self.recipient))
+    }
+}

@@ -1,0 +1,195 @@
+//! A console served in-process over a test database, and a signed-in HTTP client for it.
+
+use msgpool::Database;
+use msgpool::domain::Role;
+use reqwest::StatusCode;
+
+pub const TOKEN: &str = "test-sign-in-token";
+
+pub struct Console {
+    pub base: String,
+    client: reqwest::Client,
+    cookie: Option<String>,
+    csrf: Option<String>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Console {
+    /// Serves the console over the database at `url`, as its roles.
+    pub async fn start(url: &str, read_only: bool) -> Console {
+        let database = Database::Url(url.to_owned());
+        let console = msgpool_web::Console {
+            admin_db: database.pool_as(4, Role::Admin).await.expect("admin pool"),
+            inbox_db: database.pool_as(2, Role::Inbox).await.expect("inbox pool"),
+            sign_in_token: TOKEN.to_owned(),
+            read_only,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(msgpool_web::serve(listener, console, async move {
+            let _ = stopped.await;
+        }));
+        Console {
+            base,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookie: None,
+            csrf: None,
+            _stop: stop,
+        }
+    }
+
+    /// Starts and signs in.
+    pub async fn signed_in(url: &str, read_only: bool) -> Console {
+        let mut console = Console::start(url, read_only).await;
+        let page = console.post_raw("/signin", &[("token", TOKEN)], None).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "sign in: {}", page.body);
+        console.cookie = Some(page.cookie.expect("a session cookie"));
+        let types = console.get("/types").await;
+        console.csrf = Some(
+            types
+                .body
+                .split("name=\"csrf\" value=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| {
+                    panic!("a CSRF token in the page: {} {}", types.status, types.body)
+                })
+                .to_owned(),
+        );
+        console
+    }
+
+    pub fn csrf(&self) -> &str {
+        self.csrf.as_deref().unwrap_or_default()
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        self.get_with(path, &[]).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.send().await.expect("GET")).await.0
+    }
+
+    /// Posts a form with the session's CSRF token.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        fields.push(("csrf", self.csrf()));
+        self.post_raw(path, &fields, self.cookie.as_deref())
+            .await
+            .page
+    }
+
+    /// Posts a form as it is (no CSRF token added).
+    pub async fn post_without_csrf(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.post_raw(path, form, self.cookie.as_deref()).await.page
+    }
+
+    async fn post_raw(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Posted {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let (page, cookie) = read(request.send().await.expect("POST")).await;
+        Posted { page, cookie }
+    }
+
+    /// A request with no session at all.
+    pub async fn anonymous(&self, method: &str, path: &str) -> Page {
+        let url = format!("{}{path}", self.base);
+        let request = match method {
+            "POST" => self
+                .client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("csrf=x"),
+            _ => self.client.get(url),
+        };
+        read(request.send().await.expect("request")).await.0
+    }
+
+    pub async fn post_json(&self, path: &str, json: &str) -> Page {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(json.to_owned());
+        read(request.send().await.expect("POST")).await.0
+    }
+}
+
+struct Posted {
+    page: Page,
+    cookie: Option<String>,
+}
+
+impl std::ops::Deref for Posted {
+    type Target = Page;
+    fn deref(&self) -> &Page {
+        &self.page
+    }
+}
+
+async fn read(response: reqwest::Response) -> (Page, Option<String>) {
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    let body = response.text().await.expect("body");
+    (
+        Page {
+            status,
+            location,
+            body,
+        },
+        cookie,
+    )
+}
+
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,156 @@
+//! Groups: their members and subscriptions.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use minijinja::context;
+use msgpool::admin::subscriptions::{self, Subscriber};
+use msgpool::admin::{groups, message_types, recipients};
+use msgpool::domain::{Channel, RecipientKey};
+
+use crate::form::FormData;
+use crate::render::Ctx;
+
+pub async fn list(State(state): State<crate::State>, ctx: Ctx) -> Response {
+    match groups::list(&state.console.admin_db).await {
+        Ok(rows) => state.pages.render(&ctx, "groups.html", context! { rows }),
+        Err(e) => state.pages.problem(&ctx, &e),
+    }
+}
+
+pub async fn create(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
+    let added = async {
+        let key = RecipientKey::parse(form.get("key").unwrap_or_default().trim())?;
+        let name = form.get("name").unwrap_or_default().trim().to_owned();
+        groups::add(
+            &state.console.admin_db,
+            &key,
+            &name,
+            form.filled("description").as_deref(),
+        )
+        .await
+    };
+    match added.await {
+        Ok(g) => super::go_to(&ctx, &format!("/groups/{}", g.key)),
+        Err(e) => match groups::list(&state.console.admin_db).await {
+            Ok(rows) => {
+                let page = state.pages.render(
+                    &ctx,
+                    "groups.html",
+                    context! { rows, values => form.values(), error => e.to_string(), hint => e.hint() },
+                );
+                (crate::render::status_of(&e), page).into_response()
+            }
+            Err(e) => state.pages.problem(&ctx, &e),
+        },
+    }
+}
+
+async fn page(
+    state: &crate::State,
+    ctx: &Ctx,
+    key: &str,
+    refused: Option<msgpool::Error>,
+) -> Response {
+    let db = &state.console.admin_db;
+    let loaded = async {
+        let key = RecipientKey::parse(key)?;
+        let group = groups::get(db, &key).await?;
+        let subscriptions = subscriptions::list(db, None, None, Some(&key)).await?;
+        let recipients = recipients::list(db).await?;
+        let types = message_types::list(db).await?;
+        Ok::<_, msgpool::Error>((group, subscriptions, recipients, types))
+    };
+    let (group, subscriptions, recipients, types) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(e) => return state.pages.problem(ctx, &e),
+    };
+    let status = refused
+        .as_ref()
+        .map_or(StatusCode::OK, crate::render::status_of);
+    let page = state.pages.render(
+        ctx,
+        "group.html",
+        context! {
+            group, subscriptions,
+            recipients => recipients.iter().map(|r| r.key.to_string()).collect::<Vec<_>>(),
+            types => types.iter().map(|t| t.key.to_string()).collect::<Vec<_>>(),
+            channels => Channel::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            error => refused.as_ref().map(|e| e.to_string()),
+            hint => refused.as_ref().and_then(|e| e.hint().map(str::to_owned)),
+        },
+    );
+    (status, page).into_response()
+}
+
+pub async fn show(
+    State(state): State<crate::State>,
+    ctx: Ctx,
+    Path(key): Path<String>,
+) -> Response {
+    page(&state, &ctx, &key, None).await
+}
+
+async fn after(
+    state: &crate::State,
+    ctx: &Ctx,
+    key: &str,
+    result: msgpool::Result<()>,
+    to: &str,
+) -> Response {
+    match result {
+        Ok(()) => super::go_to(ctx, to),
+        Err(e @ (msgpool::Error::Refused { .. } | msgpool::Error::NotFound { .. })) => {
+            page(state, ctx, key, Some(e)).await
+        }
+        Err(e) => state.pages.problem(ctx, &e),
+    }
+}
+
+/// `action=add` with `member`, or `action=remove` with `member`.
+pub async fn members(
+    State(state): State<crate::State>,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    form: FormData,
+) -> Response {
+    let db = &state.console.admin_db;
+    let result = async {
+        let group = RecipientKey::parse(&key)?;
+        let member = RecipientKey::parse(form.get("member").unwrap_or_default())?;
+        match form.get("action") {
+            Some("remove") => groups::remove_member(db, &group, &member).await.map(drop),
+            _ => groups::add_members(db, &group, &[member]).await.map(drop),
+        }
+    };
+    let result = result.await;
+    after(&state, &ctx, &key, result, &format!("/groups/{key}")).await
+}
+
+pub async fn subscriptions(
+    State(state): State<crate::State>,
+    ctx: Ctx,
+    Path(key): Path<String>,
+    form: FormData,
+) -> Response {
+    let result = async {
+        let subscriber = Subscriber::Group(RecipientKey::parse(&key)?);
+        super::subscribing::change(&state.console.admin_db, &subscriber, &form).await
+    };
+    let result = result.await;
+    after(&state, &ctx, &key, result, &format!("/groups/{key}")).await
+}
+
+pub async fn remove(
+    State(state): State<crate::State>,
+    ctx: Ctx,
+    Path(key): Path<String>,
+) -> Response {
+    let result = async {
+        groups::remove(&state.console.admin_db, &RecipientKey::parse(&key)?)
+            .await
+            .map(drop)
+    };
+    let result = result.await;
+    after(&state, &ctx, &key, result, "/groups").await
+}

@@ -1,0 +1,23 @@
+//! The console's pages, one file per page of the product brief.
+
+pub mod activity;
+pub mod groups;
+pub mod recipients;
+pub mod status;
+mod subscribing;
+pub mod type_form;
+pub mod types;
+
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub async fn home() -> Response {
+    Redirect::to("/types").into_response()
+}
+
+/// Where a change sends the browser afterwards (htmx follows `HX-Redirect`).
+pub fn go_to(ctx: &crate::render::Ctx, to: &str) -> Response {
+    if ctx.partial {
+        return ([("HX-Redirect", to.to_owned())], "").into_response();
+    }
+    Redirect::to(to).into_response()
+}
