@@ -850,3 +850,23 @@ async fn the_console_runs_as_msgpool_admin_and_the_inbox_as_msgpool_inbox() {
         .expect("with the token");
     assert_eq!(count, 0);
 }
+
+#[tokio::test]
+async fn the_inbox_token_is_an_hmac_sha256_of_the_recipient_key() {
+    use hmac::Mac as _;
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    // RFC 4231, test case 2
+    let vector: String = scalar(
+        &db.pool,
+        "SELECT encode(msgpool.hmac_sha256('Jefe'::bytea, 'what do ya want for nothing?'::bytea), 'hex')",
+    )
+    .await;
+    assert_eq!(vector, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    let secret: Vec<u8> = scalar(&db.pool, "SELECT secret FROM msgpool.inbox_secret").await;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).expect("key");
+    mac.update("zhang.san".as_bytes());
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let token: String = scalar(&db.pool, "SELECT msgpool.inbox_token('zhang.san')").await;
+    assert_eq!(token, expected);
+}

@@ -715,6 +715,26 @@ async fn missing_postgres_binaries_and_a_missing_schema_are_explained() {
     assert_eq!(json(&unmigrated, &["type", "list"]), serde_json::json!([]));
 }
 
+/// One HTTP/1.1 exchange over a plain socket: the head (lowercased names) and body.
+fn http(host: &str, method: &str, path: &str, cookie: Option<&str>, form: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut socket = std::net::TcpStream::connect(host).expect("connect to the console");
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    write!(
+        socket,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{cookie}\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    )
+    .expect("request");
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).expect("answer");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    format!("{}\n\n{body}", head.to_lowercase())
+}
+
 #[tokio::test]
 async fn the_main_job_runs_the_demo_on_the_embedded_default_and_stops_on_sigterm() {
     let home = tempfile::tempdir().expect("temp dir");
@@ -726,10 +746,33 @@ async fn the_main_job_runs_the_demo_on_the_embedded_default_and_stops_on_sigterm
             .env("MSGPOOL_LOG", "warn");
         cmd
     };
-    let worker = msgpool(&["worker", "--demo", "--poll-interval-ms", "100"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the worker");
+    let mut worker = msgpool(&[
+        "worker",
+        "--demo",
+        "--poll-interval-ms",
+        "100",
+        "--console-listen",
+        "127.0.0.1:0",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .expect("start the worker");
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let printed = printed.clone();
+        let stdout = worker.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut printed = printed.lock().expect("lock");
+                printed.push_str(&line);
+                printed.push('\n');
+            }
+        })
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let out = msgpool(&["inbox", "zhang.san", "--json"])
@@ -766,13 +809,52 @@ async fn the_main_job_runs_the_demo_on_the_embedded_default_and_stops_on_sigterm
         .count();
     assert_eq!(emails, 6, "3 messages to 2 people by email");
 
+    // the console shows the demo's data, and the printed inbox link opens zhang.san's inbox
+    let guide = printed.lock().expect("lock").clone();
+    let console = guide
+        .lines()
+        .find_map(|l| l.strip_prefix("console: "))
+        .expect("the console's address")
+        .trim()
+        .to_owned();
+    let token = std::fs::read_to_string(home.path().join("web.token")).expect("sign-in token");
+    assert!(guide.contains(token.trim()), "the sign-in token is printed");
+    let host = console.trim_start_matches("http://").to_owned();
+    let signed_in = http(
+        &host,
+        "POST",
+        "/signin",
+        None,
+        &format!("token={}", token.trim()),
+    );
+    let cookie = signed_in
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let types = http(&host, "GET", "/types", Some(&cookie), "");
+    assert!(
+        types.contains("server.down") && types.contains("order.dispatch_backlog"),
+        "{types}"
+    );
+    let inbox_path = guide
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("inbox:"))
+        .and_then(|l| l.trim().split_once(&console[..]))
+        .map(|(_, path)| path.to_owned())
+        .expect("the inbox link");
+    let inbox = http(&host, "GET", &inbox_path, None, "");
+    assert!(inbox.contains("data-unread=\"3\""), "{inbox}");
+
     Command::new("kill")
         .args(["-TERM", &worker.id().to_string()])
         .status()
         .expect("kill");
-    let out = worker.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(0), "SIGTERM stops it cleanly");
-    let guide = String::from_utf8_lossy(&out.stdout);
+    let status = worker.wait().expect("wait");
+    reader.join().expect("reader");
+    assert_eq!(status.code(), Some(0), "SIGTERM stops it cleanly");
+    let guide = printed.lock().expect("lock").clone();
     assert!(
         guide.contains("msgpool inbox zhang.san")
             && guide.contains("sms.jsonl")
@@ -2169,4 +2251,39 @@ async fn a_delivery_sent_again_after_a_worker_dies_mid_send_carries_the_same_ide
             "{path}: one identity on both sends: {keys:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn inbox_link_gives_the_signed_link_and_rotate_secret_revokes_it() {
+    let db = quick_start().await;
+    let link = ok(
+        &db,
+        &[
+            "inbox",
+            "link",
+            "zhang.san",
+            "--base-url",
+            "https://msg.example.com/",
+        ],
+    );
+    let token: String = sqlx::query_scalar("SELECT msgpool.inbox_token('zhang.san')")
+        .fetch_one(&db.pool)
+        .await
+        .expect("token");
+    assert_eq!(
+        link.trim(),
+        format!("https://msg.example.com/inbox/zhang.san?token={token}")
+    );
+    assert_eq!(token.len(), 64, "an HMAC-SHA256 in hex");
+    let err = fails(&db, &["inbox", "link", "zhang.sen"]);
+    assert!(err.contains("did you mean 'zhang.san'"), "{err}");
+    ok(&db, &["inbox", "rotate-secret"]);
+    let rotated = json(&db, &["inbox", "link", "zhang.san"]);
+    assert_ne!(
+        rotated["token"],
+        token.as_str(),
+        "a new secret, a new token"
+    );
+    // reading an inbox is unchanged
+    assert!(ok(&db, &["inbox", "zhang.san"]).contains("unread"));
 }

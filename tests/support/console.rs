@@ -1,4 +1,5 @@
 //! A console served in-process over a test database, and a signed-in HTTP client for it.
+#![allow(dead_code)] // each test binary uses its own part
 
 use msgpool::Database;
 use msgpool::domain::Role;
