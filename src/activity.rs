@@ -43,35 +43,54 @@ pub async fn messages(
     filter: &MessageFilter,
     limit: i64,
 ) -> Result<Vec<MessageSummary>> {
-    sqlx::query_as(
+    // Only the filters given, so that each combination plans on its own (a type's messages
+    // by `message_type_newest`, the rest newest first by the primary key).
+    let mut query = sqlx::QueryBuilder::new(
         "SELECT m.id, m.type_key, t.category, m.urgency::text AS urgency, m.state::text AS state,
                 m.source, m.dedup_key, m.duplicate_count, m.created_at, m.due_at
            FROM msgpool.message m JOIN msgpool.message_type t ON t.key = m.type_key
-          WHERE ($1::text IS NULL OR m.type_key = $1)
-            AND ($2::text IS NULL OR t.category = $2)
-            AND ($3::text IS NULL OR m.urgency = $3::text::msgpool.urgency)
-            AND ($4::text IS NULL OR m.state = $4::text::msgpool.message_state)
-            AND ($5::text IS NULL OR m.source = $5)
-            AND ($6::text IS NULL OR m.dedup_key = $6)
-            AND ($7::timestamptz IS NULL OR m.created_at >= $7)
-            AND ($8::timestamptz IS NULL OR m.created_at < $8)
-            AND ($9::bigint IS NULL OR m.id < $9)
-          ORDER BY m.id DESC
-          LIMIT $10",
-    )
-    .bind(filter.type_key.as_deref())
-    .bind(filter.category.as_deref())
-    .bind(filter.urgency.as_deref())
-    .bind(filter.state.as_deref())
-    .bind(filter.source.as_deref())
-    .bind(filter.dedup_key.as_deref())
-    .bind(filter.since)
-    .bind(filter.until)
-    .bind(filter.before)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-    .map_err(Error::from_database("listing messages"))
+          WHERE true",
+    );
+    let text_filters = [
+        ("m.type_key", &filter.type_key),
+        ("t.category", &filter.category),
+        ("m.source", &filter.source),
+        ("m.dedup_key", &filter.dedup_key),
+    ];
+    for (column, value) in text_filters {
+        if let Some(value) = value {
+            query
+                .push(format_args!(" AND {column} = "))
+                .push_bind(value.clone());
+        }
+    }
+    if let Some(urgency) = &filter.urgency {
+        query
+            .push(" AND m.urgency = ")
+            .push_bind(urgency.clone())
+            .push("::text::msgpool.urgency");
+    }
+    if let Some(state) = &filter.state {
+        query
+            .push(" AND m.state = ")
+            .push_bind(state.clone())
+            .push("::text::msgpool.message_state");
+    }
+    if let Some(since) = filter.since {
+        query.push(" AND m.created_at >= ").push_bind(since);
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND m.created_at < ").push_bind(until);
+    }
+    if let Some(before) = filter.before {
+        query.push(" AND m.id < ").push_bind(before);
+    }
+    query.push(" ORDER BY m.id DESC LIMIT ").push_bind(limit);
+    query
+        .build_query_as()
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_database("listing messages"))
 }
 
 /// One message with everything that happened to it.

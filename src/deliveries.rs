@@ -61,28 +61,38 @@ pub async fn list(pool: &Db, filter: &Filter, limit: i64) -> Result<Vec<Delivery
     if let Some(key) = &filter.recipient {
         Keyed::Recipient.require(pool, key.as_str()).await?;
     }
-    sqlx::query_as(concat!(
-        columns!(),
-        "WHERE ($1::text IS NULL OR d.state = $1::text::msgpool.delivery_state)
-            AND (NOT $6 OR (d.state = 'pending' AND d.deferred_by IS NOT NULL
-                            AND d.next_attempt_at > msgpool.clock()))
-            AND ($2::text IS NULL OR m.type_key = $2)
-            AND ($3::text IS NULL OR d.recipient_key = $3)
-            AND ($4::text IS NULL OR d.channel = $4::text::msgpool.channel)
-            AND ($7::bigint IS NULL OR d.id < $7)
-          ORDER BY d.id DESC
-          LIMIT $5"
-    ))
-    .bind(filter.state.map(DeliveryState::as_str))
-    .bind(filter.type_key.as_ref().map(TypeKey::as_str))
-    .bind(filter.recipient.as_ref().map(RecipientKey::as_str))
-    .bind(filter.channel.map(Channel::as_str))
-    .bind(limit)
-    .bind(filter.deferred)
-    .bind(filter.before)
-    .fetch_all(pool)
-    .await
-    .map_err(Error::from_database("listing deliveries"))
+    // Only the filters given, and the closed sets (state, channel) as literals: each
+    // combination is a statement of its own whose plan can use the partial indexes
+    // (`delivery_dead`, `delivery_due`), which a catch-all `$1 IS NULL OR ...` cannot.
+    let mut query = sqlx::QueryBuilder::new(concat!(columns!(), "WHERE true"));
+    if let Some(state) = filter.state {
+        query.push(format_args!(" AND d.state = '{}'", state.as_str()));
+    }
+    if filter.deferred {
+        query.push(
+            " AND d.state = 'pending' AND d.deferred_by IS NOT NULL AND d.next_attempt_at > msgpool.clock()",
+        );
+    }
+    if let Some(channel) = filter.channel {
+        query.push(format_args!(" AND d.channel = '{}'", channel.as_str()));
+    }
+    if let Some(key) = &filter.type_key {
+        query.push(" AND m.type_key = ").push_bind(key.as_str());
+    }
+    if let Some(key) = &filter.recipient {
+        query
+            .push(" AND d.recipient_key = ")
+            .push_bind(key.as_str());
+    }
+    if let Some(before) = filter.before {
+        query.push(" AND d.id < ").push_bind(before);
+    }
+    query.push(" ORDER BY d.id DESC LIMIT ").push_bind(limit);
+    query
+        .build_query_as()
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_database("listing deliveries"))
 }
 
 /// Every delivery of one message, by recipient and channel.

@@ -154,6 +154,12 @@ async fn a_back_office_user_sets_up_a_type_sends_a_test_reads_it_and_retries_a_d
     click(&browser, "#signin").await;
     wait_for(&browser, "h1", false, |h| h.contains("Message types")).await;
     screenshot(&browser, "types").await;
+    // the language switch, and back
+    click(&browser, "a.lang").await;
+    wait_for(&browser, "h1", false, |h| h.contains("消息设置")).await;
+    screenshot(&browser, "types_zh").await;
+    click(&browser, "a.lang").await;
+    wait_for(&browser, "h1", false, |h| h.contains("Message types")).await;
 
     // a type through the form, with a live preview
     click(&browser, "#new-type").await;

@@ -862,11 +862,109 @@ async fn the_inbox_token_is_an_hmac_sha256_of_the_recipient_key() {
         "SELECT encode(msgpool.hmac_sha256('Jefe'::bytea, 'what do ya want for nothing?'::bytea), 'hex')",
     )
     .await;
-    assert_eq!(vector, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert_eq!(
+        vector,
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
     let secret: Vec<u8> = scalar(&db.pool, "SELECT secret FROM msgpool.inbox_secret").await;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).expect("key");
     mac.update("zhang.san".as_bytes());
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let token: String = scalar(&db.pool, "SELECT msgpool.inbox_token('zhang.san')").await;
     assert_eq!(token, expected);
+}
+
+#[tokio::test]
+async fn limits_are_set_and_lifted_from_the_status_page() {
+    let db = TestDb::new().await;
+    let console = Console::signed_in(&db.url, false).await;
+    let set = console
+        .post(
+            "/limits/channel",
+            &[
+                ("action", "set"),
+                ("channel", "sms"),
+                ("per_recipient", "10"),
+                ("window", "1 hour"),
+                ("per_second", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER, "{}", set.body);
+    let row: (i32, String, i32) = sqlx::query_as(
+        "SELECT recipient_max, recipient_window::text, provider_per_second FROM msgpool.rate_limit WHERE channel = 'sms'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("limit");
+    assert_eq!(row, (10, "01:00:00".into(), 50));
+    let refused = console
+        .post(
+            "/limits/channel",
+            &[
+                ("action", "set"),
+                ("channel", "email"),
+                ("per_recipient", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("needs both a count and a window"),
+        "{}",
+        refused.body
+    );
+    let refused = console
+        .post(
+            "/limits/channel",
+            &[("action", "set"), ("channel", "email"), ("per_second", "0")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("at least 1"), "{}", refused.body);
+    let robot = console
+        .post(
+            "/limits/robot",
+            &[
+                ("action", "set"),
+                ("flavor", "slack"),
+                ("max_sends", "2"),
+                ("per", "1 second"),
+            ],
+        )
+        .await;
+    assert_eq!(robot.status, StatusCode::SEE_OTHER, "{}", robot.body);
+    let page = console.get("/status").await;
+    assert!(
+        page.body.contains("10 / 01:00:00") && page.body.contains("2 / 00:00:01"),
+        "{}",
+        page.body
+    );
+    console
+        .post(
+            "/limits/channel",
+            &[("action", "remove"), ("channel", "sms")],
+        )
+        .await;
+    console
+        .post(
+            "/limits/robot",
+            &[
+                ("action", "remove"),
+                ("flavor", "slack"),
+                ("per", "00:00:01"),
+            ],
+        )
+        .await;
+    let left: i64 = scalar(
+        &db.pool,
+        "SELECT (SELECT count(*) FROM msgpool.rate_limit) + (SELECT count(*) FROM msgpool.robot_limit WHERE flavor = 'slack')",
+    )
+    .await;
+    assert_eq!(left, 0);
 }

@@ -1062,6 +1062,7 @@ async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
             "--provider-latency-ms",
             "10",
         ])
+        .args(["--console-messages", "2000", "--console-samples", "3"])
         .env_remove("DATABASE_URL")
         .output()
         .expect("run the benchmark");
@@ -1108,6 +1109,11 @@ async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
         "providers_fixed_32",
         "providers_fixed_256_latency",
         "providers_adaptive",
+        "console_activity_list_p95",
+        "console_activity_filtered_p95",
+        "console_message_page_p95",
+        "console_deliveries_dead_email_p95",
+        "console_inbox_page_p95",
         "providers_adaptive_limit",
         "providers_adaptive_ratio",
     ] {

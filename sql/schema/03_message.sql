@@ -43,6 +43,10 @@ COMMENT ON TABLE msgpool.message IS
 -- much history the table holds.
 CREATE INDEX message_due ON msgpool.message (due_at, id) WHERE state = 'pending';
 
+-- A type's messages, newest first: the console's activity filtered by type, and the check
+-- that a type being removed has none.
+CREATE INDEX message_type_newest ON msgpool.message (type_key, id);
+
 -- The door's limits, in a row only administrators write: a setting a producer's session
 -- could change would let it lift them (a 30 MB payload) for itself.
 --   UPDATE msgpool.settings SET max_payload_bytes = 262144;

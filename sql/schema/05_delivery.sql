@@ -52,7 +52,7 @@ CREATE TABLE msgpool.delivery (
 -- Exactly the rows a deliverer claims per channel, and the leases that may have expired.
 CREATE INDEX delivery_due ON msgpool.delivery (channel, next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX delivery_lease ON msgpool.delivery (lease_deadline) WHERE state = 'sending';
-CREATE INDEX delivery_dead ON msgpool.delivery (channel) WHERE state = 'dead';
+CREATE INDEX delivery_dead ON msgpool.delivery (channel, id) WHERE state = 'dead';
 CREATE INDEX delivery_recipient ON msgpool.delivery (recipient_key);
 CREATE INDEX delivery_sent_at ON msgpool.delivery (sent_at) WHERE state = 'sent';
 

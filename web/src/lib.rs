@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use msgpool::Db;
 
 pub use auth::SESSION_COOKIE;
+pub use inbox::encode;
 
 /// What the console needs to run.
 pub struct Console {
@@ -104,6 +105,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/deliveries/retry", Access::Console),
     ("GET", "/status", Access::Console),
     ("GET", "/status/panel", Access::Console),
+    ("POST", "/limits/channel", Access::Console),
+    ("POST", "/limits/robot", Access::Console),
 ];
 
 /// The console's routes; every one outside `public` and `inbox` passes the sign-in check.
@@ -164,6 +167,8 @@ pub fn router(console: Console) -> Router {
         .route("/deliveries/retry", post(pages::activity::retry))
         .route("/status", get(pages::status::page))
         .route("/status/panel", get(pages::status::panel))
+        .route("/limits/channel", post(pages::limits::channel))
+        .route("/limits/robot", post(pages::limits::robot))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_session,

@@ -14,9 +14,11 @@
 //!   off: the trigger makes every message new (state, times), and history is old rows;
 //! - between rounds, TRUNCATE and VACUUM, to start each round from a known pool.
 
+mod console;
 mod endpoints;
 mod providers;
 
+pub use console::ConsolePlan;
 pub use providers::ProvidersPlan;
 
 use std::path::Path;
@@ -41,6 +43,8 @@ pub struct Plan {
     pub pool: bool,
     /// The providers scenario; `None`: skipped.
     pub providers: Option<ProvidersPlan>,
+    /// The console scenario; `None`: skipped.
+    pub console: Option<ConsolePlan>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -111,6 +115,9 @@ async fn measure(plan: &Plan, url: &str, home: &Path) -> anyhow::Result<Figures>
     }
     if let Some(providers) = &plan.providers {
         providers::run(&pool, url, home, providers, &mut figures).await?;
+    }
+    if let Some(console) = &plan.console {
+        console::run(&pool, url, console, &mut figures).await?;
     }
     pool.close().await;
     Ok(figures)

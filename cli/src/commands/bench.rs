@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::bench::{self, Plan, ProvidersPlan};
+use crate::bench::{self, ConsolePlan, Plan, ProvidersPlan};
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
@@ -28,8 +28,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1_000_000)]
     history: i64,
     /// Which scenarios to run: the pool's own (ingest, burn-down, fan-out, latency, history),
-    /// the providers', or both
-    #[arg(long, value_delimiter = ',', default_value = "pool,providers")]
+    /// the providers', the console's
+    #[arg(long, value_delimiter = ',', default_value = "pool,providers,console")]
     scenarios: Vec<Scenario>,
     /// Deliveries per round of the providers scenario
     #[arg(long, default_value_t = 5_000)]
@@ -37,12 +37,19 @@ pub struct BenchArgs {
     /// Milliseconds the providers scenario's endpoints take to answer
     #[arg(long, default_value_t = 100)]
     provider_latency_ms: u64,
+    /// Messages of history under the console scenario (each with 3 deliveries)
+    #[arg(long, default_value_t = 1_000_000)]
+    console_messages: i64,
+    /// Requests per page in the console scenario
+    #[arg(long, default_value_t = 100)]
+    console_samples: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Scenario {
     Pool,
     Providers,
+    Console,
 }
 
 pub async fn run(_ctx: &Context, args: BenchArgs) -> anyhow::Result<()> {
@@ -60,6 +67,13 @@ pub async fn run(_ctx: &Context, args: BenchArgs) -> anyhow::Result<()> {
             .then(|| ProvidersPlan {
                 deliveries: args.provider_deliveries,
                 latency: std::time::Duration::from_millis(args.provider_latency_ms),
+            }),
+        console: args
+            .scenarios
+            .contains(&Scenario::Console)
+            .then_some(ConsolePlan {
+                messages: args.console_messages,
+                samples: args.console_samples.max(1),
             }),
     };
     let figures = bench::run(&plan).await?;

@@ -91,6 +91,7 @@ pub async fn show(
     page(&state, &ctx, &key, None).await
 }
 
+/// After a change: `to`, or the group's page with the refusal.
 async fn after(
     state: &crate::State,
     ctx: &Ctx,
@@ -98,13 +99,10 @@ async fn after(
     result: msgpool::Result<()>,
     to: &str,
 ) -> Response {
-    match result {
-        Ok(()) => super::go_to(ctx, to),
-        Err(e @ (msgpool::Error::Refused { .. } | msgpool::Error::NotFound { .. })) => {
-            page(state, ctx, key, Some(e)).await
-        }
-        Err(e) => state.pages.problem(ctx, &e),
-    }
+    super::after_change(state, ctx, result, to, async |e| {
+        page(state, ctx, key, Some(e)).await
+    })
+    .await
 }
 
 /// `action=add` with `member`, or `action=remove` with `member`.

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod groups;
+pub mod limits;
 pub mod recipients;
 pub mod status;
 mod subscribing;
@@ -20,4 +21,22 @@ pub fn go_to(ctx: &crate::render::Ctx, to: &str) -> Response {
         return ([("HX-Redirect", to.to_owned())], "").into_response();
     }
     Redirect::to(to).into_response()
+}
+
+/// After a change: on to `to`; a refusal goes back to the page, shown beside what was
+/// refused (`reshow`); any other failure gets the problem page.
+pub async fn after_change(
+    state: &crate::State,
+    ctx: &crate::render::Ctx,
+    result: msgpool::Result<()>,
+    to: &str,
+    reshow: impl AsyncFnOnce(msgpool::Error) -> Response,
+) -> Response {
+    match result {
+        Ok(()) => go_to(ctx, to),
+        Err(e @ (msgpool::Error::Refused { .. } | msgpool::Error::NotFound { .. })) => {
+            reshow(e).await
+        }
+        Err(e) => state.pages.problem(ctx, &e),
+    }
 }

@@ -174,7 +174,7 @@ pub async fn show(
     page(&state, &ctx, &key, None).await
 }
 
-/// After a change: back to the page, or the page with the refusal.
+/// After a change: `to`, or the recipient's page with the refusal.
 async fn after(
     state: &crate::State,
     ctx: &Ctx,
@@ -182,13 +182,10 @@ async fn after(
     result: msgpool::Result<()>,
     to: String,
 ) -> Response {
-    match result {
-        Ok(()) => super::go_to(ctx, &to),
-        Err(e @ (msgpool::Error::Refused { .. } | msgpool::Error::NotFound { .. })) => {
-            page(state, ctx, key, Some(e)).await
-        }
-        Err(e) => state.pages.problem(ctx, &e),
-    }
+    super::after_change(state, ctx, result, &to, async |e| {
+        page(state, ctx, key, Some(e)).await
+    })
+    .await
 }
 
 pub async fn update(

@@ -34,9 +34,10 @@ async fn panel_or_page(state: &crate::State, ctx: &Ctx, template: &str, paused: 
     let loaded = async {
         let status = msgpool::status::read(db).await?;
         let sent = msgpool::status::sent_per_minute(db).await?;
-        Ok::<_, msgpool::Error>((status, sent))
+        let limits = msgpool::admin::rate_limits::list(db).await?;
+        Ok::<_, msgpool::Error>((status, sent, limits))
     };
-    let (status, sent) = match loaded.await {
+    let (status, sent, limits) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return state.pages.problem(ctx, &e),
     };
@@ -69,6 +70,10 @@ async fn panel_or_page(state: &crate::State, ctx: &Ctx, template: &str, paused: 
     state.pages.render(
         ctx,
         template,
-        context! { status, lines, peak, paused, width => WIDTH, height => HEIGHT },
+        context! {
+            status, lines, peak, paused, limits, width => WIDTH, height => HEIGHT,
+            channels => msgpool::domain::Channel::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            flavors => msgpool::domain::WebhookFlavor::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        },
     )
 }

@@ -360,13 +360,15 @@ async fn save(state: &crate::State, ctx: &Ctx, key: &str, new: bool, form: FormD
         Ok(parsed) => parsed,
         Err(errors) => return show(state, ctx, shown_key, form.values(), errors, false).await,
     };
-    match message_types::save(&state.console.admin_db, &type_key, new, &parsed).await {
-        Ok(saved) => super::go_to(ctx, &format!("/types/{}?saved=1", saved.key)),
-        Err(e @ (msgpool::Error::Refused { .. } | msgpool::Error::NotFound { .. })) => {
-            show(state, ctx, shown_key, form.values(), refusal(&e), false).await
-        }
-        Err(e) => state.pages.problem(ctx, &e),
-    }
+    let saved = message_types::save(&state.console.admin_db, &type_key, new, &parsed).await;
+    super::after_change(
+        state,
+        ctx,
+        saved.map(drop),
+        &format!("/types/{type_key}?saved=1"),
+        async |e| show(state, ctx, shown_key, form.values(), refusal(&e), false).await,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
