@@ -21,8 +21,11 @@ struct Driver {
 }
 
 impl Drop for Driver {
+    /// chromedriver and the chromium it started (its own process group), also when a test
+    /// failed before closing the browser.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         let _ = self.child.wait();
     }
 }
@@ -36,8 +39,10 @@ fn chromedriver() -> Driver {
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect("chromedriver is not installed: apt-get install chromium chromium-driver");
+    use std::os::unix::process::CommandExt as _;
     let child = std::process::Command::new(binary)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -51,7 +56,7 @@ async fn browser(driver: &Driver) -> Client {
         "goog:chromeOptions".into(),
         serde_json::json!({
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,800", "--lang=en-US"]
+                     "--disable-crash-reporter", "--disable-breakpad", "--window-size=1280,800", "--lang=en-US"]
         }),
     );
     let url = format!("http://127.0.0.1:{}", driver.port);

@@ -968,3 +968,85 @@ async fn limits_are_set_and_lifted_from_the_status_page() {
     .await;
     assert_eq!(left, 0);
 }
+
+#[tokio::test]
+async fn send_a_test_puts_one_message_to_the_chosen_recipient_and_refuses_a_bad_sample() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let console = Console::signed_in(&db.url, false).await;
+    let sent = console
+        .post(
+            "/types/server.down/test",
+            &[("recipient", "li.si"), ("sample", "{\"host\": \"db9\"}")],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    let (id, recipients, source, host): (i64, Vec<String>, String, String) = sqlx::query_as(
+        "SELECT id, recipients, source, payload->>'host' FROM msgpool.message ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("the test message");
+    assert_eq!(
+        (recipients, source.as_str(), host.as_str()),
+        (vec!["li.si".to_owned()], "console test", "db9")
+    );
+    assert!(
+        sent.body.contains(&format!("/messages/{id}")),
+        "{}",
+        sent.body
+    );
+    let refused = console
+        .post(
+            "/types/server.down/test",
+            &[("recipient", "li.si"), ("sample", "{oops")],
+        )
+        .await;
+    assert!(
+        refused.body.contains("field-error") && refused.body.contains("not JSON"),
+        "{}",
+        refused.body
+    );
+    let unknown = console
+        .post(
+            "/types/server.down/test",
+            &[("recipient", "li.sii"), ("sample", "{}")],
+        )
+        .await;
+    assert!(unknown.body.contains("did you mean"), "{}", unknown.body);
+    let messages: i64 = scalar(&db.pool, "SELECT count(*) FROM msgpool.message").await;
+    assert_eq!(messages, 1, "a refused test sends nothing");
+}
+
+#[tokio::test]
+async fn mark_all_read_from_the_inbox_page_and_a_group_removed_from_its_page() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    sqlx::raw_sql(
+        "INSERT INTO msgpool.inbox (recipient_key, type_key, urgency, subject, body) VALUES
+           ('li.si', 'server.down', 'urgent', 'a', 'a'), ('li.si', 'server.down', 'urgent', 'b', 'b')",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("inbox rows");
+    let token: String = scalar(&db.pool, "SELECT msgpool.inbox_token('li.si')").await;
+    let console = Console::signed_in(&db.url, false).await;
+    let marked = console
+        .post(&format!("/inbox/li.si/read?token={token}"), &[])
+        .await;
+    assert_eq!(marked.status, StatusCode::SEE_OTHER);
+    let unread: i64 = scalar(&db.pool, "SELECT msgpool.inbox_unread_count('li.si')").await;
+    assert_eq!(unread, 0);
+    let added = console
+        .post("/groups/new", &[("key", "night"), ("name", "Night shift")])
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER);
+    let removed = console.post("/groups/night/remove", &[]).await;
+    assert_eq!(removed.location.as_deref(), Some("/groups"));
+    let groups: i64 = scalar(
+        &db.pool,
+        "SELECT count(*) FROM msgpool.recipient_group WHERE key = 'night'",
+    )
+    .await;
+    assert_eq!(groups, 0);
+}

@@ -6,6 +6,7 @@ mod commands;
 mod config_file;
 mod context;
 mod output;
+mod stop;
 
 use std::process::ExitCode;
 

@@ -10,6 +10,7 @@ pub mod recipients;
 pub mod robot_limits;
 pub mod subscriptions;
 pub mod templates;
+pub mod type_form;
 
 use sqlx::{PgConnection, PgExecutor};
 

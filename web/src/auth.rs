@@ -1,9 +1,7 @@
-//! Signing in to the console, sessions, and the CSRF and read-only checks every console
-//! request passes.
+//! Signing in to the console, and the CSRF and read-only checks every console request
+//! passes.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -12,63 +10,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::form::FormData;
 use crate::render::Ctx;
+use crate::session::{SESSION_COOKIE, cookie};
 
-pub const SESSION_COOKIE: &str = "msgpool_session";
 const CSRF_HEADER: &str = "x-csrf-token";
 const CSRF_FIELD: &str = "csrf";
-/// A session ends this long after signing in.
-const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// A wrong sign-in token costs this long, so guessing is slow.
 const WRONG_TOKEN_DELAY: Duration = Duration::from_millis(300);
-
-/// What a signed-in request carries: the CSRF token its forms must send back.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub csrf: String,
-}
-
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, (Session, Instant)>>);
-
-impl Sessions {
-    fn start(&self) -> String {
-        let id = format!("{}{}", new_secret(), new_secret());
-        let session = Session { csrf: new_secret() };
-        let mut sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        sessions.retain(|_, (_, started)| now.duration_since(*started) < SESSION_LIFETIME);
-        sessions.insert(id.clone(), (session, now));
-        id
-    }
-
-    fn find(&self, id: &str) -> Option<Session> {
-        let sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        sessions
-            .get(id)
-            .filter(|(_, started)| started.elapsed() < SESSION_LIFETIME)
-            .map(|(session, _)| session.clone())
-    }
-
-    fn end(&self, id: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
-    }
-}
-
-fn new_secret() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// The value of cookie `name`, if the request sent it.
-pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
 
 /// Compares without stopping at the first difference, so timing says nothing of the token.
 fn same(a: &str, b: &str) -> bool {

@@ -20,7 +20,7 @@ impl Lang {
     }
 
     pub fn of(headers: &HeaderMap) -> Lang {
-        if let Some(chosen) = crate::auth::cookie(headers, "lang") {
+        if let Some(chosen) = crate::session::cookie(headers, "lang") {
             return if chosen == "zh" { Lang::Zh } else { Lang::En };
         }
         let accepted = headers

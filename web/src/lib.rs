@@ -12,6 +12,7 @@ mod i18n;
 mod inbox;
 mod pages;
 mod render;
+mod session;
 mod statics;
 
 use std::sync::Arc;
@@ -20,8 +21,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use msgpool::Db;
 
-pub use auth::SESSION_COOKIE;
 pub use inbox::encode;
+pub use session::SESSION_COOKIE;
 
 /// What the console needs to run.
 pub struct Console {
@@ -39,7 +40,7 @@ pub(crate) type State = Arc<Shared>;
 
 pub(crate) struct Shared {
     pub console: Console,
-    pub sessions: auth::Sessions,
+    pub sessions: session::Sessions,
     pub pages: render::Pages,
 }
 
@@ -113,7 +114,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
 pub fn router(console: Console) -> Router {
     let state: State = Arc::new(Shared {
         console,
-        sessions: auth::Sessions::default(),
+        sessions: session::Sessions::default(),
         pages: render::Pages::new(),
     });
     let console_routes = Router::new()
@@ -193,8 +194,28 @@ pub fn router(console: Console) -> Router {
         .merge(inbox_routes)
         .merge(public_routes)
         .layer(axum::middleware::from_fn(render::security_headers))
+        .layer(axum::middleware::from_fn(time_limit))
         .layer(axum::extract::DefaultBodyLimit::max(form::MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// How long a request may take before it is answered 503: a stuck query holds no
+/// connection of the browser's (or of the pool's, once dropped) for longer.
+const REQUEST_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn time_limit(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match tokio::time::timeout(REQUEST_TIME_LIMIT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the database did not answer in time; try again",
+        )
+            .into_response(),
+    }
 }
 
 /// Serves the console on `listener` until `stop` resolves.

@@ -8,8 +8,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, Value, context};
 
-use crate::auth::Session;
 use crate::i18n::Lang;
+use crate::session::Session;
 
 /// The templates, embedded at build time.
 const TEMPLATES: &[(&str, &str)] = &[

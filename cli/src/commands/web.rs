@@ -22,11 +22,17 @@ pub struct WebArgs {
 }
 
 pub async fn run(ctx: &Context, args: WebArgs) -> anyhow::Result<()> {
+    if !args.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %args.listen,
+            "the console is reachable from other machines: serve it behind TLS (a reverse proxy)"
+        );
+    }
     let stop = CancellationToken::new();
     let console = start(ctx, args.listen, args.read_only, stop.clone()).await?;
     console.print();
     outln!("Stop with Ctrl-C.");
-    super::worker::stop_on_signal(stop).await;
+    crate::stop::on_signal(stop).await;
     console.finished().await
 }
 

@@ -191,29 +191,12 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         }
         false => None,
     };
-    tokio::spawn(stop_on_signal(stop.clone()));
+    tokio::spawn(crate::stop::on_signal(stop.clone()));
     msgpool_workers::run(pool, config, stop).await?;
     if let Some(console) = console {
         console.finished().await?;
     }
     Ok(())
-}
-
-pub async fn stop_on_signal(stop: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; stop with Ctrl-C");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    stop.cancel();
 }
 
 /// Where a new user sees the demo's messages arrive, and how to send their own.

@@ -8,8 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
-use msgpool::admin::message_types::{self, MessageTypeSpec, QuietWindow, TypeForm};
+use msgpool::admin::message_types::{self, MessageTypeSpec};
 use msgpool::admin::templates::{self, TemplateSpec};
+use msgpool::admin::type_form::{self, QuietWindow, TypeForm};
 use msgpool::admin::{quiet_hours, recipients};
 use msgpool::domain::{Channel, Channels, QuietAction, RecipientKey, SendPolicy, TypeKey, Urgency};
 use msgpool::send::NewMessage;
@@ -360,7 +361,7 @@ async fn save(state: &crate::State, ctx: &Ctx, key: &str, new: bool, form: FormD
         Ok(parsed) => parsed,
         Err(errors) => return show(state, ctx, shown_key, form.values(), errors, false).await,
     };
-    let saved = message_types::save(&state.console.admin_db, &type_key, new, &parsed).await;
+    let saved = type_form::save(&state.console.admin_db, &type_key, new, &parsed).await;
     super::after_change(
         state,
         ctx,
