@@ -47,6 +47,10 @@ CREATE INDEX message_due ON msgpool.message (due_at, id) WHERE state = 'pending'
 -- that a type being removed has none.
 CREATE INDEX message_type_newest ON msgpool.message (type_key, id);
 
+-- Messages by when they came, for counts over a recent span (the console's "last 24 h"):
+-- rows arrive in time order, so a block range index is enough, and costs the door nothing.
+CREATE INDEX message_created ON msgpool.message USING brin (created_at);
+
 -- The door's limits, in a row only administrators write: a setting a producer's session
 -- could change would let it lift them (a 30 MB payload) for itself.
 --   UPDATE msgpool.settings SET max_payload_bytes = 262144;

@@ -74,7 +74,11 @@ pub async fn run(
     // each page, and what it must show: a page that answers without its rows measures nothing
     type Path = Box<dyn Fn(usize) -> String>;
     let pages: [(&str, Path, &str); 8] = [
-        ("console_types_list", Box::new(|_| "/types".to_owned()), "bench.console"),
+        (
+            "console_types_list",
+            Box::new(|_| "/types".to_owned()),
+            "bench.console",
+        ),
         (
             "console_activity_list",
             Box::new(|_| "/messages".to_owned()),
