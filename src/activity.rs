@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::deliveries::Delivery;
+use crate::domain::{MessageState, TypeKey, Urgency};
 use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -13,8 +14,10 @@ pub struct MessageSummary {
     pub id: i64,
     pub type_key: String,
     pub category: String,
-    pub urgency: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub urgency: Urgency,
+    #[sqlx(try_from = "String")]
+    pub state: MessageState,
     pub source: Option<String>,
     pub dedup_key: Option<String>,
     pub duplicate_count: i32,
@@ -22,13 +25,27 @@ pub struct MessageSummary {
     pub due_at: DateTime<Utc>,
 }
 
+/// `SELECT <a message's columns as MessageSummary reads them> <more> FROM message m JOIN
+/// message_type t <rest>`
+macro_rules! select {
+    ($more:literal, $rest:literal) => {
+        concat!(
+            "SELECT m.id, m.type_key, t.category, m.urgency::text AS urgency, m.state::text AS state,
+                    m.source, m.dedup_key, m.duplicate_count, m.created_at, m.due_at ",
+            $more,
+            " FROM msgpool.message m JOIN msgpool.message_type t ON t.key = m.type_key ",
+            $rest
+        )
+    };
+}
+
 /// Which messages: every field given narrows the set.
 #[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
     pub type_key: Option<String>,
     pub category: Option<String>,
-    pub urgency: Option<String>,
-    pub state: Option<String>,
+    pub urgency: Option<Urgency>,
+    pub state: Option<MessageState>,
     pub source: Option<String>,
     pub dedup_key: Option<String>,
     pub since: Option<DateTime<Utc>>,
@@ -45,12 +62,7 @@ pub async fn messages(
 ) -> Result<Vec<MessageSummary>> {
     // Only the filters given, so that each combination plans on its own (a type's messages
     // by `message_type_newest`, the rest newest first by the primary key).
-    let mut query = sqlx::QueryBuilder::new(
-        "SELECT m.id, m.type_key, t.category, m.urgency::text AS urgency, m.state::text AS state,
-                m.source, m.dedup_key, m.duplicate_count, m.created_at, m.due_at
-           FROM msgpool.message m JOIN msgpool.message_type t ON t.key = m.type_key
-          WHERE true",
-    );
+    let mut query = sqlx::QueryBuilder::new(select!("", "WHERE true"));
     let text_filters = [
         ("m.type_key", &filter.type_key),
         ("t.category", &filter.category),
@@ -64,17 +76,12 @@ pub async fn messages(
                 .push_bind(value.clone());
         }
     }
-    if let Some(urgency) = &filter.urgency {
-        query
-            .push(" AND m.urgency = ")
-            .push_bind(urgency.clone())
-            .push("::text::msgpool.urgency");
+    // closed sets, as literals (see deliveries::list)
+    if let Some(urgency) = filter.urgency {
+        query.push(format_args!(" AND m.urgency = '{}'", urgency.as_str()));
     }
-    if let Some(state) = &filter.state {
-        query
-            .push(" AND m.state = ")
-            .push_bind(state.clone())
-            .push("::text::msgpool.message_state");
+    if let Some(state) = filter.state {
+        query.push(format_args!(" AND m.state = '{}'", state.as_str()));
     }
     if let Some(since) = filter.since {
         query.push(" AND m.created_at >= ").push_bind(since);
@@ -122,39 +129,31 @@ pub struct Attempt {
     pub worker: Option<String>,
 }
 
-/// A message's own columns: payload, explicit recipients, error.
-type MessageRow = (
-    sqlx::types::Json<serde_json::Value>,
-    Option<Vec<String>>,
-    Option<String>,
-);
+/// A message as its page reads it: the summary, and what only the page shows.
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    #[sqlx(flatten)]
+    summary: MessageSummary,
+    payload: sqlx::types::Json<serde_json::Value>,
+    recipients: Option<Vec<String>>,
+    error: Option<String>,
+}
 
 pub async fn message(pool: &Db, id: i64) -> Result<MessageDetail> {
-    let found: Option<MessageRow> =
-        sqlx::query_as("SELECT payload, recipients, error FROM msgpool.message WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await
-            .map_err(Error::from_database(format!("reading message {id}")))?;
-    let Some((payload, recipients, error)) = found else {
+    let found: Option<MessageRow> = sqlx::query_as(select!(
+        ", m.payload, m.recipients, m.error",
+        "WHERE m.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+    .map_err(Error::from_database(format!("reading message {id}")))?;
+    let Some(row) = found else {
         return Err(Error::not_found(
             format!("no message {id}"),
             Some("it may have been pruned; see the newest in the activity list".to_owned()),
         ));
     };
-    let summary = messages(
-        pool,
-        &MessageFilter {
-            before: Some(id + 1),
-            ..MessageFilter::default()
-        },
-        1,
-    )
-    .await?
-    .into_iter()
-    .next()
-    .filter(|m| m.id == id)
-    .ok_or_else(|| Error::not_found(format!("no message {id}"), None))?;
     let deliveries = crate::deliveries::of_message(pool, id).await?;
     let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
     let attempts: Vec<Attempt> = sqlx::query_as(
@@ -177,20 +176,25 @@ pub async fn message(pool: &Db, id: i64) -> Result<MessageDetail> {
         })
         .collect();
     Ok(MessageDetail {
-        message: summary,
-        payload: payload.0,
-        recipients,
-        error,
+        message: row.summary,
+        payload: row.payload.0,
+        recipients: row.recipients,
+        error: row.error,
         deliveries,
     })
 }
 
-/// Messages per type over the last 24 hours.
-pub async fn messages_last_day(pool: &Db) -> Result<std::collections::HashMap<String, i64>> {
+/// Messages per type over the last 24 hours (of one type, given `only`).
+pub async fn messages_last_day(
+    pool: &Db,
+    only: Option<&TypeKey>,
+) -> Result<std::collections::HashMap<String, i64>> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT type_key, count(*) FROM msgpool.message
-          WHERE created_at > now() - interval '24 hours' GROUP BY type_key",
+          WHERE created_at > now() - interval '24 hours' AND ($1::text IS NULL OR type_key = $1)
+          GROUP BY type_key",
     )
+    .bind(only.map(TypeKey::as_str))
     .fetch_all(pool)
     .await
     .map_err(Error::from_database("counting the last day's messages"))?;

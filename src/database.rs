@@ -130,9 +130,7 @@ impl Database {
         self.migrate_if_embedded().await?;
         let options = connect_options(&self.url().await?, false)?;
         let set_role = format!("SET ROLE {}", role.group());
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .test_before_acquire(false)
+        let pool = pool_options(max_connections)
             .after_connect(move |conn, _| {
                 let set_role = set_role.clone();
                 Box::pin(async move {
@@ -164,12 +162,7 @@ impl Database {
                 .await
                 .map_err(Error::from_database("closing the first connection"))?;
         }
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            // No ping before each use: a round trip on every query, and a broken connection
-            // shows up as an error that callers already retry.
-            .test_before_acquire(false)
-            .connect_lazy_with(options);
+        let pool = pool_options(max_connections).connect_lazy_with(options);
         Ok(match self {
             Database::Pooled(_) => Db::pooled(pool),
             _ => Db::direct(pool),
@@ -177,24 +170,40 @@ impl Database {
     }
 }
 
+/// msgpool's pools: no ping before each use (a round trip on every query), since a broken
+/// connection shows up as an error that callers already retry.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+}
+
 /// The password of `role`'s login role, made the first time and kept in `MSGPOOL_HOME`.
 fn role_password(role: Role) -> Result<String> {
+    home_secret(&format!("{}.password", role.login()))
+}
+
+/// The secret kept in `MSGPOOL_HOME/{file}` (mode 0600), made the first time it is asked for:
+/// a role's password, the console's sign-in token.
+pub fn home_secret(file: &str) -> Result<String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let file = home().join(format!("{}.password", role.login()));
-    if let Ok(password) = std::fs::read_to_string(&file) {
-        return Ok(password.trim().to_owned());
+    let file = home().join(file);
+    if let Ok(secret) = std::fs::read_to_string(&file)
+        && !secret.trim().is_empty()
+    {
+        return Ok(secret.trim().to_owned());
     }
-    let password = uuid::Uuid::new_v4().simple().to_string();
+    let secret = uuid::Uuid::new_v4().simple().to_string();
     std::fs::create_dir_all(home()).map_err(Error::io(format!("creating {}", home().display())))?;
     std::fs::OpenOptions::new()
         .create_new(true)
         .write(true)
         .mode(0o600)
         .open(&file)
-        .and_then(|mut f| f.write_all(password.as_bytes()))
+        .and_then(|mut f| f.write_all(secret.as_bytes()))
         .map_err(Error::io(format!("writing {}", file.display())))?;
-    Ok(password)
+    Ok(secret)
 }
 
 /// One connection, or why there is none (refused, unknown host, no answer) naming the server.

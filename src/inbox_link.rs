@@ -4,6 +4,7 @@
 
 use crate::domain::RecipientKey;
 use crate::inbox::InboxItem;
+use crate::url::percent_encode;
 use crate::{Db, Error, Result};
 
 /// The token of `recipient`'s inbox link (an HMAC of the key with the database's secret).
@@ -15,6 +16,16 @@ pub async fn token(pool: &Db, recipient: &RecipientKey) -> Result<String> {
         .map_err(Error::from_database(format!(
             "making the inbox link of {recipient}"
         )))
+}
+
+/// The path of `recipient`'s inbox page with its token, as the console serves it
+/// (`/inbox/{recipient}?token=…`); prefix it with where the console is reached.
+pub fn path(recipient: &str, token: &str) -> String {
+    format!(
+        "/inbox/{}?token={}",
+        percent_encode(recipient),
+        percent_encode(token)
+    )
 }
 
 /// A new secret: every link given out so far stops working.

@@ -24,6 +24,7 @@ pub mod retention;
 pub mod send;
 pub mod status;
 pub mod template;
+pub mod url;
 
 pub use database::Database;
 pub use db::Db;

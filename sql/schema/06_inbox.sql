@@ -202,14 +202,22 @@ AS $$
   SELECT count(*)::integer FROM gone;
 $$;
 
+-- 32 bytes from the server's strong random source (gen_random_uuid() draws on it; random()
+-- would be guessable).
+CREATE FUNCTION msgpool.new_inbox_secret()
+RETURNS bytea
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()));
+$$;
+
 -- Signed links to one recipient's inbox. A back-office application gives its signed-in user
 -- `/inbox/{recipient}?token=...` with the token from inbox_token(); the token is an HMAC of
 -- the recipient key with this secret, so rotating it (inbox_rotate_secret()) revokes every
 -- link at once.
 CREATE TABLE msgpool.inbox_secret (
   only_row   boolean PRIMARY KEY DEFAULT true CONSTRAINT inbox_secret_one_row CHECK (only_row),
-  secret     bytea NOT NULL DEFAULT decode(md5(random()::text || clock_timestamp()::text), 'hex')
-                                 || decode(md5(random()::text || clock_timestamp()::text), 'hex'),
+  secret     bytea NOT NULL DEFAULT msgpool.new_inbox_secret(),
   rotated_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO msgpool.inbox_secret DEFAULT VALUES;
@@ -252,9 +260,7 @@ RETURNS void
 LANGUAGE sql
 AS $$
   UPDATE msgpool.inbox_secret
-     SET secret = decode(md5(random()::text || clock_timestamp()::text), 'hex')
-                  || decode(md5(random()::text || clock_timestamp()::text), 'hex'),
-         rotated_at = now();
+     SET secret = msgpool.new_inbox_secret(), rotated_at = now();
 $$;
 
 -- Refuses a token that is not `recipient`'s (MP017), comparing the whole token.

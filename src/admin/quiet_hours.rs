@@ -2,7 +2,7 @@
 //! times (in the type's time zone); inside, a delivery is deferred to the end or dropped.
 
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor};
 
 use super::message_types;
 use crate::domain::{Channel, QuietAction, TypeKey, Urgency};
@@ -115,17 +115,7 @@ pub async fn list(pool: &Db, type_key: Option<&TypeKey>) -> Result<Vec<QuietHour
 }
 
 pub async fn remove(pool: &Db, type_key: &TypeKey, channel: Channel) -> Result<()> {
-    let removed = sqlx::query(
-        "DELETE FROM msgpool.quiet_hours WHERE type_key = $1 AND channel = $2::text::msgpool.channel",
-    )
-    .bind(type_key.as_str())
-    .bind(channel.as_str())
-    .execute(pool)
-    .await
-    .map_err(Error::from_database(format!(
-        "removing quiet hours for {channel} of {type_key}"
-    )))?;
-    if removed.rows_affected() == 0 {
+    if !clear(pool, type_key, channel).await? {
         return Err(Error::not_found(
             format!("{type_key} has no quiet hours for {channel}"),
             Some(format!(
@@ -134,4 +124,23 @@ pub async fn remove(pool: &Db, type_key: &TypeKey, channel: Channel) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// Removes the window of one channel if it has one; whether there was one.
+pub(crate) async fn clear<'e>(
+    db: impl PgExecutor<'e>,
+    type_key: &TypeKey,
+    channel: Channel,
+) -> Result<bool> {
+    let removed = sqlx::query(
+        "DELETE FROM msgpool.quiet_hours WHERE type_key = $1 AND channel = $2::text::msgpool.channel",
+    )
+    .bind(type_key.as_str())
+    .bind(channel.as_str())
+    .execute(db)
+    .await
+    .map_err(Error::from_database(format!(
+        "removing quiet hours for {channel} of {type_key}"
+    )))?;
+    Ok(removed.rows_affected() > 0)
 }

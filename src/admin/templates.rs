@@ -203,35 +203,80 @@ pub async fn preview(
 ) -> Result<Vec<(Channel, std::result::Result<Rendered, String>)>> {
     let message_type = message_types::get(pool, type_key).await?;
     let templates = list(pool, Some(type_key)).await?;
-    let renderer = Renderer::default();
+    let draft = Draft {
+        type_key: message_type.key.as_str(),
+        type_name: &message_type.name,
+        category: &message_type.category,
+        urgency: message_type.urgency.as_str(),
+        time_zone: &message_type.time_zone,
+        channels: message_type
+            .channels
+            .iter()
+            .map(|channel| {
+                let template = templates.iter().find(|t| t.channel == channel);
+                let parts = Parts {
+                    subject: template.map(|t| t.subject.as_str()),
+                    body: template.map(|t| t.body.as_str()),
+                    html: template.and_then(|t| t.html_body.as_deref()),
+                };
+                (channel, parts)
+            })
+            .collect(),
+    };
+    preview_draft(pool, &draft, payload, recipient_name).await
+}
+
+/// A type and its templates as they stand in a form, saved or not.
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    pub type_key: &'a str,
+    pub type_name: &'a str,
+    pub category: &'a str,
+    pub urgency: &'a str,
+    pub time_zone: &'a str,
+    pub channels: Vec<(Channel, Parts<'a>)>,
+}
+
+/// One channel's template: without a body, the built-in one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Parts<'a> {
+    pub subject: Option<&'a str>,
+    pub body: Option<&'a str>,
+    /// An email's HTML part.
+    pub html: Option<&'a str>,
+}
+
+/// What each channel of `draft` would send for `payload`, as [`preview`] says it for a saved
+/// type: "now" in the draft's time zone, as the worker would write it.
+pub async fn preview_draft(
+    pool: &Db,
+    draft: &Draft<'_>,
+    payload: &serde_json::Value,
+    recipient_name: &str,
+) -> Result<Vec<(Channel, std::result::Result<Rendered, String>)>> {
     let created_at: String = sqlx::query_scalar("SELECT msgpool.local_time(msgpool.clock(), $1)")
-        .bind(&message_type.time_zone)
+        .bind(draft.time_zone)
         .fetch_one(pool)
         .await
         .map_err(Error::from_database("reading the clock"))?;
     let vars = Variables {
         payload,
-        type_key: message_type.key.as_str(),
-        type_name: &message_type.name,
-        category: &message_type.category,
-        urgency: message_type.urgency.as_str(),
+        type_key: draft.type_key,
+        type_name: draft.type_name,
+        category: draft.category,
+        urgency: draft.urgency,
         created_at,
         duplicate_count: 0,
         recipient_name,
     };
-    Ok(message_type
+    let renderer = Renderer::default();
+    Ok(draft
         .channels
         .iter()
-        .map(|channel| {
-            let template = templates.iter().find(|t| t.channel == channel);
-            let rendered = renderer.render(
-                channel,
-                template.map(|t| t.subject.as_str()),
-                template.map(|t| t.body.as_str()),
-                template.and_then(|t| t.html_body.as_deref()),
-                &vars,
-            );
-            (channel, rendered)
+        .map(|(channel, parts)| {
+            let html = parts.html.filter(|_| *channel == Channel::Email);
+            let rendered = renderer.render(*channel, parts.subject, parts.body, html, &vars);
+            (*channel, rendered)
         })
         .collect())
 }

@@ -60,14 +60,7 @@ pub async fn save(pool: &Db, key: &TypeKey, new: bool, form: &TypeForm) -> Resul
                 quiet_hours::set_in(&mut tx, key, *channel, times, w.below, w.action).await?;
             }
             None => {
-                sqlx::query(
-                    "DELETE FROM msgpool.quiet_hours WHERE type_key = $1 AND channel = $2::text::msgpool.channel",
-                )
-                .bind(key.as_str())
-                .bind(channel.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::from_database(&context))?;
+                quiet_hours::clear(&mut *tx, key, *channel).await?;
             }
         }
     }

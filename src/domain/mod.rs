@@ -3,6 +3,7 @@
 
 mod channel;
 mod delivery_state;
+mod message_state;
 mod quiet_action;
 mod recipient_key;
 mod role;
@@ -13,6 +14,7 @@ mod webhook_flavor;
 
 pub use channel::{Channel, Channels};
 pub use delivery_state::DeliveryState;
+pub use message_state::MessageState;
 pub use quiet_action::QuietAction;
 pub use recipient_key::RecipientKey;
 pub use role::Role;

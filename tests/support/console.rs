@@ -18,6 +18,8 @@ pub struct Console {
 pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
+    /// The Set-Cookie header, whole.
+    pub set_cookie: Option<String>,
     pub body: String,
 }
 
@@ -56,7 +58,8 @@ impl Console {
         let mut console = Console::start(url, read_only).await;
         let page = console.post_raw("/signin", &[("token", TOKEN)], None).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "sign in: {}", page.body);
-        console.cookie = Some(page.cookie.expect("a session cookie"));
+        let set_cookie = page.set_cookie.expect("a session cookie");
+        console.cookie = set_cookie.split(';').next().map(str::to_owned);
         let types = console.get("/types").await;
         console.csrf = Some(
             types
@@ -88,24 +91,22 @@ impl Console {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        read(request.send().await.expect("GET")).await.0
+        read(request.send().await.expect("GET")).await
     }
 
     /// Posts a form with the session's CSRF token.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
         fields.push(("csrf", self.csrf()));
-        self.post_raw(path, &fields, self.cookie.as_deref())
-            .await
-            .page
+        self.post_raw(path, &fields, self.cookie.as_deref()).await
     }
 
     /// Posts a form as it is (no CSRF token added).
     pub async fn post_without_csrf(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        self.post_raw(path, form, self.cookie.as_deref()).await.page
+        self.post_raw(path, form, self.cookie.as_deref()).await
     }
 
-    async fn post_raw(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Posted {
+    async fn post_raw(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Page {
         let body = form
             .iter()
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -119,8 +120,7 @@ impl Console {
         if let Some(cookie) = cookie {
             request = request.header("cookie", cookie);
         }
-        let (page, cookie) = read(request.send().await.expect("POST")).await;
-        Posted { page, cookie }
+        read(request.send().await.expect("POST")).await
     }
 
     /// A request with no session at all.
@@ -134,7 +134,7 @@ impl Console {
                 .body("csrf=x"),
             _ => self.client.get(url),
         };
-        read(request.send().await.expect("request")).await.0
+        read(request.send().await.expect("request")).await
     }
 
     pub async fn post_json(&self, path: &str, json: &str) -> Page {
@@ -143,44 +143,25 @@ impl Console {
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .body(json.to_owned());
-        read(request.send().await.expect("POST")).await.0
+        read(request.send().await.expect("POST")).await
     }
 }
 
-struct Posted {
-    page: Page,
-    cookie: Option<String>,
-}
-
-impl std::ops::Deref for Posted {
-    type Target = Page;
-    fn deref(&self) -> &Page {
-        &self.page
+async fn read(response: reqwest::Response) -> Page {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (location, set_cookie) = (header("location"), header("set-cookie"));
+    Page {
+        status: response.status(),
+        location,
+        set_cookie,
+        body: response.text().await.expect("body"),
     }
 }
 
-async fn read(response: reqwest::Response) -> (Page, Option<String>) {
-    let status = response.status();
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned);
-    let body = response.text().await.expect("body");
-    (
-        Page {
-            status,
-            location,
-            body,
-        },
-        cookie,
-    )
-}
-
-pub use msgpool_web::encode;
+pub use msgpool::url::percent_encode as encode;

@@ -75,14 +75,13 @@ pub async fn require_session(
         let Ok(bytes) = axum::body::to_bytes(body, crate::form::MAX_BODY_BYTES).await else {
             return (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large").into_response();
         };
-        let from_header = parts
+        let form = FormData::parse(&bytes);
+        let sent = parts
             .headers
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let sent =
-            from_header.or_else(|| FormData::parse(&bytes).get(CSRF_FIELD).map(str::to_owned));
-        if !sent.is_some_and(|sent| same(&sent, &session.csrf)) {
+            .or_else(|| form.get(CSRF_FIELD));
+        if !sent.is_some_and(|sent| same(sent, &session.csrf)) {
             return (
                 StatusCode::FORBIDDEN,
                 "the form's CSRF token is missing or stale: reload the page and try again",
@@ -98,6 +97,8 @@ pub async fn require_session(
                 .into_response();
         }
         request = Request::from_parts(parts, axum::body::Body::from(bytes));
+        // read once: the handler's FormData is this one
+        request.extensions_mut().insert(form);
     }
     request.extensions_mut().insert(session);
     next.run(request).await

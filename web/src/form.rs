@@ -57,7 +57,11 @@ impl FormData {
 impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = Response;
 
-    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(mut request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        // a console POST's form was read by the CSRF check already
+        if let Some(form) = request.extensions_mut().remove::<FormData>() {
+            return Ok(form);
+        }
         let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| {

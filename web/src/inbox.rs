@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
+use msgpool::inbox::InboxItem;
 use msgpool::inbox_link::LinkedInbox;
 use serde::Deserialize;
 
@@ -34,6 +35,19 @@ impl Link {
     }
 }
 
+/// The link's page of the inbox, and the unread count (the page and the JSON show both).
+async fn listed(
+    state: &crate::State,
+    recipient: &str,
+    link: &Link,
+) -> msgpool::Result<(Vec<InboxItem>, i64)> {
+    let inbox = link.inbox(recipient);
+    let db = &state.console.inbox_db;
+    let items = inbox.list(db, link.page(), PAGE_SIZE).await?;
+    let unread = inbox.unread_count(db).await?;
+    Ok((items, unread))
+}
+
 fn json_problem(error: &msgpool::Error) -> Response {
     let body = serde_json::json!({ "error": error.to_string(), "hint": error.hint() });
     (status_of(error), Json(body)).into_response()
@@ -45,14 +59,7 @@ pub async fn page(
     Path(recipient): Path<String>,
     Query(link): Query<Link>,
 ) -> Response {
-    let inbox = link.inbox(&recipient);
-    let db = &state.console.inbox_db;
-    let listed = async {
-        let items = inbox.list(db, link.page(), PAGE_SIZE).await?;
-        let unread = inbox.unread_count(db).await?;
-        Ok::<_, msgpool::Error>((items, unread))
-    };
-    match listed.await {
+    match listed(&state, &recipient, &link).await {
         Ok((items, unread)) => state.pages.render(
             &ctx,
             "inbox.html",
@@ -99,12 +106,7 @@ pub async fn read_all(
         .mark_read(&state.console.inbox_db, None)
         .await
     {
-        Ok(_) => Redirect::to(&format!(
-            "/inbox/{}?token={}",
-            encode(&recipient),
-            encode(&link.token)
-        ))
-        .into_response(),
+        Ok(_) => Redirect::to(&msgpool::inbox_link::path(&recipient, &link.token)).into_response(),
         Err(e) => state.pages.problem(&ctx, &e),
     }
 }
@@ -135,14 +137,7 @@ pub async fn api_list(
     Path(recipient): Path<String>,
     Query(link): Query<Link>,
 ) -> Response {
-    let inbox = link.inbox(&recipient);
-    let db = &state.console.inbox_db;
-    let listed = async {
-        let items = inbox.list(db, link.page(), PAGE_SIZE).await?;
-        let unread = inbox.unread_count(db).await?;
-        Ok::<_, msgpool::Error>((items, unread))
-    };
-    match listed.await {
+    match listed(&state, &recipient, &link).await {
         Ok((items, unread)) => {
             Json(serde_json::json!({ "unread": unread, "page": link.page(), "items": items }))
                 .into_response()
@@ -206,17 +201,4 @@ pub async fn api_read(
         Ok(changed) => Json(serde_json::json!({ "marked_read": changed })).into_response(),
         Err(e) => json_problem(&e),
     }
-}
-
-/// A value for a URL's path or query.
-pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

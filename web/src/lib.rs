@@ -21,7 +21,6 @@ use axum::Router;
 use axum::routing::{get, post};
 use msgpool::Db;
 
-pub use inbox::encode;
 pub use session::SESSION_COOKIE;
 
 /// What the console needs to run.

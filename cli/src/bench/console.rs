@@ -150,28 +150,14 @@ async fn load_history(pool: &PgPool, messages: i64) -> anyhow::Result<()> {
     .bind(RECIPIENTS)
     .execute(pool)
     .await?;
-    let mut conn = pool.acquire().await?;
-    sqlx::raw_sql("ALTER TABLE msgpool.message DISABLE TRIGGER message_validate")
-        .execute(&mut *conn)
-        .await?;
-    let loaded = sqlx::query(HISTORY)
-        .bind(messages)
-        .bind(RECIPIENTS)
-        .execute(&mut *conn)
-        .await;
-    sqlx::raw_sql("ALTER TABLE msgpool.message ENABLE TRIGGER message_validate")
-        .execute(&mut *conn)
-        .await?;
-    loaded.context("loading the console's history")?;
+    super::write_history(pool, sqlx::query(HISTORY).bind(messages).bind(RECIPIENTS)).await?;
     sqlx::query(
         "INSERT INTO msgpool.delivery_attempt (delivery_id, attempt, outcome, error, started_at, finished_at)
          SELECT id, 1, 'dead', last_error, created_at, created_at FROM msgpool.delivery
           WHERE state = 'dead' AND message_id IN (SELECT id FROM msgpool.message WHERE type_key = 'bench.console')",
     )
-    .execute(&mut *conn)
+    .execute(pool)
     .await?;
-    sqlx::query("CHECKPOINT").execute(&mut *conn).await?;
-    drop(conn);
     super::vacuum(
         pool,
         &[

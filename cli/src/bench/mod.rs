@@ -467,31 +467,42 @@ async fn latency_stages(
 /// Scenario 6's history: `count` messages sent a week ago (inside the default retention, so
 /// the worker keeps them), with their deliveries.
 async fn add_history(pool: &PgPool, count: i64) -> anyhow::Result<()> {
+    write_history(
+        pool,
+        sqlx::query(
+            "WITH m AS (
+               INSERT INTO msgpool.message (type_key, payload, urgency, due_at, state, created_at, dispatched_at)
+               SELECT 'bench.history', jsonb_build_object('n', g), 'normal', now() - interval '7 days', 'dispatched',
+                      now() - interval '7 days', now() - interval '7 days'
+                 FROM generate_series(1, $1) g
+               RETURNING id)
+             INSERT INTO msgpool.delivery (message_id, recipient_key, channel, state, attempts, sent_at, created_at)
+             SELECT id, 'bench-1', 'inbox', 'sent', 1, now() - interval '7 days', now() - interval '7 days' FROM m",
+        )
+        .bind(count),
+    )
+    .await?;
+    vacuum(pool, &["msgpool.message", "msgpool.delivery"]).await
+}
+
+/// Writes old messages (and what came of them) with `history`: as they would be after years
+/// of use, with the validation trigger off, which would make each one new and pending. The
+/// load's WAL is flushed after it, not in the middle of the measurement that follows.
+async fn write_history(
+    pool: &PgPool,
+    history: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
-    // Old rows are written as they would be after years of use, not sent again now.
     sqlx::raw_sql("ALTER TABLE msgpool.message DISABLE TRIGGER message_validate")
         .execute(&mut *conn)
         .await?;
-    let result = sqlx::query(
-        "WITH m AS (
-           INSERT INTO msgpool.message (type_key, payload, urgency, due_at, state, created_at, dispatched_at)
-           SELECT 'bench.history', jsonb_build_object('n', g), 'normal', now() - interval '7 days', 'dispatched',
-                  now() - interval '7 days', now() - interval '7 days'
-             FROM generate_series(1, $1) g
-           RETURNING id)
-         INSERT INTO msgpool.delivery (message_id, recipient_key, channel, state, attempts, sent_at, created_at)
-         SELECT id, 'bench-1', 'inbox', 'sent', 1, now() - interval '7 days', now() - interval '7 days' FROM m",
-    )
-    .bind(count)
-    .execute(&mut *conn)
-    .await;
+    let written = history.execute(&mut *conn).await;
     sqlx::raw_sql("ALTER TABLE msgpool.message ENABLE TRIGGER message_validate")
         .execute(&mut *conn)
         .await?;
-    result?;
-    // the history load's WAL is flushed now, not in the middle of the measurement
+    written.context("writing the history")?;
     sqlx::query("CHECKPOINT").execute(&mut *conn).await?;
-    vacuum(pool, &["msgpool.message", "msgpool.delivery"]).await
+    Ok(())
 }
 
 /// VACUUM ANALYZE of each of `tables`, for a scenario to start from a tidy pool.

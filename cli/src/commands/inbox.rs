@@ -86,7 +86,10 @@ pub async fn run(ctx: &Context, command: InboxCommand) -> anyhow::Result<()> {
 async fn link(ctx: &Context, recipient: &RecipientKey, base_url: &str) -> anyhow::Result<()> {
     let token = msgpool::inbox_link::token(&ctx.pool().await?, recipient).await?;
     let base = base_url.trim_end_matches('/');
-    let url = format!("{base}/inbox/{recipient}?token={token}");
+    let url = format!(
+        "{base}{}",
+        msgpool::inbox_link::path(recipient.as_str(), &token)
+    );
     if ctx.json {
         return output::json(
             &serde_json::json!({ "recipient": recipient, "token": token, "url": url }),

@@ -1,8 +1,6 @@
 //! `msgpool web`: the console and the inbox pages; `worker --demo` starts them too.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt as _;
 
 use clap::Args;
 use msgpool::domain::Role;
@@ -10,6 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Context;
 use crate::output::outln;
+
+/// In MSGPOOL_HOME: the sign-in token made when MSGPOOL_WEB_TOKEN is not set.
+const TOKEN_FILE: &str = "web.token";
 
 #[derive(Debug, Args)]
 pub struct WebArgs {
@@ -105,27 +106,7 @@ fn sign_in_token() -> anyhow::Result<(String, TokenSource)> {
     {
         return Ok((token.trim().to_owned(), TokenSource::Environment));
     }
-    let home = msgpool::database::home();
-    let file = home.join("web.token");
-    if let Ok(token) = std::fs::read_to_string(&file)
-        && !token.trim().is_empty()
-    {
-        let token = token.trim().to_owned();
-        return Ok((token.clone(), TokenSource::File(file, token)));
-    }
-    let token = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    std::fs::create_dir_all(&home)
-        .map_err(|e| anyhow::anyhow!("creating {}: {e}", home.display()))?;
-    std::fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .open(&file)
-        .and_then(|mut f| f.write_all(token.as_bytes()))
-        .map_err(|e| anyhow::anyhow!("writing {}: {e}", file.display()))?;
+    let token = msgpool::database::home_secret(TOKEN_FILE)?;
+    let file = msgpool::database::home().join(TOKEN_FILE);
     Ok((token.clone(), TokenSource::File(file, token)))
 }

@@ -210,6 +210,7 @@ async fn print_guide(
     let pool = ctx.pool().await?;
     let zhang_san = msgpool::domain::RecipientKey::parse("zhang.san")?;
     let inbox_token = msgpool::inbox_link::token(&pool, &zhang_san).await?;
+    let inbox_path = msgpool::inbox_link::path(zhang_san.as_str(), &inbox_token);
     console.print();
     let console_url = &console.url;
     outln!(
@@ -217,7 +218,7 @@ async fn print_guide(
 
 The demo sent 3 messages to the ops group (张三, 李四). Within seconds:
   console: {console_url}   (message types, recipients, activity, status)
-  inbox:   {console_url}/inbox/zhang.san?token={inbox_token}
+  inbox:   {console_url}{inbox_path}
            msgpool inbox zhang.san
   email:   {outbox}/email/*.eml   (set MSGPOOL_SMTP_URL to send through your SMTP server)
   sms:     {outbox}/sms.jsonl     (set MSGPOOL_SMS_GATEWAY_URL or the MSGPOOL_ALIYUN_* settings)

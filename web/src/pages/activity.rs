@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use minijinja::context;
 use msgpool::activity::{self, MessageFilter};
 use msgpool::deliveries::{self, Filter};
-use msgpool::domain::{Channel, DeliveryState, RecipientKey, TypeKey};
+use msgpool::domain::{Channel, DeliveryState, MessageState, RecipientKey, TypeKey};
 use serde::{Deserialize, Serialize};
 
 use crate::form::FormData;
@@ -60,8 +60,8 @@ pub async fn messages(
         let filter = MessageFilter {
             type_key: given(&query.type_key),
             category: given(&query.category),
-            urgency: given(&query.urgency),
-            state: given(&query.state),
+            urgency: given(&query.urgency).map(|u| u.parse()).transpose()?,
+            state: given(&query.state).map(|s| s.parse()).transpose()?,
             source: given(&query.source),
             dedup_key: given(&query.dedup_key),
             since: time(&query.since)?,
@@ -86,7 +86,7 @@ pub async fn messages(
                 context! {
                     rows, next, q => query, first_page => query.before.is_none(),
                     urgencies => msgpool::domain::Urgency::ALL.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
-                    states => ["pending", "dispatched", "cancelled", "dead"],
+                    states => MessageState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
                 },
             )
         }

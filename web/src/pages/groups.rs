@@ -96,10 +96,10 @@ async fn after(
     state: &crate::State,
     ctx: &Ctx,
     key: &str,
-    result: msgpool::Result<()>,
     to: &str,
+    change: impl Future<Output = msgpool::Result<()>>,
 ) -> Response {
-    super::after_change(state, ctx, result, to, async |e| {
+    super::after_change(state, ctx, change.await, to, async |e| {
         page(state, ctx, key, Some(e)).await
     })
     .await
@@ -113,16 +113,15 @@ pub async fn members(
     form: FormData,
 ) -> Response {
     let db = &state.console.admin_db;
-    let result = async {
+    after(&state, &ctx, &key, &format!("/groups/{key}"), async {
         let group = RecipientKey::parse(&key)?;
         let member = RecipientKey::parse(form.get("member").unwrap_or_default())?;
         match form.get("action") {
             Some("remove") => groups::remove_member(db, &group, &member).await.map(drop),
             _ => groups::add_members(db, &group, &[member]).await.map(drop),
         }
-    };
-    let result = result.await;
-    after(&state, &ctx, &key, result, &format!("/groups/{key}")).await
+    })
+    .await
 }
 
 pub async fn subscriptions(
@@ -131,12 +130,11 @@ pub async fn subscriptions(
     Path(key): Path<String>,
     form: FormData,
 ) -> Response {
-    let result = async {
+    after(&state, &ctx, &key, &format!("/groups/{key}"), async {
         let subscriber = Subscriber::Group(RecipientKey::parse(&key)?);
         super::subscribing::change(&state.console.admin_db, &subscriber, &form).await
-    };
-    let result = result.await;
-    after(&state, &ctx, &key, result, &format!("/groups/{key}")).await
+    })
+    .await
 }
 
 pub async fn remove(
@@ -144,11 +142,10 @@ pub async fn remove(
     ctx: Ctx,
     Path(key): Path<String>,
 ) -> Response {
-    let result = async {
+    after(&state, &ctx, &key, "/groups", async {
         groups::remove(&state.console.admin_db, &RecipientKey::parse(&key)?)
             .await
             .map(drop)
-    };
-    let result = result.await;
-    after(&state, &ctx, &key, result, "/groups").await
+    })
+    .await
 }

@@ -146,10 +146,7 @@ async fn page(
         Some(e) => crate::render::status_of(e),
         None => StatusCode::OK,
     };
-    let inbox_link = format!(
-        "/inbox/{}?token={token}",
-        crate::inbox::encode(recipient.key.as_str())
-    );
+    let inbox_link = msgpool::inbox_link::path(recipient.key.as_str(), &token);
     let page = state.pages.render(
         ctx,
         "recipient.html",
@@ -179,10 +176,10 @@ async fn after(
     state: &crate::State,
     ctx: &Ctx,
     key: &str,
-    result: msgpool::Result<()>,
-    to: String,
+    to: &str,
+    change: impl Future<Output = msgpool::Result<()>>,
 ) -> Response {
-    super::after_change(state, ctx, result, &to, async |e| {
+    super::after_change(state, ctx, change.await, to, async |e| {
         page(state, ctx, key, Some(e)).await
     })
     .await
@@ -194,14 +191,13 @@ pub async fn update(
     Path(key): Path<String>,
     form: FormData,
 ) -> Response {
-    let result = async {
+    after(&state, &ctx, &key, &format!("/recipients/{key}"), async {
         let k = RecipientKey::parse(&key)?;
         recipients::edit(&state.console.admin_db, &k, &spec_of(&form)?)
             .await
             .map(drop)
-    };
-    let result = result.await;
-    after(&state, &ctx, &key, result, format!("/recipients/{key}")).await
+    })
+    .await
 }
 
 pub async fn set_enabled(
@@ -211,14 +207,13 @@ pub async fn set_enabled(
     form: FormData,
 ) -> Response {
     let enabled = form.get("enabled") == Some("true");
-    let result = async {
+    after(&state, &ctx, &key, &format!("/recipients/{key}"), async {
         let k = RecipientKey::parse(&key)?;
         recipients::set_enabled(&state.console.admin_db, &k, enabled)
             .await
             .map(drop)
-    };
-    let result = result.await;
-    after(&state, &ctx, &key, result, format!("/recipients/{key}")).await
+    })
+    .await
 }
 
 pub async fn remove(
@@ -226,12 +221,11 @@ pub async fn remove(
     ctx: Ctx,
     Path(key): Path<String>,
 ) -> Response {
-    let result = async {
+    after(&state, &ctx, &key, "/recipients", async {
         let k = RecipientKey::parse(&key)?;
         recipients::remove(&state.console.admin_db, &k).await
-    };
-    let result = result.await;
-    after(&state, &ctx, &key, result, "/recipients".to_owned()).await
+    })
+    .await
 }
 
 /// The groups the recipient belongs to: the checked ones.
@@ -242,7 +236,7 @@ pub async fn groups(
     form: FormData,
 ) -> Response {
     let db = &state.console.admin_db;
-    let result = async {
+    after(&state, &ctx, &key, &format!("/recipients/{key}"), async {
         let member = RecipientKey::parse(&key)?;
         let now = recipients::get(db, &member).await?.groups;
         let wanted = form.all("group");
@@ -258,9 +252,8 @@ pub async fn groups(
             groups::remove_member(db, &RecipientKey::parse(group)?, &member).await?;
         }
         Ok(())
-    };
-    let result = result.await;
-    after(&state, &ctx, &key, result, format!("/recipients/{key}")).await
+    })
+    .await
 }
 
 pub async fn subscriptions(
@@ -269,10 +262,9 @@ pub async fn subscriptions(
     Path(key): Path<String>,
     form: FormData,
 ) -> Response {
-    let result = async {
+    after(&state, &ctx, &key, &format!("/recipients/{key}"), async {
         let subscriber = Subscriber::Recipient(RecipientKey::parse(&key)?);
         super::subscribing::change(&state.console.admin_db, &subscriber, &form).await
-    };
-    let result = result.await;
-    after(&state, &ctx, &key, result, format!("/recipients/{key}")).await
+    })
+    .await
 }

@@ -14,7 +14,6 @@ use msgpool::admin::type_form::{self, QuietWindow, TypeForm};
 use msgpool::admin::{quiet_hours, recipients};
 use msgpool::domain::{Channel, Channels, QuietAction, RecipientKey, SendPolicy, TypeKey, Urgency};
 use msgpool::send::NewMessage;
-use msgpool::template::{Renderer, Variables};
 use serde::Deserialize;
 
 use crate::form::FormData;
@@ -401,47 +400,67 @@ pub async fn check_key(
 /// What each checked channel would send for the sample payload, from the form's templates
 /// as they are typed (nothing is saved).
 pub async fn preview(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
-    let payload: Result<serde_json::Value, String> =
-        serde_json::from_str(form.get("sample").unwrap_or("{}")).map_err(|e| e.to_string());
-    let renderer = Renderer::default();
-    let key = form.get("key").unwrap_or_default().to_owned();
-    let name = form.get("name").unwrap_or_default().to_owned();
     let category = form
         .filled("new_category")
         .unwrap_or_else(|| form.get("category").unwrap_or_default().to_owned());
-    let urgency = form.get("urgency").unwrap_or("normal").to_owned();
-    let created_at = chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string();
-    let rendered: Vec<Value> = match &payload {
-        Ok(payload) => checked_channels(&form)
-            .into_iter()
-            .map(|channel| {
-                let part = |name: &str| form.filled(&format!("tpl.{channel}.{name}"));
-                let vars = Variables {
-                    payload,
-                    type_key: &key,
-                    type_name: &name,
-                    category: &category,
-                    urgency: &urgency,
-                    created_at: created_at.clone(),
-                    duplicate_count: 0,
-                    recipient_name: "张三",
+    let fields: Vec<(Channel, [Option<String>; 3])> = checked_channels(&form)
+        .into_iter()
+        .map(|channel| {
+            let part = |name: &str| form.filled(&format!("tpl.{channel}.{name}"));
+            (channel, [part("subject"), part("body"), part("html_body")])
+        })
+        .collect();
+    let draft = templates::Draft {
+        type_key: form.get("key").unwrap_or_default(),
+        type_name: form.get("name").unwrap_or_default(),
+        category: &category,
+        urgency: form.get("urgency").unwrap_or("normal"),
+        time_zone: form
+            .get("time_zone")
+            .filter(|z| !z.trim().is_empty())
+            .unwrap_or("UTC"),
+        channels: fields
+            .iter()
+            .map(|(channel, [subject, body, html])| {
+                let parts = templates::Parts {
+                    subject: subject.as_deref(),
+                    body: body.as_deref(),
+                    html: html.as_deref(),
                 };
-                let body = part("body");
-                let subject = part("subject");
-                let html = part("html_body").filter(|_| channel == Channel::Email);
-                match renderer.render(channel, subject.as_deref(), body.as_deref(), html.as_deref(), &vars) {
-                    Ok(r) => context! { channel => channel.as_str(), subject => r.subject, body => r.body, html => r.html },
-                    Err(problem) => context! { channel => channel.as_str(), problem },
-                }
+                (*channel, parts)
             })
             .collect(),
-        Err(_) => Vec::new(),
     };
-    state.pages.render(
-        &ctx,
-        "preview.html",
-        context! { rendered, payload_error => payload.err() },
-    )
+    let previewed = async {
+        let payload = sample(&form)?;
+        templates::preview_draft(&state.console.admin_db, &draft, &payload, "张三").await
+    };
+    let (rendered, problem): (Vec<Value>, _) = match previewed.await {
+        Ok(previews) => (
+            previews
+                .into_iter()
+                .map(|(channel, rendered)| match rendered {
+                    Ok(r) => context! { channel => channel.as_str(), subject => r.subject, body => r.body, html => r.html },
+                    Err(problem) => context! { channel => channel.as_str(), problem },
+                })
+                .collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    state
+        .pages
+        .render(&ctx, "preview.html", context! { rendered, problem })
+}
+
+/// The sample payload the form's preview and test send use.
+fn sample(form: &FormData) -> msgpool::Result<serde_json::Value> {
+    serde_json::from_str(form.get("sample").unwrap_or("{}")).map_err(|e| {
+        msgpool::Error::invalid(
+            format!("the sample payload is not JSON: {e}"),
+            "fix the sample payload, e.g. {\"host\": \"db1\"}",
+        )
+    })
 }
 
 /// Sends the sample payload to one recipient, as a real message of this type.
@@ -454,13 +473,7 @@ pub async fn send_test(
     let sent = async {
         let key = TypeKey::parse(&key)?;
         let recipient = RecipientKey::parse(form.get("recipient").unwrap_or_default())?;
-        let payload: serde_json::Value = serde_json::from_str(form.get("sample").unwrap_or("{}"))
-            .map_err(|e| {
-            msgpool::Error::invalid(
-                format!("the sample payload is not JSON: {e}"),
-                "fix the sample payload, e.g. {\"host\": \"db1\"}",
-            )
-        })?;
+        let payload = sample(&form)?;
         let mut message = NewMessage::new(key, payload);
         message.recipients = Some(vec![recipient.clone()]);
         message.source = Some("console test".to_owned());

@@ -25,7 +25,7 @@ pub async fn list(
     let db = &state.console.admin_db;
     let loaded = async {
         let types = message_types::list(db).await?;
-        let counts = msgpool::activity::messages_last_day(db).await?;
+        let counts = msgpool::activity::messages_last_day(db, None).await?;
         Ok::<_, msgpool::Error>((types, counts))
     };
     let (types, counts) = match loaded.await {
@@ -73,7 +73,7 @@ pub async fn set_enabled(
     let changed = async {
         let key = TypeKey::parse(&key)?;
         let t = message_types::set_enabled(db, &key, enabled).await?;
-        let counts = msgpool::activity::messages_last_day(db).await?;
+        let counts = msgpool::activity::messages_last_day(db, Some(&key)).await?;
         Ok::<_, msgpool::Error>((t, counts))
     };
     match changed.await {

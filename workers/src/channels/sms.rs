@@ -18,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{SendError, Sent, Timeouts};
 use crate::defaults;
+use msgpool::url::percent_encode;
 use msgpool::{Error, Result};
 
 /// Aliyun SMS (dysmsapi) credentials and the approved signature and template to use.
@@ -317,18 +318,6 @@ fn canonical_query(params: &BTreeMap<&str, &str>) -> String {
         .join("&")
 }
 
-/// RFC 3986 encoding as Aliyun wants it: only A-Z a-z 0-9 - _ . ~ stay as they are.
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,14 +363,6 @@ mod tests {
         assert_eq!(
             aliyun_signature("GET", &params, "testsecret"),
             "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
-        );
-    }
-
-    #[test]
-    fn percent_encoding_keeps_only_unreserved_characters() {
-        assert_eq!(
-            percent_encode("a b*~-_./=&+派"),
-            "a%20b%2A~-_.%2F%3D%26%2B%E6%B4%BE"
         );
     }
 
