@@ -1049,3 +1049,43 @@ async fn mark_all_read_from_the_inbox_page_and_a_group_removed_from_its_page() {
     .await;
     assert_eq!(groups, 0);
 }
+
+#[tokio::test]
+async fn a_stranger_can_neither_send_an_oversized_body_nor_hold_a_connection_with_slow_headers() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let db = TestDb::new().await;
+    let console = Console::start(&db.url, false).await;
+    let address = console.base.trim_start_matches("http://").to_owned();
+
+    let huge = "x".repeat(msgpool_web::MAX_BODY_BYTES + 1);
+    let refused = reqwest::Client::new()
+        .post(format!("{}/signin", console.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={huge}"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // One connection says nothing, one trickles half a request line: both are closed.
+    let mut silent = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let mut trickling = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    trickling
+        .write_all(b"GET /signin HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let patience = msgpool_web::HEADER_TIME_LIMIT + std::time::Duration::from_secs(5);
+    for (what, stream) in [("silent", &mut silent), ("trickling", &mut trickling)] {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(patience, stream.read_to_end(&mut rest)).await;
+        assert!(
+            closed.is_ok(),
+            "the {what} connection was still open after {patience:?}"
+        );
+    }
+}

@@ -8,6 +8,7 @@
 
 mod auth;
 mod form;
+pub use form::MAX_BODY_BYTES;
 mod i18n;
 mod inbox;
 mod pages;
@@ -217,13 +218,50 @@ async fn time_limit(
     }
 }
 
-/// Serves the console on `listener` until `stop` resolves.
+/// How long a client may take to send a request's headers: a connection that trickles them
+/// (or opens and says nothing) is closed instead of being held open for ever.
+pub const HEADER_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves the console on `listener` until `stop` resolves, then lets the requests in hand
+/// finish. Each connection gets [`HEADER_TIME_LIMIT`] for every request's headers, which
+/// `axum::serve` does not offer.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     console: Console,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(console))
-        .with_graceful_shutdown(stop)
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let app = router(console);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors or the like: wait for some to free up.
+                    tracing::warn!(error = %e, "the console could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIME_LIMIT)
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(app.clone()),
+            );
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "a console connection ended early");
+            }
+        });
+    }
+    connections.shutdown().await;
+    Ok(())
 }
