@@ -1089,3 +1089,39 @@ async fn a_stranger_can_neither_send_an_oversized_body_nor_hold_a_connection_wit
         );
     }
 }
+
+#[tokio::test]
+async fn a_recipients_groups_change_together_or_not_at_all() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    sqlx::raw_sql("INSERT INTO msgpool.recipient_group (key, name) VALUES ('day', 'Day shift')")
+        .execute(&db.pool)
+        .await
+        .expect("group");
+    let console = Console::signed_in(&db.url, false).await;
+    let groups_of_zhang_san = async || -> Vec<String> {
+        scalar(
+            &db.pool,
+            "SELECT array_agg(group_key::text ORDER BY group_key) FROM msgpool.group_member
+              WHERE recipient_key = 'zhang.san'",
+        )
+        .await
+    };
+
+    // "gone" was removed by someone else while the page was open.
+    let refused = console
+        .post(
+            "/recipients/zhang.san/groups",
+            &[("group", "day"), ("group", "gone")],
+        )
+        .await;
+    assert!(refused.status.is_client_error(), "{}", refused.status);
+    assert!(refused.body.contains("gone"), "{}", refused.body);
+    assert_eq!(groups_of_zhang_san().await, ["ops"]);
+
+    let moved = console
+        .post("/recipients/zhang.san/groups", &[("group", "day")])
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    assert_eq!(groups_of_zhang_san().await, ["day"]);
+}

@@ -119,3 +119,37 @@ pub async fn remove_member(pool: &Db, key: &RecipientKey, member: &RecipientKey)
     }
     get(pool, key).await
 }
+
+/// Makes `member` belong to exactly the `wanted` groups, in one transaction: a group that
+/// does not exist (removed meanwhile) refuses the whole change.
+pub async fn set_memberships(
+    pool: &Db,
+    member: &RecipientKey,
+    wanted: &[RecipientKey],
+) -> Result<()> {
+    let context = format!("setting the groups of {member}");
+    let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
+    Keyed::Recipient.require(&mut *tx, member.as_str()).await?;
+    for group in wanted {
+        Keyed::Group.require(&mut *tx, group.as_str()).await?;
+    }
+    let wanted: Vec<&str> = wanted.iter().map(RecipientKey::as_str).collect();
+    sqlx::query(
+        "DELETE FROM msgpool.group_member WHERE recipient_key = $1 AND group_key <> ALL($2::text[])",
+    )
+    .bind(member.as_str())
+    .bind(&wanted)
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::from_database(&context))?;
+    sqlx::query(
+        "INSERT INTO msgpool.group_member (group_key, recipient_key)
+         SELECT unnest($2::text[]), $1 ON CONFLICT DO NOTHING",
+    )
+    .bind(member.as_str())
+    .bind(&wanted)
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::from_database(&context))?;
+    tx.commit().await.map_err(Error::from_database(&context))
+}

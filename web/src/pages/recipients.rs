@@ -238,20 +238,12 @@ pub async fn groups(
     let db = &state.console.admin_db;
     after(&state, &ctx, &key, &format!("/recipients/{key}"), async {
         let member = RecipientKey::parse(&key)?;
-        let now = recipients::get(db, &member).await?.groups;
-        let wanted = form.all("group");
-        for group in wanted.iter().filter(|g| !now.contains(g)) {
-            groups::add_members(
-                db,
-                &RecipientKey::parse(group)?,
-                std::slice::from_ref(&member),
-            )
-            .await?;
-        }
-        for group in now.iter().filter(|g| !wanted.contains(g)) {
-            groups::remove_member(db, &RecipientKey::parse(group)?, &member).await?;
-        }
-        Ok(())
+        let wanted = form
+            .all("group")
+            .iter()
+            .map(|g| RecipientKey::parse(g))
+            .collect::<msgpool::Result<Vec<_>>>()?;
+        groups::set_memberships(db, &member, &wanted).await
     })
     .await
 }
