@@ -376,6 +376,34 @@ async fn the_preview_renders_the_typed_templates_with_the_sample_payload_escaped
         "the sms template's problem is shown: {}",
         preview.body
     );
+    assert!(
+        !preview.body.contains("class=\"digest\""),
+        "no digest for a type that does not digest"
+    );
+
+    let digesting = console
+        .post(
+            "/types/preview",
+            &[
+                ("channel.inbox", "on"),
+                ("digest", "on"),
+                ("tpl.inbox.subject", "Disk {{ host }}"),
+                ("tpl.inbox.body", "{{ host }} is full"),
+                ("tpl.inbox.digest_subject", "{{ count }} disks full"),
+                (
+                    "tpl.inbox.digest_body",
+                    "{% for m in messages %}#{{ loop.index }} {{ m.body }} {% endfor %}",
+                ),
+                ("sample", "{\"host\": \"db1\"}"),
+            ],
+        )
+        .await;
+    assert!(
+        digesting.body.contains("2 disks full")
+            && digesting.body.contains("#1 db1 is full #2 db1 is full"),
+        "{}",
+        digesting.body
+    );
     let bad_json = console
         .post(
             "/types/preview",

@@ -982,6 +982,63 @@ async fn template_preview_shows_what_each_channel_would_send_or_why_it_would_not
         ok(&db, &["template", "preview", "order.dispatch_backlog"])
             .contains("would be parked as dead")
     );
+
+    // a type that digests also shows what its digest template makes of the sample
+    ok(
+        &db,
+        &["type", "edit", "order.dispatch_backlog", "--digest", "true"],
+    );
+    ok(
+        &db,
+        &[
+            "template",
+            "set",
+            "order.dispatch_backlog",
+            "--channel",
+            "email",
+            "--digest-subject",
+            "{{ count }} backlogs",
+            "--digest-body",
+            "{% for m in messages %}{{ m.subject }}; {% endfor %}",
+        ],
+    );
+    let digesting = json(
+        &db,
+        &[
+            "template",
+            "preview",
+            "order.dispatch_backlog",
+            "--data",
+            "{\"count\": 7}",
+        ],
+    );
+    let email = digesting
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["channel"] == "email")
+        .cloned()
+        .expect("email");
+    assert_eq!(email["subject"], "Dispatch backlog: 7");
+    assert_eq!(email["digest"]["subject"], "2 backlogs");
+    assert_eq!(
+        email["digest"]["body"],
+        "Dispatch backlog: 7; Dispatch backlog: 7;"
+    );
+    let text = ok(
+        &db,
+        &[
+            "template",
+            "preview",
+            "order.dispatch_backlog",
+            "--data",
+            "{\"count\": 7}",
+        ],
+    );
+    assert!(
+        text.contains("-- as a digest of 2 such messages --\nsubject: 2 backlogs"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use super::{Keyed, message_types};
 use crate::domain::{Channel, TypeKey};
-use crate::template::{Rendered, Renderer, Variables};
+use crate::template::{DigestItem, Rendered, Renderer, Variables};
 use crate::{Db, Error, Result};
 
 /// A template's columns as [`Template`] reads them.
@@ -200,7 +200,7 @@ pub async fn preview(
     type_key: &TypeKey,
     payload: &serde_json::Value,
     recipient_name: &str,
-) -> Result<Vec<(Channel, std::result::Result<Rendered, String>)>> {
+) -> Result<Vec<ChannelPreview>> {
     let message_type = message_types::get(pool, type_key).await?;
     let templates = list(pool, Some(type_key)).await?;
     let draft = Draft {
@@ -209,6 +209,7 @@ pub async fn preview(
         category: &message_type.category,
         urgency: message_type.urgency.as_str(),
         time_zone: &message_type.time_zone,
+        digest: message_type.digest,
         channels: message_type
             .channels
             .iter()
@@ -218,6 +219,8 @@ pub async fn preview(
                     subject: template.map(|t| t.subject.as_str()),
                     body: template.map(|t| t.body.as_str()),
                     html: template.and_then(|t| t.html_body.as_deref()),
+                    digest_subject: template.and_then(|t| t.digest_subject.as_deref()),
+                    digest_body: template.and_then(|t| t.digest_body.as_deref()),
                 };
                 (channel, parts)
             })
@@ -234,6 +237,8 @@ pub struct Draft<'a> {
     pub category: &'a str,
     pub urgency: &'a str,
     pub time_zone: &'a str,
+    /// Whether messages due together go out as one digest.
+    pub digest: bool,
     pub channels: Vec<(Channel, Parts<'a>)>,
 }
 
@@ -244,7 +249,23 @@ pub struct Parts<'a> {
     pub body: Option<&'a str>,
     /// An email's HTML part.
     pub html: Option<&'a str>,
+    /// The digest's template: without a body, the built-in one.
+    pub digest_subject: Option<&'a str>,
+    pub digest_body: Option<&'a str>,
 }
+
+/// What one channel would send: the message, and for a type that digests, a digest of
+/// [`DIGEST_SAMPLE`] such messages.
+#[derive(Debug, Clone)]
+pub struct ChannelPreview {
+    pub channel: Channel,
+    pub message: std::result::Result<Rendered, String>,
+    /// `None` when the type does not digest or the message itself cannot be rendered.
+    pub digest: Option<std::result::Result<Rendered, String>>,
+}
+
+/// How many copies of the sample a digest preview gathers: enough to show its list.
+pub const DIGEST_SAMPLE: usize = 2;
 
 /// What each channel of `draft` would send for `payload`, as [`preview`] says it for a saved
 /// type: "now" in the draft's time zone, as the worker would write it.
@@ -253,7 +274,7 @@ pub async fn preview_draft(
     draft: &Draft<'_>,
     payload: &serde_json::Value,
     recipient_name: &str,
-) -> Result<Vec<(Channel, std::result::Result<Rendered, String>)>> {
+) -> Result<Vec<ChannelPreview>> {
     let created_at: String = sqlx::query_scalar("SELECT msgpool.local_time(msgpool.clock(), $1)")
         .bind(draft.time_zone)
         .fetch_one(pool)
@@ -275,8 +296,34 @@ pub async fn preview_draft(
         .iter()
         .map(|(channel, parts)| {
             let html = parts.html.filter(|_| *channel == Channel::Email);
-            let rendered = renderer.render(*channel, parts.subject, parts.body, html, &vars);
-            (*channel, rendered)
+            let message = renderer.render(*channel, parts.subject, parts.body, html, &vars);
+            let digest = match &message {
+                Ok(single) if draft.digest => {
+                    let items: Vec<DigestItem> = (1..=DIGEST_SAMPLE as i64)
+                        .map(|message_id| DigestItem {
+                            message_id,
+                            created_at: vars.created_at.clone(),
+                            duplicate_count: 0,
+                            payload: payload.clone(),
+                            subject: single.subject.clone(),
+                            body: single.body.clone(),
+                        })
+                        .collect();
+                    Some(renderer.render_digest(
+                        *channel,
+                        parts.digest_subject,
+                        parts.digest_body,
+                        &vars,
+                        &items,
+                    ))
+                }
+                _ => None,
+            };
+            ChannelPreview {
+                channel: *channel,
+                message,
+                digest,
+            }
         })
         .collect())
 }

@@ -153,6 +153,11 @@ const LABELS: &[(&str, &str, &str)] = &[
         "示例数据（JSON）",
     ),
     ("preview", "Preview", "预览"),
+    (
+        "preview.digest",
+        "As a digest of two such messages",
+        "两条此类消息合并为摘要时",
+    ),
     ("send_test", "Send a test", "发送测试"),
     ("send_test.to", "To", "发送给"),
     ("rate_limits", "Rate limits", "频率限制"),

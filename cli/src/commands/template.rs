@@ -3,6 +3,7 @@
 use clap::Subcommand;
 use msgpool::admin::templates;
 use msgpool::domain::{Channel, TypeKey};
+use msgpool::template::Rendered;
 
 use crate::args::parse;
 use crate::output::outln;
@@ -127,28 +128,50 @@ pub async fn run(ctx: &Context, cmd: TemplateCommand) -> anyhow::Result<()> {
             if ctx.json {
                 let json: Vec<_> = previews
                     .iter()
-                    .map(|(channel, r)| match r {
-                        Ok(r) => serde_json::json!({"channel": channel, "subject": r.subject, "body": r.body, "html": r.html}),
-                        Err(e) => serde_json::json!({"channel": channel, "error": e}),
+                    .map(|p| {
+                        let mut shown = as_json(&p.message);
+                        shown["channel"] = serde_json::json!(p.channel);
+                        if let Some(digest) = &p.digest {
+                            shown["digest"] = as_json(digest);
+                        }
+                        shown
                     })
                     .collect();
                 return output::json(&json);
             }
-            for (channel, rendered) in previews {
-                outln!("== {channel} ==");
-                match rendered {
-                    Ok(r) => {
-                        outln!("subject: {}\n{}\n", r.subject, r.body);
-                        if let Some(html) = r.html {
-                            outln!("-- HTML part --\n{html}\n");
-                        }
-                    }
-                    Err(e) => outln!("error: {e} (this delivery would be parked as dead)\n"),
+            for p in previews {
+                outln!("== {} ==", p.channel);
+                print_rendered(&p.message);
+                if let Some(digest) = &p.digest {
+                    outln!(
+                        "-- as a digest of {} such messages --",
+                        templates::DIGEST_SAMPLE
+                    );
+                    print_rendered(digest);
                 }
             }
         }
     }
     Ok(())
+}
+
+fn as_json(rendered: &Result<Rendered, String>) -> serde_json::Value {
+    match rendered {
+        Ok(r) => serde_json::json!({"subject": r.subject, "body": r.body, "html": r.html}),
+        Err(e) => serde_json::json!({"error": e}),
+    }
+}
+
+fn print_rendered(rendered: &Result<Rendered, String>) {
+    match rendered {
+        Ok(r) => {
+            outln!("subject: {}\n{}\n", r.subject, r.body);
+            if let Some(html) = &r.html {
+                outln!("-- HTML part --\n{html}\n");
+            }
+        }
+        Err(e) => outln!("error: {e} (this delivery would be parked as dead)\n"),
+    }
 }
 
 /// A body's first line, cut to fit a table.

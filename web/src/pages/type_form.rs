@@ -403,11 +403,18 @@ pub async fn preview(State(state): State<crate::State>, ctx: Ctx, form: FormData
     let category = form
         .filled("new_category")
         .unwrap_or_else(|| form.get("category").unwrap_or_default().to_owned());
-    let fields: Vec<(Channel, [Option<String>; 3])> = checked_channels(&form)
+    let fields: Vec<(Channel, [Option<String>; 5])> = checked_channels(&form)
         .into_iter()
         .map(|channel| {
             let part = |name: &str| form.filled(&format!("tpl.{channel}.{name}"));
-            (channel, [part("subject"), part("body"), part("html_body")])
+            let parts = [
+                "subject",
+                "body",
+                "html_body",
+                "digest_subject",
+                "digest_body",
+            ];
+            (channel, parts.map(part))
         })
         .collect();
     let draft = templates::Draft {
@@ -419,16 +426,21 @@ pub async fn preview(State(state): State<crate::State>, ctx: Ctx, form: FormData
             .get("time_zone")
             .filter(|z| !z.trim().is_empty())
             .unwrap_or("UTC"),
+        digest: form.has("digest"),
         channels: fields
             .iter()
-            .map(|(channel, [subject, body, html])| {
-                let parts = templates::Parts {
-                    subject: subject.as_deref(),
-                    body: body.as_deref(),
-                    html: html.as_deref(),
-                };
-                (*channel, parts)
-            })
+            .map(
+                |(channel, [subject, body, html, digest_subject, digest_body])| {
+                    let parts = templates::Parts {
+                        subject: subject.as_deref(),
+                        body: body.as_deref(),
+                        html: html.as_deref(),
+                        digest_subject: digest_subject.as_deref(),
+                        digest_body: digest_body.as_deref(),
+                    };
+                    (*channel, parts)
+                },
+            )
             .collect(),
     };
     let previewed = async {
@@ -439,9 +451,12 @@ pub async fn preview(State(state): State<crate::State>, ctx: Ctx, form: FormData
         Ok(previews) => (
             previews
                 .into_iter()
-                .map(|(channel, rendered)| match rendered {
-                    Ok(r) => context! { channel => channel.as_str(), subject => r.subject, body => r.body, html => r.html },
-                    Err(problem) => context! { channel => channel.as_str(), problem },
+                .map(|p| {
+                    context! {
+                        channel => p.channel.as_str(),
+                        message => shown(p.message),
+                        digest => p.digest.map(shown),
+                    }
                 })
                 .collect(),
             None,
@@ -451,6 +466,14 @@ pub async fn preview(State(state): State<crate::State>, ctx: Ctx, form: FormData
     state
         .pages
         .render(&ctx, "preview.html", context! { rendered, problem })
+}
+
+/// A rendered part as the preview shows it, or the problem that would park it.
+fn shown(rendered: Result<msgpool::template::Rendered, String>) -> Value {
+    match rendered {
+        Ok(r) => context! { subject => r.subject, body => r.body, html => r.html },
+        Err(problem) => context! { problem },
+    }
 }
 
 /// The sample payload the form's preview and test send use.
