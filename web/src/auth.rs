@@ -26,13 +26,17 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-pub async fn sign_in_page(State(state): State<crate::State>, ctx: Ctx) -> Response {
+pub async fn sign_in_page(State(state): State<crate::state::State>, ctx: Ctx) -> Response {
     state
         .pages
         .render(&ctx, "signin.html", minijinja::context! {})
 }
 
-pub async fn sign_in(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
+pub async fn sign_in(
+    State(state): State<crate::state::State>,
+    ctx: Ctx,
+    form: FormData,
+) -> Response {
     let given = form.get("token").unwrap_or_default();
     if !same(given.trim(), &state.console.sign_in_token) {
         tokio::time::sleep(WRONG_TOKEN_DELAY).await;
@@ -48,7 +52,7 @@ pub async fn sign_in(State(state): State<crate::State>, ctx: Ctx, form: FormData
     ([(header::SET_COOKIE, cookie)], Redirect::to("/types")).into_response()
 }
 
-pub async fn sign_out(State(state): State<crate::State>, headers: HeaderMap) -> Response {
+pub async fn sign_out(State(state): State<crate::state::State>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         state.sessions.end(id);
     }
@@ -59,7 +63,7 @@ pub async fn sign_out(State(state): State<crate::State>, headers: HeaderMap) -> 
 /// Every console route: a session, and for a change its CSRF token and a console that is
 /// not read-only. Without a session a page goes to the sign-in, anything else gets 401.
 pub async fn require_session(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     mut request: Request,
     next: Next,
 ) -> Response {

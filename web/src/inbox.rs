@@ -37,7 +37,7 @@ impl Link {
 
 /// The link's page of the inbox, and the unread count (the page and the JSON show both).
 async fn listed(
-    state: &crate::State,
+    state: &crate::state::State,
     recipient: &str,
     link: &Link,
 ) -> msgpool::Result<(Vec<InboxItem>, i64)> {
@@ -54,7 +54,7 @@ fn json_problem(error: &msgpool::Error) -> Response {
 }
 
 pub async fn page(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(recipient): Path<String>,
     Query(link): Query<Link>,
@@ -73,7 +73,7 @@ pub async fn page(
 }
 
 pub async fn open(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path((recipient, id)): Path<(String, i64)>,
     Query(link): Query<Link>,
@@ -96,7 +96,7 @@ pub async fn open(
 }
 
 pub async fn read_all(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(recipient): Path<String>,
     Query(link): Query<Link>,
@@ -113,7 +113,7 @@ pub async fn read_all(
 
 /// The unread count as a badge, for an iframe in another application's page.
 pub async fn bell(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(recipient): Path<String>,
     Query(link): Query<Link>,
@@ -133,7 +133,7 @@ pub async fn bell(
 }
 
 pub async fn api_list(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     Path(recipient): Path<String>,
     Query(link): Query<Link>,
 ) -> Response {
@@ -148,7 +148,7 @@ pub async fn api_list(
 
 /// The unread count; any origin may ask (the bell's script runs in other applications).
 pub async fn api_unread_count(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     Path(recipient): Path<String>,
     Query(link): Query<Link>,
 ) -> Response {
@@ -173,7 +173,7 @@ pub struct ReadBody {
 }
 
 pub async fn api_read(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     Path(recipient): Path<String>,
     Query(link): Query<Link>,
     body: axum::body::Bytes,

@@ -14,35 +14,15 @@ mod inbox;
 mod pages;
 mod render;
 mod session;
+mod state;
 mod statics;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use msgpool::Db;
 
 pub use session::SESSION_COOKIE;
-
-/// What the console needs to run.
-pub struct Console {
-    /// Runs as `msgpool_admin`.
-    pub admin_db: Db,
-    /// Runs as `msgpool_inbox`.
-    pub inbox_db: Db,
-    /// What signing in takes.
-    pub sign_in_token: String,
-    /// Shows everything, changes nothing.
-    pub read_only: bool,
-}
-
-pub(crate) type State = Arc<Shared>;
-
-pub(crate) struct Shared {
-    pub console: Console,
-    pub sessions: session::Sessions,
-    pub pages: render::Pages,
-}
+pub use state::Console;
+use state::State;
 
 /// Who may request a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,11 +92,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
 
 /// The console's routes; every one outside `public` and `inbox` passes the sign-in check.
 pub fn router(console: Console) -> Router {
-    let state: State = Arc::new(Shared {
-        console,
-        sessions: session::Sessions::default(),
-        pages: render::Pages::new(),
-    });
+    let state = State::new(console);
     let console_routes = Router::new()
         .route("/", get(pages::home))
         .route("/signout", post(auth::sign_out))

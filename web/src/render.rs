@@ -1,7 +1,7 @@
 //! Pages: the embedded templates (minijinja, HTML auto-escaped), what every page knows about
 //! its request (language, CSRF token, read-only), and how a refusal is shown.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -158,17 +158,21 @@ impl Ctx {
     }
 }
 
-impl FromRequestParts<crate::State> for Ctx {
+/// Whether the console refuses every change, as a page needs to know it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOnly(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx
+where
+    ReadOnly: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &crate::State,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         Ok(Ctx {
             lang: Lang::of(&parts.headers),
             session: parts.extensions.get::<Session>().cloned(),
-            read_only: state.console.read_only,
+            read_only: ReadOnly::from_ref(state).0,
             path: parts.uri.path().to_owned(),
             partial: parts.headers.contains_key("hx-request"),
         })

@@ -52,7 +52,7 @@ pub struct MessageQuery {
 }
 
 pub async fn messages(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Query(query): Query<MessageQuery>,
 ) -> Response {
@@ -94,7 +94,11 @@ pub async fn messages(
     }
 }
 
-pub async fn message(State(state): State<crate::State>, ctx: Ctx, Path(id): Path<i64>) -> Response {
+pub async fn message(
+    State(state): State<crate::state::State>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> Response {
     match activity::message(&state.console.admin_db, id).await {
         Ok(detail) => {
             let payload = serde_json::to_string_pretty(&detail.payload).unwrap_or_default();
@@ -106,7 +110,11 @@ pub async fn message(State(state): State<crate::State>, ctx: Ctx, Path(id): Path
     }
 }
 
-pub async fn cancel(State(state): State<crate::State>, ctx: Ctx, Path(id): Path<i64>) -> Response {
+pub async fn cancel(
+    State(state): State<crate::state::State>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> Response {
     match msgpool::cancel::cancel(&state.console.admin_db, id).await {
         Ok(_) => super::go_to(&ctx, &format!("/messages/{id}")),
         Err(e) => state.pages.problem(&ctx, &e),
@@ -159,7 +167,7 @@ impl DeliveryQuery {
 }
 
 pub async fn deliveries(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Query(query): Query<DeliveryQuery>,
 ) -> Response {
@@ -193,7 +201,7 @@ pub async fn deliveries(
 
 /// Re-queues dead deliveries: the selected (`id`), or with `all` every one matching the
 /// filter the list showed.
-pub async fn retry(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
+pub async fn retry(State(state): State<crate::state::State>, ctx: Ctx, form: FormData) -> Response {
     let mut query = DeliveryQuery::from_form(&form);
     let retried = async {
         let filter = query.filter()?;

@@ -11,14 +11,18 @@ use msgpool::domain::{Channel, RecipientKey};
 use crate::form::FormData;
 use crate::render::Ctx;
 
-pub async fn list(State(state): State<crate::State>, ctx: Ctx) -> Response {
+pub async fn list(State(state): State<crate::state::State>, ctx: Ctx) -> Response {
     match groups::list(&state.console.admin_db).await {
         Ok(rows) => state.pages.render(&ctx, "groups.html", context! { rows }),
         Err(e) => state.pages.problem(&ctx, &e),
     }
 }
 
-pub async fn create(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
+pub async fn create(
+    State(state): State<crate::state::State>,
+    ctx: Ctx,
+    form: FormData,
+) -> Response {
     let added = async {
         let key = RecipientKey::parse(form.get("key").unwrap_or_default().trim())?;
         let name = form.get("name").unwrap_or_default().trim().to_owned();
@@ -47,7 +51,7 @@ pub async fn create(State(state): State<crate::State>, ctx: Ctx, form: FormData)
 }
 
 async fn page(
-    state: &crate::State,
+    state: &crate::state::State,
     ctx: &Ctx,
     key: &str,
     refused: Option<msgpool::Error>,
@@ -84,7 +88,7 @@ async fn page(
 }
 
 pub async fn show(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
 ) -> Response {
@@ -93,7 +97,7 @@ pub async fn show(
 
 /// After a change: `to`, or the group's page with the refusal.
 async fn after(
-    state: &crate::State,
+    state: &crate::state::State,
     ctx: &Ctx,
     key: &str,
     to: &str,
@@ -107,7 +111,7 @@ async fn after(
 
 /// `action=add` with `member`, or `action=remove` with `member`.
 pub async fn members(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     form: FormData,
@@ -125,7 +129,7 @@ pub async fn members(
 }
 
 pub async fn subscriptions(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     form: FormData,
@@ -138,7 +142,7 @@ pub async fn subscriptions(
 }
 
 pub async fn remove(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
 ) -> Response {

@@ -24,7 +24,11 @@ fn number(form: &FormData, name: &str) -> msgpool::Result<Option<i32>> {
 }
 
 /// `action=set` (per_recipient with window, and/or per_second) or `action=remove`.
-pub async fn channel(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
+pub async fn channel(
+    State(state): State<crate::state::State>,
+    ctx: Ctx,
+    form: FormData,
+) -> Response {
     let db = &state.console.admin_db;
     let changed = async {
         let channel: Channel = form.get("channel").unwrap_or_default().parse()?;
@@ -54,7 +58,7 @@ pub async fn channel(State(state): State<crate::State>, ctx: Ctx, form: FormData
 }
 
 /// `action=set` (max_sends per window) or `action=remove` (the window).
-pub async fn robot(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
+pub async fn robot(State(state): State<crate::state::State>, ctx: Ctx, form: FormData) -> Response {
     let db = &state.console.admin_db;
     let changed = async {
         let flavor: WebhookFlavor = form.get("flavor").unwrap_or_default().parse()?;

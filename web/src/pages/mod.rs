@@ -26,7 +26,7 @@ pub fn go_to(ctx: &crate::render::Ctx, to: &str) -> Response {
 /// After a change: on to `to`; a refusal goes back to the page, shown beside what was
 /// refused (`reshow`); any other failure gets the problem page.
 pub async fn after_change(
-    state: &crate::State,
+    state: &crate::state::State,
     ctx: &crate::render::Ctx,
     result: msgpool::Result<()>,
     to: &str,

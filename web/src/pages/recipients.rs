@@ -23,7 +23,7 @@ pub struct RecipientFilter {
 }
 
 pub async fn list(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Query(filter): Query<RecipientFilter>,
 ) -> Response {
@@ -75,7 +75,7 @@ fn flavors() -> Vec<&'static str> {
     WebhookFlavor::ALL.iter().map(|f| f.as_str()).collect()
 }
 
-pub async fn new(State(state): State<crate::State>, ctx: Ctx) -> Response {
+pub async fn new(State(state): State<crate::state::State>, ctx: Ctx) -> Response {
     state.pages.render(
         &ctx,
         "recipient.html",
@@ -100,7 +100,11 @@ fn spec_of(form: &FormData) -> msgpool::Result<RecipientSpec> {
     })
 }
 
-pub async fn create(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
+pub async fn create(
+    State(state): State<crate::state::State>,
+    ctx: Ctx,
+    form: FormData,
+) -> Response {
     let added = async {
         let key = RecipientKey::parse(form.get("key").unwrap_or_default().trim())?;
         recipients::add(&state.console.admin_db, &key, &spec_of(&form)?).await
@@ -123,7 +127,7 @@ pub async fn create(State(state): State<crate::State>, ctx: Ctx, form: FormData)
 
 /// The recipient's page, with `refused` shown when a change was refused.
 async fn page(
-    state: &crate::State,
+    state: &crate::state::State,
     ctx: &Ctx,
     key: &str,
     refused: Option<msgpool::Error>,
@@ -164,7 +168,7 @@ async fn page(
 }
 
 pub async fn show(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
 ) -> Response {
@@ -173,7 +177,7 @@ pub async fn show(
 
 /// After a change: `to`, or the recipient's page with the refusal.
 async fn after(
-    state: &crate::State,
+    state: &crate::state::State,
     ctx: &Ctx,
     key: &str,
     to: &str,
@@ -186,7 +190,7 @@ async fn after(
 }
 
 pub async fn update(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     form: FormData,
@@ -201,7 +205,7 @@ pub async fn update(
 }
 
 pub async fn set_enabled(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     form: FormData,
@@ -217,7 +221,7 @@ pub async fn set_enabled(
 }
 
 pub async fn remove(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
 ) -> Response {
@@ -230,7 +234,7 @@ pub async fn remove(
 
 /// The groups the recipient belongs to: the checked ones.
 pub async fn groups(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     form: FormData,
@@ -249,7 +253,7 @@ pub async fn groups(
 }
 
 pub async fn subscriptions(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     form: FormData,

@@ -18,18 +18,23 @@ pub struct Paused {
 }
 
 pub async fn page(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Query(p): Query<Paused>,
 ) -> Response {
     panel_or_page(&state, &ctx, "status.html", p.paused.is_some()).await
 }
 
-pub async fn panel(State(state): State<crate::State>, ctx: Ctx) -> Response {
+pub async fn panel(State(state): State<crate::state::State>, ctx: Ctx) -> Response {
     panel_or_page(&state, &ctx, "status_panel.html", false).await
 }
 
-async fn panel_or_page(state: &crate::State, ctx: &Ctx, template: &str, paused: bool) -> Response {
+async fn panel_or_page(
+    state: &crate::state::State,
+    ctx: &Ctx,
+    template: &str,
+    paused: bool,
+) -> Response {
     let db = &state.console.admin_db;
     let loaded = async {
         let status = msgpool::status::read(db).await?;

@@ -249,7 +249,7 @@ fn read_form(form: &FormData) -> Result<TypeForm, FieldErrors> {
 
 /// The form page: `key` None for a new type.
 async fn show(
-    state: &crate::State,
+    state: &crate::state::State,
     ctx: &Ctx,
     key: Option<&str>,
     values: BTreeMap<String, String>,
@@ -292,7 +292,7 @@ async fn show(
     (status, page).into_response()
 }
 
-pub async fn new(State(state): State<crate::State>, ctx: Ctx) -> Response {
+pub async fn new(State(state): State<crate::state::State>, ctx: Ctx) -> Response {
     show(&state, &ctx, None, blank(), FieldErrors::new(), false).await
 }
 
@@ -302,7 +302,7 @@ pub struct Saved {
 }
 
 pub async fn edit(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     Query(saved): Query<Saved>,
@@ -327,13 +327,17 @@ pub async fn edit(
     }
 }
 
-pub async fn create(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
+pub async fn create(
+    State(state): State<crate::state::State>,
+    ctx: Ctx,
+    form: FormData,
+) -> Response {
     let key = form.get("key").unwrap_or_default().trim().to_owned();
     save(&state, &ctx, &key, true, form).await
 }
 
 pub async fn update(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     form: FormData,
@@ -341,7 +345,13 @@ pub async fn update(
     save(&state, &ctx, &key, false, form).await
 }
 
-async fn save(state: &crate::State, ctx: &Ctx, key: &str, new: bool, form: FormData) -> Response {
+async fn save(
+    state: &crate::state::State,
+    ctx: &Ctx,
+    key: &str,
+    new: bool,
+    form: FormData,
+) -> Response {
     let shown_key = (!new).then_some(key);
     let type_key = match TypeKey::parse(key) {
         Ok(k) => k,
@@ -374,7 +384,7 @@ pub struct KeyQuery {
 
 /// The key as it is typed: its format, and whether it is taken.
 pub async fn check_key(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Query(query): Query<KeyQuery>,
 ) -> Response {
@@ -399,7 +409,11 @@ pub async fn check_key(
 
 /// What each checked channel would send for the sample payload, from the form's templates
 /// as they are typed (nothing is saved).
-pub async fn preview(State(state): State<crate::State>, ctx: Ctx, form: FormData) -> Response {
+pub async fn preview(
+    State(state): State<crate::state::State>,
+    ctx: Ctx,
+    form: FormData,
+) -> Response {
     let category = form
         .filled("new_category")
         .unwrap_or_else(|| form.get("category").unwrap_or_default().to_owned());
@@ -488,7 +502,7 @@ fn sample(form: &FormData) -> msgpool::Result<serde_json::Value> {
 
 /// Sends the sample payload to one recipient, as a real message of this type.
 pub async fn send_test(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     form: FormData,

@@ -18,7 +18,7 @@ pub struct TypeFilter {
 }
 
 pub async fn list(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Query(filter): Query<TypeFilter>,
 ) -> Response {
@@ -63,7 +63,7 @@ pub async fn list(
 }
 
 pub async fn set_enabled(
-    State(state): State<crate::State>,
+    State(state): State<crate::state::State>,
     ctx: Ctx,
     Path(key): Path<String>,
     form: FormData,
