@@ -183,16 +183,18 @@ fn role_password(role: Role) -> Result<String> {
     home_secret(&format!("{}.password", role.login()))
 }
 
-/// The secret kept in `MSGPOOL_HOME/{file}` (mode 0600), made the first time it is asked for:
-/// a role's password, the console's sign-in token.
+/// The secret kept in `MSGPOOL_HOME/{file}` (mode 0600), made the first time it is asked for
+/// (or when the file is empty): a role's password, the console's sign-in token.
 pub fn home_secret(file: &str) -> Result<String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let file = home().join(file);
-    if let Ok(secret) = std::fs::read_to_string(&file)
-        && !secret.trim().is_empty()
-    {
-        return Ok(secret.trim().to_owned());
+    if let Ok(secret) = std::fs::read_to_string(&file) {
+        if !secret.trim().is_empty() {
+            return Ok(secret.trim().to_owned());
+        }
+        // emptied by hand to get a new one
+        std::fs::remove_file(&file).map_err(Error::io(format!("replacing {}", file.display())))?;
     }
     let secret = uuid::Uuid::new_v4().simple().to_string();
     std::fs::create_dir_all(home()).map_err(Error::io(format!("creating {}", home().display())))?;

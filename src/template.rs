@@ -46,6 +46,20 @@ pub struct DigestItem {
     pub body: String,
 }
 
+impl DigestItem {
+    /// Message `message_id` as the digest lists it: its variables and its rendering.
+    pub fn of(message_id: i64, vars: &Variables<'_>, rendered: Rendered) -> DigestItem {
+        DigestItem {
+            message_id,
+            created_at: vars.created_at.clone(),
+            duplicate_count: vars.duplicate_count,
+            payload: vars.payload.clone(),
+            subject: rendered.subject,
+            body: rendered.body,
+        }
+    }
+}
+
 /// What a template can refer to.
 #[derive(Debug, Clone, Serialize)]
 pub struct Variables<'a> {

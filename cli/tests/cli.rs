@@ -947,15 +947,7 @@ async fn template_preview_shows_what_each_channel_would_send_or_why_it_would_not
             "{\"count\": 120}",
         ],
     );
-    let channel = |name: &str| {
-        preview
-            .as_array()
-            .expect("list")
-            .iter()
-            .find(|p| p["channel"] == name)
-            .cloned()
-            .expect(name)
-    };
+    let channel = |name: &str| channel_of(&preview, name);
     assert_eq!(channel("email")["subject"], "Dispatch backlog: 120");
     assert_eq!(channel("email")["body"], "120 orders are waiting");
     assert_eq!(
@@ -965,13 +957,7 @@ async fn template_preview_shows_what_each_channel_would_send_or_why_it_would_not
     );
 
     let broken = json(&db, &["template", "preview", "order.dispatch_backlog"]);
-    let email = broken
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|p| p["channel"] == "email")
-        .cloned()
-        .expect("email");
+    let email = channel_of(&broken, "email");
     assert!(
         email["error"]
             .as_str()
@@ -1012,13 +998,7 @@ async fn template_preview_shows_what_each_channel_would_send_or_why_it_would_not
             "{\"count\": 7}",
         ],
     );
-    let email = digesting
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|p| p["channel"] == "email")
-        .cloned()
-        .expect("email");
+    let email = channel_of(&digesting, "email");
     assert_eq!(email["subject"], "Dispatch backlog: 7");
     assert_eq!(email["digest"]["subject"], "2 backlogs");
     assert_eq!(
@@ -1039,6 +1019,17 @@ async fn template_preview_shows_what_each_channel_would_send_or_why_it_would_not
         text.contains("-- as a digest of 2 such messages --\nsubject: 2 backlogs"),
         "{text}"
     );
+}
+
+/// One channel's part of `msgpool template preview --json`.
+fn channel_of(preview: &serde_json::Value, name: &str) -> serde_json::Value {
+    preview
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["channel"] == name)
+        .cloned()
+        .expect(name)
 }
 
 #[tokio::test]
@@ -1548,6 +1539,21 @@ async fn secrets_stay_out_of_output_and_each_role_gets_a_url_of_its_own() {
         .expect_err("and cannot read contacts");
     assert_eq!(support::sqlstate(&refused), "42501");
     producer.close().await;
+
+    // emptied by hand: a new password is made and kept
+    std::fs::write(&kept, "").expect("empty the password file");
+    let renewed = role_url();
+    assert_ne!(renewed, url, "a new password");
+    let kept_now = std::fs::read_to_string(&kept).expect("password kept");
+    assert!(
+        !kept_now.is_empty() && renewed.contains(kept_now.trim()),
+        "{renewed}"
+    );
+    sqlx::PgPool::connect(&renewed)
+        .await
+        .expect("the new URL works")
+        .close()
+        .await;
 }
 
 #[tokio::test]

@@ -215,14 +215,7 @@ pub async fn preview(
             .iter()
             .map(|channel| {
                 let template = templates.iter().find(|t| t.channel == channel);
-                let parts = Parts {
-                    subject: template.map(|t| t.subject.as_str()),
-                    body: template.map(|t| t.body.as_str()),
-                    html: template.and_then(|t| t.html_body.as_deref()),
-                    digest_subject: template.and_then(|t| t.digest_subject.as_deref()),
-                    digest_body: template.and_then(|t| t.digest_body.as_deref()),
-                };
-                (channel, parts)
+                (channel, template.map(Parts::from).unwrap_or_default())
             })
             .collect(),
     };
@@ -252,6 +245,31 @@ pub struct Parts<'a> {
     /// The digest's template: without a body, the built-in one.
     pub digest_subject: Option<&'a str>,
     pub digest_body: Option<&'a str>,
+}
+
+impl<'a> From<&'a Template> for Parts<'a> {
+    fn from(t: &'a Template) -> Self {
+        Parts {
+            subject: Some(&t.subject),
+            body: Some(&t.body),
+            html: t.html_body.as_deref(),
+            digest_subject: t.digest_subject.as_deref(),
+            digest_body: t.digest_body.as_deref(),
+        }
+    }
+}
+
+/// A template as typed, unsaved: a part left out is the built-in one.
+impl<'a> From<&'a TemplateSpec> for Parts<'a> {
+    fn from(t: &'a TemplateSpec) -> Self {
+        Parts {
+            subject: t.subject.as_deref(),
+            body: t.body.as_deref(),
+            html: t.html_body.as_deref(),
+            digest_subject: t.digest_subject.as_deref(),
+            digest_body: t.digest_body.as_deref(),
+        }
+    }
 }
 
 /// What one channel would send: the message, and for a type that digests, a digest of
@@ -300,14 +318,7 @@ pub async fn preview_draft(
             let digest = match &message {
                 Ok(single) if draft.digest => {
                     let items: Vec<DigestItem> = (1..=DIGEST_SAMPLE as i64)
-                        .map(|message_id| DigestItem {
-                            message_id,
-                            created_at: vars.created_at.clone(),
-                            duplicate_count: 0,
-                            payload: payload.clone(),
-                            subject: single.subject.clone(),
-                            body: single.body.clone(),
-                        })
+                        .map(|id| DigestItem::of(id, &vars, single.clone()))
                         .collect();
                     Some(renderer.render_digest(
                         *channel,

@@ -62,34 +62,36 @@ pub async fn attempt(deliverer: &Deliverer, delivery: &ClaimedDelivery) -> Finis
 /// On the caller's thread: the engine's fuel and output caps bound a render.
 fn render(renderer: &Renderer, d: &ClaimedDelivery) -> Result<(Rendered, Value), String> {
     let payload = d.payload()?;
+    let vars = variables(d, &payload);
     let single = renderer.render(
         d.channel,
         d.subject.as_deref(),
         d.body.as_deref(),
         // a digest is plain text: its messages are listed by their plain-text bodies
         d.html_body.as_deref().filter(|_| d.gathered.is_empty()),
-        &variables(d, &payload),
+        &vars,
     )?;
     if d.gathered.is_empty() {
         return Ok((single, payload));
     }
-    let mut items = vec![digest_item(d, &payload, single)];
+    let mut items = vec![DigestItem::of(d.message_id, &vars, single)];
     for g in &d.gathered {
         let gathered_payload = g.payload()?;
+        let gathered = variables(g, &gathered_payload);
         let rendered = renderer.render(
             g.channel,
             g.subject.as_deref(),
             g.body.as_deref(),
             None,
-            &variables(g, &gathered_payload),
+            &gathered,
         )?;
-        items.push(digest_item(g, &gathered_payload, rendered));
+        items.push(DigestItem::of(g.message_id, &gathered, rendered));
     }
     let digest = renderer.render_digest(
         d.channel,
         d.digest_subject.as_deref(),
         d.digest_body.as_deref(),
-        &variables(d, &payload),
+        &vars,
         &items,
     )?;
     Ok((digest, payload))
@@ -105,17 +107,6 @@ fn variables<'a>(d: &'a ClaimedDelivery, payload: &'a Value) -> Variables<'a> {
         created_at: d.created_at.clone(),
         duplicate_count: d.duplicate_count,
         recipient_name: &d.recipient_name,
-    }
-}
-
-fn digest_item(d: &ClaimedDelivery, payload: &Value, rendered: Rendered) -> DigestItem {
-    DigestItem {
-        message_id: d.message_id,
-        created_at: d.created_at.clone(),
-        duplicate_count: d.duplicate_count,
-        payload: payload.clone(),
-        subject: rendered.subject,
-        body: rendered.body,
     }
 }
 

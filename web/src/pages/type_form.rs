@@ -135,6 +135,30 @@ fn checked_channels(form: &FormData) -> Vec<Channel> {
         .collect()
 }
 
+/// The category picked, or the new one typed.
+fn category(form: &FormData) -> String {
+    form.filled("new_category")
+        .unwrap_or_else(|| form.get("category").unwrap_or_default().to_owned())
+}
+
+/// Each checked channel's template as typed; a blank part is `None`.
+fn typed_templates(form: &FormData) -> Vec<(Channel, TemplateSpec)> {
+    checked_channels(form)
+        .into_iter()
+        .map(|channel| {
+            let part = |name: &str| form.filled(&format!("tpl.{channel}.{name}"));
+            let typed = TemplateSpec {
+                subject: part("subject"),
+                body: part("body"),
+                html_body: part("html_body").filter(|_| channel == Channel::Email),
+                digest_subject: part("digest_subject"),
+                digest_body: part("digest_body"),
+            };
+            (channel, typed)
+        })
+        .collect()
+}
+
 /// Reads the form into what `save` writes; a value that cannot even be parsed is refused
 /// here, beside its field.
 fn read_form(form: &FormData) -> Result<TypeForm, FieldErrors> {
@@ -166,9 +190,7 @@ fn read_form(form: &FormData) -> Result<TypeForm, FieldErrors> {
     let mut spec = MessageTypeSpec {
         name: Some(form.get("name").unwrap_or_default().trim().to_owned()),
         description: Some(form.get("description").unwrap_or_default().to_owned()),
-        category: form
-            .filled("new_category")
-            .or_else(|| Some(form.get("category").unwrap_or_default().to_owned())),
+        category: Some(category(form)),
         channels,
         send_times: Some(
             form.get("send_times")
@@ -199,18 +221,16 @@ fn read_form(form: &FormData) -> Result<TypeForm, FieldErrors> {
     }
     let mut templates = Vec::new();
     let mut quiet = Vec::new();
-    for channel in checked_channels(form) {
-        let part = |name: &str| form.filled(&format!("tpl.{channel}.{name}"));
-        if let Some(body) = part("body") {
+    for (channel, typed) in typed_templates(form) {
+        // a channel without a body keeps its template; one with a body is set whole
+        if typed.body.is_some() {
             templates.push((
                 channel,
                 TemplateSpec {
-                    subject: Some(part("subject").unwrap_or_default()),
-                    body: Some(body),
+                    subject: Some(typed.subject.unwrap_or_default()),
                     html_body: (channel == Channel::Email)
-                        .then(|| part("html_body").unwrap_or_default()),
-                    digest_subject: part("digest_subject"),
-                    digest_body: part("digest_body"),
+                        .then(|| typed.html_body.unwrap_or_default()),
+                    ..typed
                 },
             ));
         }
@@ -414,23 +434,8 @@ pub async fn preview(
     ctx: Ctx,
     form: FormData,
 ) -> Response {
-    let category = form
-        .filled("new_category")
-        .unwrap_or_else(|| form.get("category").unwrap_or_default().to_owned());
-    let fields: Vec<(Channel, [Option<String>; 5])> = checked_channels(&form)
-        .into_iter()
-        .map(|channel| {
-            let part = |name: &str| form.filled(&format!("tpl.{channel}.{name}"));
-            let parts = [
-                "subject",
-                "body",
-                "html_body",
-                "digest_subject",
-                "digest_body",
-            ];
-            (channel, parts.map(part))
-        })
-        .collect();
+    let category = category(&form);
+    let typed = typed_templates(&form);
     let draft = templates::Draft {
         type_key: form.get("key").unwrap_or_default(),
         type_name: form.get("name").unwrap_or_default(),
@@ -441,21 +446,7 @@ pub async fn preview(
             .filter(|z| !z.trim().is_empty())
             .unwrap_or("UTC"),
         digest: form.has("digest"),
-        channels: fields
-            .iter()
-            .map(
-                |(channel, [subject, body, html, digest_subject, digest_body])| {
-                    let parts = templates::Parts {
-                        subject: subject.as_deref(),
-                        body: body.as_deref(),
-                        html: html.as_deref(),
-                        digest_subject: digest_subject.as_deref(),
-                        digest_body: digest_body.as_deref(),
-                    };
-                    (*channel, parts)
-                },
-            )
-            .collect(),
+        channels: typed.iter().map(|(c, t)| (*c, t.into())).collect(),
     };
     let previewed = async {
         let payload = sample(&form)?;
