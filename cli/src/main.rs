@@ -1,7 +1,6 @@
 //! `msgpool`: administer the pool, send messages, run the embedded database.
 
 mod args;
-mod bench;
 mod commands;
 mod config_file;
 mod context;

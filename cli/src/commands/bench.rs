@@ -1,15 +1,14 @@
-//! `msgpool bench`: see `crate::bench`.
+//! `msgpool bench`: the harness is the `msgpool-bench` crate (bench/).
 
 use clap::Args;
+use msgpool_bench::{ConsolePlan, Plan, ProvidersPlan};
 
-use crate::bench::{self, ConsolePlan, Plan, ProvidersPlan};
 use crate::{Context, output};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Seconds each ingest measurement runs (in turns of one second)
-    // Ingest-only runs of one build, 2 cores: the ratio ranged 0.70-0.74 in five at 10 s,
-    // 0.72-0.75 in four at 30 s.
+    /// Seconds each ingest measurement runs (in turns of one second); shorter runs let the
+    /// ratio swing more from run to run
     #[arg(long, default_value_t = 30)]
     ingest_seconds: u64,
     /// Concurrent producer connections for the ingest measurement
@@ -75,7 +74,8 @@ pub async fn run(_ctx: &Context, args: BenchArgs) -> anyhow::Result<()> {
                 messages: args.console_messages,
                 samples: args.console_samples.max(1),
             }),
+        say: output::line,
     };
-    let figures = bench::run(&plan).await?;
+    let figures = msgpool_bench::run(&plan).await?;
     output::json(&figures)
 }

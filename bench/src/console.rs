@@ -30,8 +30,8 @@ const TOKEN: &str = "bench-console";
 
 const HISTORY: &str = "
   WITH m AS (
-    INSERT INTO msgpool.message (type_key, payload, urgency, due_at, state, created_at, dispatched_at, source, dedup_key)
-    SELECT 'bench.console', jsonb_build_object('n', g, 'host', 'db' || g % 50), 'normal', t, 'dispatched', t, t,
+    INSERT INTO msgpool.message (type_key, payload, urgency, due_at, state, created_at, expanded_at, source, dedup_key)
+    SELECT 'bench.console', jsonb_build_object('n', g, 'host', 'db' || g % 50), 'normal', t, 'expanded', t, t,
            'bench', 'k-' || g
       FROM generate_series(1, $1) g, LATERAL (SELECT now() - ($1 - g) * interval '1 second' AS t) at
     RETURNING id, created_at),
@@ -54,7 +54,7 @@ pub async fn run(
     plan: &ConsolePlan,
     figures: &mut Figures,
 ) -> anyhow::Result<()> {
-    load_history(pool, plan.messages).await?;
+    load_history(pool, plan.messages, figures.say).await?;
     let database = msgpool::Database::Url(url.to_owned());
     let router = msgpool_web::router(msgpool_web::Console {
         admin_db: database.pool_as(4, msgpool::domain::Role::Admin).await?,
@@ -86,9 +86,7 @@ pub async fn run(
         ),
         (
             "console_activity_filtered",
-            Box::new(|_| {
-                "/messages?type_key=bench.console&state=dispatched&source=bench".to_owned()
-            }),
+            Box::new(|_| "/messages?type_key=bench.console&state=expanded&source=bench".to_owned()),
             "bench.console",
         ),
         (
@@ -134,7 +132,11 @@ pub async fn run(
     Ok(())
 }
 
-async fn load_history(pool: &PgPool, messages: i64) -> anyhow::Result<()> {
+async fn load_history(
+    pool: &PgPool,
+    messages: i64,
+    say: fn(std::fmt::Arguments<'_>),
+) -> anyhow::Result<()> {
     let started = Instant::now();
     sqlx::raw_sql(
         "INSERT INTO msgpool.message_type (key, name, category, channels) VALUES
@@ -168,11 +170,11 @@ async fn load_history(pool: &PgPool, messages: i64) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    crate::output::outln!(
+    say(format_args!(
         "console history: {messages} messages, {} deliveries, loaded in {:.0} s",
         messages * 3,
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(())
 }
 

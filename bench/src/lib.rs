@@ -1,7 +1,8 @@
 //! `msgpool bench`: msgpool's speed, measured on its own embedded PostgreSQL in a temporary
 //! folder. The worker runs as a real `msgpool worker` child process, as in production, so its
 //! memory is its own. Each scenario prints `name value unit`; a JSON summary follows.
-//! docs/performance.md has the method and the figures.
+//! docs/performance.md has the method and the figures. The `msgpool` binary runs it as
+//! `msgpool bench`; it lives apart from the commands, in a crate of its own.
 //!
 //! What the benchmark writes past the producer's API, and why (nothing else does):
 //! - configuration (types, templates, recipients, a group of 10,000, subscriptions) by plain
@@ -26,7 +27,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::output::outln;
 use anyhow::Context as _;
 use serde::Serialize;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -45,11 +45,15 @@ pub struct Plan {
     pub providers: Option<ProvidersPlan>,
     /// The console scenario; `None`: skipped.
     pub console: Option<ConsolePlan>,
+    /// Where each line of progress goes as it is measured (the binary's standard output).
+    pub say: fn(std::fmt::Arguments<'_>),
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Figures {
     pub figures: Vec<Figure>,
+    #[serde(skip)]
+    say: fn(std::fmt::Arguments<'_>),
 }
 
 #[derive(Debug, Serialize)]
@@ -61,7 +65,7 @@ pub struct Figure {
 
 impl Figures {
     fn add(&mut self, name: &str, value: f64, unit: &str) {
-        outln!("{name:<28} {value:>12.2} {unit}");
+        (self.say)(format_args!("{name:<28} {value:>12.2} {unit}"));
         self.figures.push(Figure {
             name: name.to_owned(),
             value,
@@ -109,7 +113,10 @@ async fn measure(plan: &Plan, url: &str, home: &Path) -> anyhow::Result<Figures>
         .execute(&pool)
         .await
         .context("setting up the benchmark's types and recipients")?;
-    let mut figures = Figures::default();
+    let mut figures = Figures {
+        figures: Vec::new(),
+        say: plan.say,
+    };
     if plan.pool {
         pool_scenarios(plan, url, home, &pool, &mut figures).await?;
     }
@@ -420,8 +427,8 @@ async fn latency(pool: &PgPool, samples: usize, figures: &mut Figures) -> anyhow
 }
 
 /// Where a lone message's time goes, the median of each stage, from the same timestamps:
-/// the send's transaction, its commit to the worker's dispatch starting (the wake-up), the
-/// dispatch-and-claim transaction, its commit to the inbox write starting (rendering), and
+/// the send's transaction, its commit to the worker's expansion starting (the wake-up), the
+/// expand-and-claim transaction, its commit to the inbox write starting (rendering), and
 /// the inbox write's transaction. A commit's flush to disk falls in the stage after it. When
 /// the machine is slow, every stage is, the database's own work included.
 async fn latency_stages(
@@ -433,16 +440,16 @@ async fn latency_stages(
     let stages: (f64, f64, f64, f64, f64) = sqlx::query_as(
         "WITH t AS (
            SELECT m.created_at AS sent, pg_xact_commit_timestamp(s.xid::xid) AS send_committed,
-                  m.dispatched_at AS dispatched, pg_xact_commit_timestamp(m.xmin) AS dispatch_committed,
+                  m.expanded_at AS expanded, pg_xact_commit_timestamp(m.xmin) AS expand_committed,
                   i.created_at AS written, pg_xact_commit_timestamp(i.xmin) AS committed
              FROM unnest($1::bigint[], $2::text[]) AS s(id, xid)
              JOIN msgpool.message m ON m.id = s.id
              JOIN msgpool.delivery d ON d.message_id = m.id
              JOIN msgpool.inbox i ON i.delivery_id = d.id)
          SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM send_committed - sent)),
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM dispatched - send_committed)),
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM dispatch_committed - dispatched)),
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM written - dispatch_committed)),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM expanded - send_committed)),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM expand_committed - expanded)),
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM written - expand_committed)),
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM committed - written))
            FROM t",
     )
@@ -451,11 +458,11 @@ async fn latency_stages(
     .fetch_one(conn)
     .await
     .context("reading the latency's stages")?;
-    let (send, wake, dispatch, render, write) = stages;
+    let (send, wake, expand, render, write) = stages;
     for (name, seconds) in [
         ("latency_p50_send", send),
         ("latency_p50_wake_up", wake),
-        ("latency_p50_dispatch", dispatch),
+        ("latency_p50_expand", expand),
         ("latency_p50_render", render),
         ("latency_p50_inbox_write", write),
     ] {
@@ -471,8 +478,8 @@ async fn add_history(pool: &PgPool, count: i64) -> anyhow::Result<()> {
         pool,
         sqlx::query(
             "WITH m AS (
-               INSERT INTO msgpool.message (type_key, payload, urgency, due_at, state, created_at, dispatched_at)
-               SELECT 'bench.history', jsonb_build_object('n', g), 'normal', now() - interval '7 days', 'dispatched',
+               INSERT INTO msgpool.message (type_key, payload, urgency, due_at, state, created_at, expanded_at)
+               SELECT 'bench.history', jsonb_build_object('n', g), 'normal', now() - interval '7 days', 'expanded',
                       now() - interval '7 days', now() - interval '7 days'
                  FROM generate_series(1, $1) g
                RETURNING id)
