@@ -106,8 +106,6 @@ pub struct MessageDetail {
     pub message: MessageSummary,
     pub payload: serde_json::Value,
     pub recipients: Option<Vec<String>>,
-    /// Why it was refused or failed to expand, if it was.
-    pub error: Option<String>,
     pub deliveries: Vec<DeliveryHistory>,
 }
 
@@ -136,18 +134,15 @@ struct MessageRow {
     summary: MessageSummary,
     payload: sqlx::types::Json<serde_json::Value>,
     recipients: Option<Vec<String>>,
-    error: Option<String>,
 }
 
 pub async fn message(pool: &Db, id: i64) -> Result<MessageDetail> {
-    let found: Option<MessageRow> = sqlx::query_as(select!(
-        ", m.payload, m.recipients, m.error",
-        "WHERE m.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
-    .map_err(Error::from_database(format!("reading message {id}")))?;
+    let found: Option<MessageRow> =
+        sqlx::query_as(select!(", m.payload, m.recipients", "WHERE m.id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(Error::from_database(format!("reading message {id}")))?;
     let Some(row) = found else {
         return Err(Error::not_found(
             format!("no message {id}"),
@@ -179,7 +174,6 @@ pub async fn message(pool: &Db, id: i64) -> Result<MessageDetail> {
         message: row.summary,
         payload: row.payload.0,
         recipients: row.recipients,
-        error: row.error,
         deliveries,
     })
 }

@@ -1,37 +1,31 @@
-//! The in-site inbox of a recipient, over the inbox functions of `sql/schema/06_inbox.sql`.
+//! The in-site inbox of a recipient, over the inbox functions of `sql/schema/11_inbox.sql`.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{RecipientKey, Urgency};
-use crate::{Db, Error, Result};
+use crate::domain::{RecipientKey, TypeKey, Urgency};
+use crate::{Db, Error, Result, sql_record};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct InboxItem {
-    pub id: i64,
-    pub recipient_key: String,
-    pub message_id: Option<i64>,
-    pub type_key: String,
-    #[sqlx(try_from = "String")]
-    pub urgency: Urgency,
-    pub subject: String,
-    pub body: String,
-    pub created_at: DateTime<Utc>,
-    pub read_at: Option<DateTime<Utc>>,
-    pub archived_at: Option<DateTime<Utc>>,
-    /// Repeats of the message counted by dedup, also after this row was written.
-    pub duplicate_count: i32,
-    pub last_seen_at: DateTime<Utc>,
+sql_record! {
+    /// An inbox message as pages show it: `msgpool.inbox_entry`.
+    #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+    pub struct InboxEntry: "msgpool.inbox_entry" {
+        pub id: i64,
+        pub recipient_key: String,
+        pub message_id: Option<i64>,
+        pub delivery_id: Option<i64>,
+        pub type_key: TypeKey,
+        pub urgency: Urgency,
+        pub subject: String,
+        pub body: String,
+        pub created_at: DateTime<Utc>,
+        pub read_at: Option<DateTime<Utc>>,
+        pub archived_at: Option<DateTime<Utc>>,
+        /// Repeats of the message counted by dedup, also after this row was written.
+        pub duplicate_count: i32,
+        pub last_seen_at: DateTime<Utc>,
+    }
 }
-
-/// An inbox row's columns as [`InboxItem`] reads them.
-macro_rules! columns {
-    () => {
-        "SELECT id, recipient_key, message_id, type_key, urgency::text AS urgency, subject, body, created_at,
-                read_at, archived_at, duplicate_count, last_seen_at "
-    };
-}
-pub(crate) use columns;
 
 /// Which page of whose inbox.
 #[derive(Debug, Clone, Copy)]
@@ -45,21 +39,18 @@ pub struct Page {
 }
 
 /// One page of a recipient's inbox, unread first, then newest first.
-pub async fn list(pool: &Db, recipient: &RecipientKey, page: Page) -> Result<Vec<InboxItem>> {
-    sqlx::query_as(concat!(
-        columns!(),
-        "FROM msgpool.inbox_list($1, $2, $3, $4, $5)"
-    ))
-    .bind(recipient.as_str())
-    .bind(page.unread_only)
-    .bind(page.number)
-    .bind(page.size)
-    .bind(page.archived)
-    .fetch_all(pool)
-    .await
-    .map_err(Error::from_database(format!(
-        "reading the inbox of {recipient}"
-    )))
+pub async fn list(pool: &Db, recipient: &RecipientKey, page: Page) -> Result<Vec<InboxEntry>> {
+    sqlx::query_as("SELECT * FROM msgpool.inbox_list($1, $2, $3, $4, $5)")
+        .bind(recipient.as_str())
+        .bind(page.unread_only)
+        .bind(page.number)
+        .bind(page.size)
+        .bind(page.archived)
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from_database(format!(
+            "reading the inbox of {recipient}"
+        )))
 }
 
 pub async fn unread_count(pool: &Db, recipient: &RecipientKey) -> Result<i64> {
@@ -85,8 +76,8 @@ pub async fn mark_read(pool: &Db, recipient: &RecipientKey, ids: Option<&[i64]>)
 }
 
 /// One inbox message in full; opening it marks it read.
-pub async fn show(pool: &Db, recipient: &RecipientKey, id: i64) -> Result<InboxItem> {
-    sqlx::query_as(concat!(columns!(), "FROM msgpool.inbox_show($1, $2)"))
+pub async fn show(pool: &Db, recipient: &RecipientKey, id: i64) -> Result<InboxEntry> {
+    sqlx::query_as("SELECT * FROM msgpool.inbox_show($1, $2)")
         .bind(recipient.as_str())
         .bind(id)
         .fetch_one(pool)

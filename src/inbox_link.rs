@@ -3,7 +3,7 @@
 //! `/inbox/{recipient}?token=…`, and whoever holds the token reaches that inbox and nothing else.
 
 use crate::domain::RecipientKey;
-use crate::inbox::InboxItem;
+use crate::inbox::InboxEntry;
 use crate::url::percent_encode;
 use crate::{Db, Error, Result};
 
@@ -46,22 +46,19 @@ pub struct LinkedInbox<'a> {
 
 impl LinkedInbox<'_> {
     /// A page (from 1), unread first, then newest first.
-    pub async fn list(&self, pool: &Db, page: i32, page_size: i32) -> Result<Vec<InboxItem>> {
-        sqlx::query_as(concat!(
-            crate::inbox::columns!(),
-            "FROM msgpool.inbox_list($1::text, $2::text, $3, $4)"
-        ))
-        .bind(self.recipient)
-        .bind(self.token)
-        .bind(page)
-        .bind(page_size)
-        .fetch_all(pool)
-        .await
-        .map_err(self.context("reading"))
+    pub async fn list(&self, pool: &Db, page: i32, page_size: i32) -> Result<Vec<InboxEntry>> {
+        sqlx::query_as("SELECT * FROM msgpool.signed_inbox_list($1, $2, $3, $4)")
+            .bind(self.recipient)
+            .bind(self.token)
+            .bind(page)
+            .bind(page_size)
+            .fetch_all(pool)
+            .await
+            .map_err(self.context("reading"))
     }
 
     pub async fn unread_count(&self, pool: &Db) -> Result<i64> {
-        sqlx::query_scalar("SELECT msgpool.inbox_unread_count($1::text, $2::text)")
+        sqlx::query_scalar("SELECT msgpool.signed_inbox_unread_count($1, $2)")
             .bind(self.recipient)
             .bind(self.token)
             .fetch_one(pool)
@@ -70,22 +67,19 @@ impl LinkedInbox<'_> {
     }
 
     /// One message in full; opening it marks it read.
-    pub async fn show(&self, pool: &Db, id: i64) -> Result<InboxItem> {
-        sqlx::query_as(concat!(
-            crate::inbox::columns!(),
-            "FROM msgpool.inbox_show($1::text, $2::text, $3)"
-        ))
-        .bind(self.recipient)
-        .bind(self.token)
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .map_err(self.context("opening a message of"))
+    pub async fn show(&self, pool: &Db, id: i64) -> Result<InboxEntry> {
+        sqlx::query_as("SELECT * FROM msgpool.signed_inbox_show($1, $2, $3)")
+            .bind(self.recipient)
+            .bind(self.token)
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .map_err(self.context("opening a message of"))
     }
 
     /// Marks the given messages (all, for `None`) read; returns how many changed.
     pub async fn mark_read(&self, pool: &Db, ids: Option<&[i64]>) -> Result<i32> {
-        sqlx::query_scalar("SELECT msgpool.inbox_mark_read($1::text, $2::text, $3)")
+        sqlx::query_scalar("SELECT msgpool.signed_inbox_mark_read($1, $2, $3)")
             .bind(self.recipient)
             .bind(self.token)
             .bind(ids)

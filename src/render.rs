@@ -1,5 +1,6 @@
-//! Rendering a message for one channel: the type's template for that channel (or the
-//! built-in default) with the payload's keys and msgpool's own variables.
+//! Rendering what one delivery sends on its channel: the type's template for that channel
+//! (or the built-in default) with the payload's keys and msgpool's own variables. One
+//! function, [`Renderer::render_delivery`], serves the worker and the preview alike.
 //!
 //! Variables: every key of the payload, plus `type_key`, `type_name`, `category`, `urgency`,
 //! `created_at` (in the type's time zone with its offset: `2026-12-02 23:15:17+08:00`),
@@ -37,7 +38,7 @@ const DEFAULT_DIGEST_BODY: &str = "{{ type_name }}: {{ count }} messages\n{% for
 
 /// One message of a digest, as the digest template sees it.
 #[derive(Debug, Clone, Serialize)]
-pub struct DigestItem {
+struct DigestItem {
     pub message_id: i64,
     pub created_at: String,
     pub duplicate_count: i32,
@@ -48,7 +49,7 @@ pub struct DigestItem {
 
 impl DigestItem {
     /// Message `message_id` as the digest lists it: its variables and its rendering.
-    pub fn of(message_id: i64, vars: &Variables<'_>, rendered: Rendered) -> DigestItem {
+    fn of(message_id: i64, vars: &Variables<'_>, rendered: Rendered) -> DigestItem {
         DigestItem {
             message_id,
             created_at: vars.created_at.clone(),
@@ -58,6 +59,26 @@ impl DigestItem {
             body: rendered.body,
         }
     }
+}
+
+/// One channel's template: without a body, the built-in one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Parts<'a> {
+    pub subject: Option<&'a str>,
+    pub body: Option<&'a str>,
+    /// An email's HTML part.
+    pub html: Option<&'a str>,
+    /// The digest's template: without a body, the built-in one.
+    pub digest_subject: Option<&'a str>,
+    pub digest_body: Option<&'a str>,
+}
+
+/// One message as a delivery renders it: its channel's template and its variables.
+#[derive(Debug, Clone)]
+pub struct Message<'a> {
+    pub message_id: i64,
+    pub parts: Parts<'a>,
+    pub vars: Variables<'a>,
 }
 
 /// What a template can refer to.
@@ -97,6 +118,35 @@ impl Default for Renderer {
 }
 
 impl Renderer {
+    /// What one delivery sends on `channel`: `lead` alone, or, with messages `gathered` into
+    /// its digest, the digest of them all (the lead's digest template over each message as
+    /// its own template renders it). A digest is plain text: no HTML part.
+    pub fn render_delivery(
+        &self,
+        channel: Channel,
+        lead: &Message<'_>,
+        gathered: &[Message<'_>],
+    ) -> Result<Rendered, String> {
+        let single = |m: &Message<'_>, html: Option<&str>| {
+            self.render(channel, m.parts.subject, m.parts.body, html, &m.vars)
+        };
+        if gathered.is_empty() {
+            let html = lead.parts.html.filter(|_| channel == Channel::Email);
+            return single(lead, html);
+        }
+        let mut items = Vec::with_capacity(gathered.len() + 1);
+        for m in std::iter::once(lead).chain(gathered) {
+            items.push(DigestItem::of(m.message_id, &m.vars, single(m, None)?));
+        }
+        self.render_digest(
+            channel,
+            lead.parts.digest_subject,
+            lead.parts.digest_body,
+            &lead.vars,
+            &items,
+        )
+    }
+
     /// Ok when `source` is a template the engine can read; else what is wrong, and where.
     pub fn check(&self, source: &str) -> Result<(), String> {
         self.env
@@ -108,7 +158,7 @@ impl Renderer {
     /// Renders `subject` and `body` (the channel's template; `None` for the built-in one),
     /// and `html`, an email's HTML part, with the payload's values HTML-escaped. The error
     /// names the part and the problem, e.g. "body: undefined value `count`".
-    pub fn render(
+    fn render(
         &self,
         channel: Channel,
         subject: Option<&str>,
@@ -130,7 +180,7 @@ impl Renderer {
 
     /// Renders a digest of `messages` (each already rendered by [`Renderer::render`]) with
     /// the digest template, or the built-in one for `None`.
-    pub fn render_digest(
+    fn render_digest(
         &self,
         channel: Channel,
         subject: Option<&str>,

@@ -10,7 +10,7 @@ use support::{Claimed, TestDb, claim, exec, scalar, seed, sqlstate};
 async fn sent(pool: &Db, claimed: &[Claimed]) {
     let outcomes: Vec<_> = claimed
         .iter()
-        .map(|c| serde_json::json!({"id": c.id, "token": c.token, "outcome": "sent"}))
+        .map(|c| serde_json::json!({"id": c.id, "lease_token": c.lease_token, "outcome": "sent"}))
         .collect();
     let _: i32 = sqlx::query_scalar("SELECT msgpool.record_outcomes($1)")
         .bind(serde_json::Value::Array(outcomes))
@@ -195,11 +195,11 @@ async fn the_count_shows_in_the_inbox_after_delivery() {
     seed(&db.pool).await;
     exec(&db.pool, "INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('server.down', 'li.si')").await;
     let id: i64 = scalar(&db.pool, ALERT).await;
-    let _: i32 = scalar(&db.pool, "SELECT msgpool.dispatch(10)").await;
+    let _: i32 = scalar(&db.pool, "SELECT msgpool.expand(10)").await;
     let claimed = claim(&db.pool, "inbox", 100, "1 minute").await;
     let items: Vec<_> = claimed
         .iter()
-        .map(|c| serde_json::json!({"id": c.id, "token": c.token, "subject": "down", "body": "web-1"}))
+        .map(|c| serde_json::json!({"id": c.id, "lease_token": c.lease_token, "subject": "down", "body": "web-1"}))
         .collect();
     let _: i32 = sqlx::query_scalar("SELECT msgpool.deliver_to_inbox($1)")
         .bind(serde_json::Value::Array(items))
@@ -227,7 +227,7 @@ async fn a_recipient_over_the_rate_limit_waits_and_says_why() {
          INSERT INTO msgpool.message_type (key, name, channels) VALUES ('job.stuck', 'Job stuck', '{sms}');
          SELECT msgpool.send('job.stuck', '{}', recipients => '{zhang.san}') FROM generate_series(1, 5);
          SELECT msgpool.send('server.down', '{}', recipients => '{zhang.san}');
-         SELECT msgpool.dispatch(100);",
+         SELECT msgpool.expand(100);",
     )
     .await;
     let first = claim(&db.pool, "sms", 100, "1 minute").await;
@@ -282,7 +282,7 @@ async fn the_provider_limit_caps_claims_per_second_and_the_rest_waits() {
         &db.pool,
         "INSERT INTO msgpool.rate_limit (channel, provider_per_second) VALUES ('inbox', 4);
          SELECT msgpool.send('server.down', '{}', recipients => '{zhang.san}') FROM generate_series(1, 10);
-         SELECT msgpool.dispatch(100);",
+         SELECT msgpool.expand(100);",
     )
     .await;
     // The provider's budget is in real seconds, also while a test or an operator pins the
@@ -348,7 +348,7 @@ async fn cancel_stops_unsent_deliveries_and_keeps_sent_ones_as_history() {
         "SELECT msgpool.send('server.down', '{}', recipients => '{zhang.san,li.si}')",
     )
     .await;
-    let _: i32 = scalar(&db.pool, "SELECT msgpool.dispatch(10)").await;
+    let _: i32 = scalar(&db.pool, "SELECT msgpool.expand(10)").await;
     let inbox = claim(&db.pool, "inbox", 100, "1 minute").await;
     sent(&db.pool, &inbox).await;
     let cancelled: i32 = sqlx::query_scalar("SELECT msgpool.cancel($1)")

@@ -1,4 +1,4 @@
-//! The queue contract workers run on (sql/schema/05_delivery.sql): expansion, leases, outcomes
+//! The queue contract workers run on (sql/schema/07-10): expansion, leases, outcomes
 //! under the lease token, retries with backoff, expired leases, concurrent claimers.
 
 mod support;
@@ -7,11 +7,11 @@ use std::collections::HashSet;
 
 use support::{Claimed, TestDb, claim, exec, seed};
 
-async fn dispatch(db: &TestDb) -> i32 {
-    sqlx::query_scalar("SELECT msgpool.dispatch(100)")
+async fn expand(db: &TestDb) -> i32 {
+    sqlx::query_scalar("SELECT msgpool.expand(100)")
         .fetch_one(&db.pool)
         .await
-        .expect("dispatch")
+        .expect("expand")
 }
 
 /// (recipient, channel, state, skip_reason) of every delivery, sorted.
@@ -32,7 +32,7 @@ async fn record(
     error: Option<&str>,
 ) -> i32 {
     sqlx::query_scalar("SELECT msgpool.record_outcomes($1)")
-        .bind(serde_json::json!([{ "id": id, "token": token, "outcome": outcome, "error": error, "worker": "test" }]))
+        .bind(serde_json::json!([{ "id": id, "lease_token": token, "outcome": outcome, "error": error, "worker": "test" }]))
         .fetch_one(&db.pool)
         .await
         .expect("record")
@@ -51,7 +51,7 @@ fn row(r: &str, c: &str, s: &str, why: Option<&str>) -> (String, String, String,
 }
 
 #[tokio::test]
-async fn dispatch_expands_to_subscribers_and_group_members_once_with_narrowed_channels() {
+async fn expand_makes_deliveries_for_subscribers_and_group_members_once_with_narrowed_channels() {
     let db = TestDb::new().await;
     seed(&db.pool).await; // ops (zhang.san, li.si) subscribes to order.dispatch_backlog
     exec(&db.pool, "INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('order.dispatch_backlog', 'zhang.san');
@@ -59,7 +59,7 @@ async fn dispatch_expands_to_subscribers_and_group_members_once_with_narrowed_ch
                INSERT INTO msgpool.recipient (key, name, email, enabled) VALUES ('off', 'Off', 'off@example.com', false);
                INSERT INTO msgpool.group_member VALUES ('ops', 'off');
                SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 120}');").await;
-    assert_eq!(dispatch(&db).await, 1);
+    assert_eq!(expand(&db).await, 1);
     assert_eq!(
         deliveries(&db).await,
         vec![
@@ -78,12 +78,12 @@ async fn dispatch_expands_to_subscribers_and_group_members_once_with_narrowed_ch
          webhook; a missing contact nobody asked for (li.si's phone, the people's webhooks) \
          is no delivery, a disabled recipient is recorded"
     );
-    assert_eq!(dispatch(&db).await, 0, "nothing left to expand");
+    assert_eq!(expand(&db).await, 0, "nothing left to expand");
     let state: String = sqlx::query_scalar("SELECT state::text FROM msgpool.message")
         .fetch_one(&db.pool)
         .await
         .expect("state");
-    assert_eq!(state, "dispatched");
+    assert_eq!(state, "expanded");
 }
 
 #[tokio::test]
@@ -92,7 +92,7 @@ async fn explicit_recipients_replace_the_subscribers_and_future_messages_wait() 
     seed(&db.pool).await;
     exec(&db.pool, "SELECT msgpool.send('server.down', recipients => '{li.si}');
                SELECT msgpool.send('server.down', deliver_at => now() + interval '1 hour', recipients => '{zhang.san}');").await;
-    assert_eq!(dispatch(&db).await, 1, "only the due message");
+    assert_eq!(expand(&db).await, 1, "only the due message");
     assert_eq!(
         deliveries(&db).await,
         vec![row("li.si", "inbox", "pending", None),],
@@ -109,11 +109,14 @@ async fn outcomes_are_written_only_under_the_current_lease() {
         "SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
     )
     .await;
-    dispatch(&db).await;
+    expand(&db).await;
     let claimed = claim(&db.pool, "inbox", 10, "30 seconds").await;
     assert_eq!(claimed.len(), 1);
     let Claimed {
-        id, token, attempt, ..
+        id,
+        lease_token: token,
+        attempt,
+        ..
     } = claimed[0].clone();
     assert_eq!(attempt, 1);
     assert!(
@@ -147,7 +150,7 @@ async fn transient_failures_back_off_in_the_database_then_go_dead_after_max_atte
                SELECT msgpool.send('server.down', recipients => '{zhang.san}');",
     )
     .await;
-    dispatch(&db).await;
+    expand(&db).await;
     let id: i64 = sqlx::query_scalar("SELECT id FROM msgpool.delivery WHERE channel = 'sms'")
         .fetch_one(&db.pool)
         .await
@@ -160,7 +163,7 @@ async fn transient_failures_back_off_in_the_database_then_go_dead_after_max_atte
         record(
             &db,
             id,
-            claimed[0].token,
+            claimed[0].lease_token,
             "retry",
             Some("gateway timed out"),
         )
@@ -209,7 +212,7 @@ async fn transient_failures_back_off_in_the_database_then_go_dead_after_max_atte
     record(
         &db,
         other,
-        claimed[0].token,
+        claimed[0].lease_token,
         "dead",
         Some("550 no such user"),
     )
@@ -230,7 +233,7 @@ async fn an_expired_lease_is_taken_back_and_the_stale_worker_cannot_write() {
         "SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
     )
     .await;
-    dispatch(&db).await;
+    expand(&db).await;
     let first = claim(&db.pool, "inbox", 10, "50 milliseconds").await;
     tokio::time::sleep(std::time::Duration::from_millis(120)).await;
     let second = claim(&db.pool, "inbox", 10, "30 seconds").await;
@@ -241,12 +244,12 @@ async fn an_expired_lease_is_taken_back_and_the_stale_worker_cannot_write() {
         "same delivery, second attempt"
     );
     assert_eq!(
-        record(&db, first[0].id, first[0].token, "sent", None).await,
+        record(&db, first[0].id, first[0].lease_token, "sent", None).await,
         0,
         "the first worker's token is stale"
     );
     assert_eq!(
-        record(&db, second[0].id, second[0].token, "sent", None).await,
+        record(&db, second[0].id, second[0].lease_token, "sent", None).await,
         1
     );
 }
@@ -260,9 +263,9 @@ async fn heartbeats_keep_a_lease_and_release_gives_unstarted_work_back() {
         "SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
     )
     .await;
-    dispatch(&db).await;
+    expand(&db).await;
     let claimed = claim(&db.pool, "inbox", 10, "100 milliseconds").await;
-    let tokens = vec![claimed[0].token];
+    let tokens = vec![claimed[0].lease_token];
     for _ in 0..3 {
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
         let held: i32 = sqlx::query_scalar("SELECT msgpool.extend_leases($1, '100 milliseconds')")
@@ -299,15 +302,15 @@ async fn inbox_rows_and_their_outcomes_are_written_together() {
         "SELECT msgpool.send('server.down', recipients => '{zhang.san,li.si}')",
     )
     .await;
-    dispatch(&db).await;
+    expand(&db).await;
     let claimed = claim(&db.pool, "inbox", 10, "30 seconds").await;
     assert_eq!(claimed.len(), 2);
     let items: Vec<_> = claimed
         .iter()
-        .map(|c| serde_json::json!({ "id": c.id, "token": c.token, "subject": "down", "body": "db1 is down" }))
+        .map(|c| serde_json::json!({ "id": c.id, "lease_token": c.lease_token, "subject": "down", "body": "db1 is down" }))
         .collect();
     let mut items_with_stale = items.clone();
-    items_with_stale[1]["token"] = serde_json::json!(uuid::Uuid::new_v4());
+    items_with_stale[1]["lease_token"] = serde_json::json!(uuid::Uuid::new_v4());
     let written: i32 = sqlx::query_scalar("SELECT msgpool.deliver_to_inbox($1)")
         .bind(serde_json::Value::Array(items_with_stale))
         .fetch_one(&db.pool)
@@ -339,7 +342,7 @@ async fn concurrent_claimers_never_share_a_delivery() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     exec(&db.pool, "INSERT INTO msgpool.message (type_key, recipients) SELECT 'server.down', '{zhang.san}' FROM generate_series(1, 400)").await;
-    while dispatch(&db).await > 0 {}
+    while expand(&db).await > 0 {}
     let claimers = (0..6).map(|_| {
         let pool = db.pool.clone();
         tokio::spawn(async move {
@@ -390,11 +393,11 @@ async fn a_recipients_history_follows_a_rename_and_keeps_it_from_removal() {
          SELECT msgpool.send('server.down', recipients => '{li.si}')",
     )
     .await;
-    dispatch(&db).await;
+    expand(&db).await;
     let claimed = claim(&db.pool, "inbox", 10, "30 seconds").await;
     let items: Vec<_> = claimed
         .iter()
-        .map(|c| serde_json::json!({ "id": c.id, "token": c.token, "subject": "down", "body": "db1" }))
+        .map(|c| serde_json::json!({ "id": c.id, "lease_token": c.lease_token, "subject": "down", "body": "db1" }))
         .collect();
     sqlx::query("SELECT msgpool.deliver_to_inbox($1)")
         .bind(serde_json::Value::Array(items))
@@ -450,7 +453,7 @@ async fn a_recipients_history_follows_a_rename_and_keeps_it_from_removal() {
 }
 
 #[tokio::test]
-async fn removing_a_recipient_waits_for_a_dispatch_under_way() {
+async fn removing_a_recipient_waits_for_an_expansion_under_way() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     exec(
@@ -459,12 +462,12 @@ async fn removing_a_recipient_waits_for_a_dispatch_under_way() {
          SELECT msgpool.send('server.down', recipients => '{li.si}')",
     )
     .await;
-    // A dispatch that has written its deliveries but not yet committed.
-    let mut dispatching = db.pool.begin().await.expect("begin");
-    sqlx::query("SELECT msgpool.dispatch(100)")
-        .execute(&mut *dispatching)
+    // An expansion that has written its deliveries but not yet committed.
+    let mut expanding = db.pool.begin().await.expect("begin");
+    sqlx::query("SELECT msgpool.expand(100)")
+        .execute(&mut *expanding)
         .await
-        .expect("dispatch");
+        .expect("expand");
     let pool = db.pool.clone();
     let removal = tokio::spawn(async move {
         sqlx::query("DELETE FROM msgpool.recipient WHERE key = 'li.si'")
@@ -472,8 +475,11 @@ async fn removing_a_recipient_waits_for_a_dispatch_under_way() {
             .await
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!removal.is_finished(), "the removal waits for the dispatch");
-    dispatching.commit().await.expect("commit");
+    assert!(
+        !removal.is_finished(),
+        "the removal waits for the expansion"
+    );
+    expanding.commit().await.expect("commit");
     let refused = removal
         .await
         .expect("join")
@@ -505,7 +511,7 @@ async fn hot_tables_grown_past_their_statistics_are_analyzed_and_then_left_alone
     };
     let burst = "INSERT INTO msgpool.message (type_key, recipients)
                  SELECT 'server.down', '{zhang.san}' FROM generate_series(1, 3000);
-                 SELECT msgpool.dispatch(3000);";
+                 SELECT msgpool.expand(3000);";
     // autovacuum would analyze them on its own schedule, racing the assertions below
     exec(
         &db.pool,
@@ -543,15 +549,15 @@ async fn a_delivery_sent_after_a_retry_no_longer_shows_the_old_error() {
     seed(&db.pool).await;
     exec(
         &db.pool,
-        "SET msgpool.retry_base = '0'; SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
+        "UPDATE msgpool.settings SET retry_base = '0'; SELECT msgpool.send('server.down', recipients => '{zhang.san}')",
     )
     .await;
-    dispatch(&db).await;
+    expand(&db).await;
     let first = claim(&db.pool, "sms", 10, "30 seconds").await;
     record(
         &db,
         first[0].id,
-        first[0].token,
+        first[0].lease_token,
         "retry",
         Some("gateway timed out"),
     )
@@ -566,7 +572,7 @@ async fn a_delivery_sent_after_a_retry_no_longer_shows_the_old_error() {
     )
     .await;
     let second = claim(&db.pool, "sms", 10, "30 seconds").await;
-    record(&db, second[0].id, second[0].token, "sent", None).await;
+    record(&db, second[0].id, second[0].lease_token, "sent", None).await;
     assert_eq!(
         state_of(&db, second[0].id).await,
         ("sent".into(), 2, None),

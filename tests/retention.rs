@@ -18,7 +18,7 @@ async fn history(db: &TestDb) -> [i64; 4] {
     }
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "UPDATE msgpool.message SET due_at = now() + interval '1 day' WHERE id = {pending};
-         SELECT msgpool.dispatch(10);
+         SELECT msgpool.expand(10);
          UPDATE msgpool.delivery SET state = 'sent', sent_at = now() WHERE message_id IN ({old}, {recent});
          UPDATE msgpool.delivery SET state = 'sent', sent_at = now() WHERE message_id = {unfinished} AND channel = 'inbox';
          UPDATE msgpool.delivery SET state = 'dead', last_error = 'x' WHERE message_id = {old} AND channel = 'sms';

@@ -207,7 +207,7 @@ async fn a_runaway_template_parks_its_delivery_and_the_worker_goes_on_and_stops_
     .await;
     let (state, error): (String, String) = sqlx::query_as(
         "SELECT d.state::text, d.last_error FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id
-          WHERE m.type_key = 'server.down'",
+          WHERE m.type_key = 'server.down' AND d.channel = 'inbox'",
     )
     .fetch_one(&db.pool)
     .await
@@ -375,7 +375,7 @@ async fn a_cancelled_message_is_not_delivered_when_its_lease_expires_or_its_send
         "SELECT msgpool.send('server.down', '{}', recipients => '{zhang.san}')",
     )
     .await;
-    exec(&db.pool, "SELECT msgpool.dispatch(10)").await;
+    exec(&db.pool, "SELECT msgpool.expand(10)").await;
     // the sms is claimed by a worker that then dies; the inbox by one whose send fails
     let sms = claim(&db.pool, "sms", 10, "50 milliseconds").await;
     let inbox = claim(&db.pool, "inbox", 10, "30 seconds").await;
@@ -389,8 +389,8 @@ async fn a_cancelled_message_is_not_delivered_when_its_lease_expires_or_its_send
     exec(
         &db.pool,
         &format!(
-            "SELECT msgpool.record_outcomes('[{{\"id\": {}, \"token\": \"{}\", \"outcome\": \"retry\", \"error\": \"timeout\"}}]')",
-            inbox[0].id, inbox[0].token
+            "SELECT msgpool.record_outcomes('[{{\"id\": {}, \"lease_token\": \"{}\", \"outcome\": \"retry\", \"error\": \"timeout\"}}]')",
+            inbox[0].id, inbox[0].lease_token
         ),
     )
     .await;

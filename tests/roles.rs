@@ -35,7 +35,7 @@ fn check(role: &str, sql: &str, got: Result<(), String>, allowed: bool) {
 async fn each_role_may_do_its_job_and_nothing_more() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
-    // every send-time and noise rule in play, so dispatch and claims touch their tables
+    // every send-time and noise rule in play, so expansion and claims touch their tables
     sqlx::raw_sql(
         "INSERT INTO msgpool.message_type (key, name, channels, send_policy, send_interval)
          VALUES ('report.ready', 'Report', '{inbox,email}', 'interval', '1 hour');
@@ -155,10 +155,10 @@ async fn each_role_may_do_its_job_and_nothing_more() {
             false,
         ),
         // worker: the queue's functions, and no table directly
-        ("msgpool_worker", "SELECT msgpool.dispatch(10)", true),
+        ("msgpool_worker", "SELECT msgpool.expand(10)", true),
         (
             "msgpool_worker",
-            "SELECT * FROM msgpool.dispatch_and_claim(10, '{inbox,email,sms,webhook}', '30 seconds')",
+            "SELECT * FROM msgpool.expand_and_claim(10, '{inbox,email,sms,webhook}', '30 seconds')",
             true,
         ),
         (

@@ -246,8 +246,8 @@ async fn producers_cannot_set_the_pools_own_columns() {
         .await
         .expect("name the session");
     let (state, duplicates, source): (String, i32, Option<String>) = sqlx::query_as(
-        "INSERT INTO msgpool.message (type_key, state, duplicate_count, error)
-         VALUES ('server.down', 'dead', 99, 'forged') RETURNING state::text, duplicate_count, source",
+        "INSERT INTO msgpool.message (type_key, state, duplicate_count, expanded_at)
+         VALUES ('server.down', 'cancelled', 99, now()) RETURNING state::text, duplicate_count, source",
     )
     .fetch_one(&mut *billing)
     .await

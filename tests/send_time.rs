@@ -39,10 +39,10 @@ impl Session {
             .fetch_one(&mut self.conn)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let _: i32 = sqlx::query_scalar("SELECT msgpool.dispatch(100)")
+        let _: i32 = sqlx::query_scalar("SELECT msgpool.expand(100)")
             .fetch_one(&mut self.conn)
             .await
-            .expect("dispatch");
+            .expect("expand");
         id
     }
 
@@ -373,10 +373,10 @@ async fn deliver_at_overrides_the_send_policy() {
         "the message waits for its deliver_at"
     );
     s.at("2026-11-26 03:10 Asia/Shanghai").await;
-    let _: i32 = sqlx::query_scalar("SELECT msgpool.dispatch(100)")
+    let _: i32 = sqlx::query_scalar("SELECT msgpool.expand(100)")
         .fetch_one(&mut s.conn)
         .await
-        .expect("dispatch");
+        .expect("expand");
     let now = s.instant("2026-11-26 03:10 Asia/Shanghai").await;
     assert_eq!(
         s.deliveries(m).await,
@@ -426,7 +426,7 @@ async fn a_retry_that_would_fall_in_quiet_hours_waits_until_they_end() {
     assert_eq!(claimed.len(), 1, "before 22:00 it goes");
     let (id, token) = claimed[0];
     let _: i32 = sqlx::query_scalar("SELECT msgpool.record_outcomes($1)")
-        .bind(serde_json::json!([{"id": id, "token": token, "outcome": "retry", "error": "gateway busy"}]))
+        .bind(serde_json::json!([{"id": id, "lease_token": token, "outcome": "retry", "error": "gateway busy"}]))
         .fetch_one(&mut s.conn)
         .await
         .expect("record");

@@ -11,7 +11,7 @@ use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use msgpool_workers::channels::sms::{AliyunSms, SmsConfig, aliyun_signature};
 use support::http::HttpServer;
-use support::{TestDb, finished_delivery};
+use support::{TestDb, exec, finished_delivery};
 use tokio_util::sync::CancellationToken;
 
 async fn setup(db: &TestDb) {
@@ -61,13 +61,7 @@ async fn deliver(
 async fn the_generic_gateway_gets_phone_and_text_with_its_auth_header_and_retries_a_503() {
     let db = TestDb::new().await;
     setup(&db).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {} SET msgpool.retry_base = '100ms'",
-        db.name
-    )))
-    .execute(&db.pool)
-    .await
-    .expect("fast retries");
+    exec(&db.pool, "UPDATE msgpool.settings SET retry_base = '100ms'").await;
     let pool = Db::connect(&db.url).await.expect("pool");
     let http = HttpServer::start().await;
     http.reply_next(503, "overloaded");

@@ -517,10 +517,10 @@ async fn recipients_are_added_edited_grouped_subscribed_and_kept_with_their_hist
         .execute(&db.pool)
         .await
         .expect("send");
-    sqlx::query("SELECT msgpool.dispatch()")
+    sqlx::query("SELECT msgpool.expand()")
         .execute(&db.pool)
         .await
-        .expect("dispatch");
+        .expect("expand");
     let refused = console.post("/recipients/wang.wu/remove", &[]).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(refused.body.contains("disable"), "{}", refused.body);
@@ -596,10 +596,10 @@ async fn activity_shows_a_message_with_its_deliveries_escaped_and_retries_dead_o
         .execute(&db.pool)
         .await
         .expect("repeat");
-    sqlx::query("SELECT msgpool.dispatch()")
+    sqlx::query("SELECT msgpool.expand()")
         .execute(&db.pool)
         .await
-        .expect("dispatch");
+        .expect("expand");
     // two deliveries die, with the provider's answer as their attempt
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "UPDATE msgpool.delivery SET state = 'dead', attempts = 1, last_error = 'HTTP 400: bad robot'
@@ -709,7 +709,7 @@ async fn status_shows_the_figures_and_a_chart_of_the_last_hour() {
     seed(&db.pool).await;
     sqlx::raw_sql(
         "SELECT msgpool.send('order.dispatch_backlog', '{}', 'h1'), msgpool.send('order.dispatch_backlog', '{}', 'h1');
-         SELECT msgpool.dispatch();
+         SELECT msgpool.expand();
          UPDATE msgpool.delivery SET state = 'sent', sent_at = now() - interval '5 minutes' WHERE channel = 'inbox';",
     )
     .execute(&db.pool)
@@ -870,11 +870,12 @@ async fn the_console_runs_as_msgpool_admin_and_the_inbox_as_msgpool_inbox() {
         assert_eq!(support::sqlstate(&refused), "42501", "{sql}");
     }
     let token: String = scalar(&db.pool, "SELECT msgpool.inbox_token('zhang.san')").await;
-    let count: i64 = sqlx::query_scalar("SELECT msgpool.inbox_unread_count('zhang.san', $1)")
-        .bind(&token)
-        .fetch_one(&inbox)
-        .await
-        .expect("with the token");
+    let count: i64 =
+        sqlx::query_scalar("SELECT msgpool.signed_inbox_unread_count('zhang.san', $1)")
+            .bind(&token)
+            .fetch_one(&inbox)
+            .await
+            .expect("with the token");
     assert_eq!(count, 0);
 }
 

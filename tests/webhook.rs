@@ -13,7 +13,7 @@ use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use sha2::Sha256;
 use support::http::HttpServer;
-use support::{TestDb, finished_delivery, wait_for};
+use support::{TestDb, exec, finished_delivery, wait_for};
 use tokio_util::sync::CancellationToken;
 
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -175,13 +175,7 @@ async fn provider_errors_inside_http_200_and_http_statuses_are_retried_or_parked
     let db = TestDb::new().await;
     let http = HttpServer::start().await;
     setup(&db, &http).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {} SET msgpool.retry_base = '100ms'",
-        db.name
-    )))
-    .execute(&db.pool)
-    .await
-    .expect("fast retries");
+    exec(&db.pool, "UPDATE msgpool.settings SET retry_base = '100ms'").await;
     let pool = Db::connect(&db.url).await.expect("pool");
     let (stop, worker) = start(&pool);
 

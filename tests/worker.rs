@@ -8,7 +8,7 @@ use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use support::smtp::SmtpServer;
-use support::{TestDb, scalar, seed, start, stop, wait_for};
+use support::{TestDb, exec, scalar, seed, start, stop, wait_for};
 
 fn config(name: &str) -> WorkerConfig {
     WorkerConfig {
@@ -109,7 +109,7 @@ async fn an_idle_worker_woken_by_a_message_writes_its_inbox_rows_and_parks_a_bro
     .await
     .expect("setup");
     let worker = start(&db.pool, config("w1"));
-    // idle: the dispatcher waits for a notification
+    // idle: the expander waits for a notification
     wait_for(&db.pool, "SELECT count(*) FROM msgpool.waiting_worker", 1).await;
     sqlx::raw_sql(
         "BEGIN;
@@ -231,12 +231,12 @@ async fn a_worker_whose_notification_connection_dies_listens_again_and_is_woken(
         },
     );
     wait_for(&db.pool, "SELECT count(*) FROM msgpool.waiting_worker", 1).await;
-    // the LISTEN connection, which also runs the woken dispatch (these queries excepted)
+    // the LISTEN connection, which also runs the woken expansion (these queries excepted)
     macro_rules! listener {
         () => {
             "FROM pg_stat_activity
               WHERE datname = current_database() AND query NOT LIKE '%pg_stat_activity%'
-                AND (query ILIKE 'LISTEN%' OR query LIKE '%msgpool.dispatch_and_claim%')"
+                AND (query ILIKE 'LISTEN%' OR query LIKE '%msgpool.expand_and_claim%')"
         };
     }
     wait_for(&db.pool, concat!("SELECT count(*) ", listener!()), 1).await;
@@ -308,7 +308,7 @@ async fn two_workers_draining_one_pool_deliver_each_delivery_exactly_once() {
 async fn a_killed_workers_leased_deliveries_are_finished_by_another_worker() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
-    sqlx::raw_sql("SELECT msgpool.send('server.down', recipients => '{zhang.san,li.si}'); SELECT msgpool.dispatch(10);")
+    sqlx::raw_sql("SELECT msgpool.send('server.down', recipients => '{zhang.san,li.si}'); SELECT msgpool.expand(10);")
         .execute(&db.pool)
         .await
         .expect("setup");
@@ -463,13 +463,7 @@ async fn an_email_arrives_at_the_smtp_server_with_from_to_subject_and_body() {
 async fn smtp_4xx_is_retried_with_backoff_and_5xx_goes_dead_at_once() {
     let db = TestDb::new().await;
     email_setup(&db).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {} SET msgpool.retry_base = '200ms'",
-        db.name
-    )))
-    .execute(&db.pool)
-    .await
-    .expect("fast retries");
+    exec(&db.pool, "UPDATE msgpool.settings SET retry_base = '200ms'").await;
     let pool = Db::connect(&db.url)
         .await
         .expect("a pool that sees the setting");
@@ -777,7 +771,7 @@ async fn housekeeping_prunes_old_finished_history_on_its_own() {
     seed(&db.pool).await;
     sqlx::raw_sql(
         "SELECT msgpool.send('server.down', recipients => '{li.si}');
-         SELECT msgpool.dispatch(10);
+         SELECT msgpool.expand(10);
          UPDATE msgpool.delivery SET state = 'sent', sent_at = now();
          UPDATE msgpool.message SET created_at = now() - interval '2 days';
          SELECT msgpool.send('server.down', recipients => '{li.si}');",
@@ -833,7 +827,7 @@ async fn messages_held_for_a_send_time_arrive_as_one_digest_listing_each() {
         "SELECT msgpool.send('report.ready', '{\"report\": \"sales\"}');
          SELECT msgpool.send('report.ready', '{\"report\": \"stock\"}');
          SELECT msgpool.send('report.ready', '{\"report\": \"refunds\"}');
-         SELECT msgpool.dispatch(10);",
+         SELECT msgpool.expand(10);",
     )
     .execute(&night)
     .await

@@ -873,7 +873,7 @@ async fn the_main_job_runs_the_demo_on_the_embedded_default_and_stops_on_sigterm
 async fn deliveries_can_be_listed_by_filter_retried_and_counted_per_channel() {
     let db = quick_start().await;
     sqlx::raw_sql(
-        "SELECT msgpool.dispatch(10);
+        "SELECT msgpool.expand(10);
          UPDATE msgpool.delivery SET state = 'dead', attempts = 8, last_error = 'gateway said no' WHERE channel = 'sms';",
     )
     .execute(&db.pool)
@@ -1143,7 +1143,7 @@ async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
         "latency_max",
         "latency_p50_send",
         "latency_p50_wake_up",
-        "latency_p50_dispatch",
+        "latency_p50_expand",
         "latency_p50_render",
         "latency_p50_inbox_write",
         "burn_down_with_history",
@@ -1180,7 +1180,7 @@ async fn the_benchmark_runs_every_scenario_and_reports_each_figure() {
 async fn prune_reports_what_it_took() {
     let db = quick_start().await;
     sqlx::raw_sql(
-        "SELECT msgpool.dispatch(10);
+        "SELECT msgpool.expand(10);
          UPDATE msgpool.delivery SET state = 'sent', sent_at = now();
          UPDATE msgpool.message SET created_at = now() - interval '40 days';",
     )
@@ -1382,10 +1382,10 @@ async fn send_time_and_noise_rules_are_set_explained_shown_and_cancelled() {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
         .await
         .expect("connect");
-    sqlx::query("SELECT msgpool.dispatch(10)")
+    sqlx::query("SELECT msgpool.expand(10)")
         .execute(&mut conn)
         .await
-        .expect("dispatch");
+        .expect("expand");
     let deferred = ok(&db, &["deliveries", "--deferred"]);
     assert_eq!(
         deferred.lines().count(),
@@ -1880,10 +1880,10 @@ async fn times_read_in_the_local_zone_and_a_repeat_says_it_was_counted() {
         );
         String::from_utf8(out.stdout).expect("utf-8")
     };
-    sqlx::query("SELECT msgpool.dispatch(10)")
+    sqlx::query("SELECT msgpool.expand(10)")
         .execute(&db.pool)
         .await
-        .expect("dispatch");
+        .expect("expand");
     let listed = shanghai(&["deliveries"]);
     let due: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT min(next_attempt_at) FROM msgpool.delivery")
@@ -2032,18 +2032,18 @@ async fn subscriptions_are_listed_paused_and_resumed_and_templates_listed_and_re
     assert!(err.contains("not subscribed"), "{err}");
 
     // the quick start's message went out before the pause; one sent now reaches only the robot
-    sqlx::query("SELECT msgpool.dispatch(10)")
+    sqlx::query("SELECT msgpool.expand(10)")
         .execute(&db.pool)
         .await
-        .expect("dispatch");
+        .expect("expand");
     ok(
         &db,
         &["send", "order.dispatch_backlog", "--data", "{\"count\": 5}"],
     );
-    sqlx::query("SELECT msgpool.dispatch(10)")
+    sqlx::query("SELECT msgpool.expand(10)")
         .execute(&db.pool)
         .await
-        .expect("dispatch");
+        .expect("expand");
     let reached: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT recipient_key::text FROM msgpool.delivery
           WHERE message_id = (SELECT max(id) FROM msgpool.message)",
@@ -2061,10 +2061,10 @@ async fn subscriptions_are_listed_paused_and_resumed_and_templates_listed_and_re
         &db,
         &["send", "order.dispatch_backlog", "--data", "{\"count\": 6}"],
     );
-    sqlx::query("SELECT msgpool.dispatch(10)")
+    sqlx::query("SELECT msgpool.expand(10)")
         .execute(&db.pool)
         .await
-        .expect("dispatch");
+        .expect("expand");
     let reached: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT recipient_key::text FROM msgpool.delivery
           WHERE message_id = (SELECT max(id) FROM msgpool.message) ORDER BY 1",

@@ -36,6 +36,17 @@ CREATE TABLE msgpool.message_type (
 
 COMMENT ON TABLE msgpool.message_type IS
   'Kinds of message producers may send, keyed by a developer-facing key such as server.down';
+COMMENT ON COLUMN msgpool.message_type.key IS 'What producers write: msgpool.send(''server.down'', ...)';
+COMMENT ON COLUMN msgpool.message_type.category IS 'For people: 账号异常, 订单异常, 服务器异常, ...';
+COMMENT ON COLUMN msgpool.message_type.urgency IS 'The urgency of its messages unless a producer gives one; urgent ignores every window';
+COMMENT ON COLUMN msgpool.message_type.channels IS 'The channels its messages go out on (a subscription may narrow them)';
+COMMENT ON COLUMN msgpool.message_type.send_policy IS 'When its messages go out: immediate, times_of_day (send_times) or interval (send_interval)';
+COMMENT ON COLUMN msgpool.message_type.send_times IS 'times_of_day: the local times in time_zone at which due messages go out';
+COMMENT ON COLUMN msgpool.message_type.time_zone IS 'The IANA zone of send_times, quiet hours and the created_at templates show';
+COMMENT ON COLUMN msgpool.message_type.send_interval IS 'interval: at most one notification per recipient and channel per this long';
+COMMENT ON COLUMN msgpool.message_type.dedup_window IS 'A message with the dedup key of one opened less than this ago is counted on it, not sent (0: off)';
+COMMENT ON COLUMN msgpool.message_type.max_attempts IS 'Attempts at a delivery before it is dead';
+COMMENT ON COLUMN msgpool.message_type.enabled IS 'A disabled type is refused at the door (MP002); what is in the pool still goes out';
 COMMENT ON COLUMN msgpool.message_type.digest IS
   'Deferred deliveries due together for one recipient and channel go out as one digest (true) or one by one';
 
@@ -64,6 +75,12 @@ CREATE TABLE msgpool.template (
 CREATE TRIGGER template_touch BEFORE UPDATE ON msgpool.template
   FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
 
+COMMENT ON TABLE msgpool.template IS
+  'A type''s template for one channel (minijinja; variables are the payload''s keys); none: the built-in one';
+COMMENT ON COLUMN msgpool.template.digest_subject IS 'The digest''s subject (NULL: the built-in digest)';
+COMMENT ON COLUMN msgpool.template.digest_body IS 'The digest''s body, over messages and count (NULL: the built-in digest)';
+COMMENT ON COLUMN msgpool.template.html_body IS 'An email''s HTML part: the mail goes as multipart/alternative, body as its text';
+
 -- A person or a chat group that can be told things. Each contact is optional: a channel
 -- is used for a recipient only where the recipient has the contact for it.
 CREATE TABLE msgpool.recipient (
@@ -86,6 +103,12 @@ CREATE TABLE msgpool.recipient (
 
 CREATE TRIGGER recipient_touch BEFORE UPDATE ON msgpool.recipient
   FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
+
+COMMENT ON TABLE msgpool.recipient IS 'A person or a chat group that can be told things, with a contact per channel';
+COMMENT ON COLUMN msgpool.recipient.phone IS 'E.164: +8613800000000';
+COMMENT ON COLUMN msgpool.recipient.webhook_url IS 'A chat robot''s or a service''s webhook; its credentials are shown redacted';
+COMMENT ON COLUMN msgpool.recipient.webhook_secret IS 'The signing secret (DingTalk, Feishu) or HMAC key (generic); never shown';
+COMMENT ON COLUMN msgpool.recipient.enabled IS 'A disabled recipient''s deliveries are recorded skipped; producers naming them are refused (MP006)';
 -- A recipient's deliveries and inbox follow a rename and keep it from removal:
 -- recipient_guard() in 05_delivery.sql.
 
@@ -95,6 +118,8 @@ CREATE TABLE msgpool.recipient_group (
   description text NOT NULL DEFAULT '',
   created_at  timestamptz NOT NULL DEFAULT now()
 );
+
+COMMENT ON TABLE msgpool.recipient_group IS 'A named group of recipients, subscribed as one';
 
 CREATE TABLE msgpool.group_member (
   group_key     msgpool.recipient_key NOT NULL
@@ -106,6 +131,8 @@ CREATE TABLE msgpool.group_member (
 );
 
 CREATE INDEX group_member_recipient ON msgpool.group_member (recipient_key);
+
+COMMENT ON TABLE msgpool.group_member IS 'Who is in which group';
 
 -- A type's subscribers: a recipient or a group, optionally narrowed to some of the
 -- type's channels (NULL: all of them). A paused subscription is kept as it is but receives
@@ -131,12 +158,18 @@ CREATE UNIQUE INDEX subscription_type_recipient
 CREATE UNIQUE INDEX subscription_type_group
   ON msgpool.subscription (type_key, group_key) WHERE group_key IS NOT NULL;
 
+COMMENT ON TABLE msgpool.subscription IS 'A type''s subscribers: a recipient or a group, maybe on fewer channels, maybe paused';
+COMMENT ON COLUMN msgpool.subscription.channels IS 'Some of the type''s channels; NULL: all of them';
+COMMENT ON COLUMN msgpool.subscription.paused IS 'Kept as it is, but receives nothing until resumed';
+
 -- A webhook URL as people may see it: query values (DingTalk's access_token, WeCom's key)
 -- are credentials, shown as ***. What is sent uses the URL itself.
 CREATE FUNCTION msgpool.redacted_url(url text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT regexp_replace(url, '([?&][^=&#]*=)[^&#]*', '\1***', 'g') $$;
+
+COMMENT ON FUNCTION msgpool.redacted_url IS 'A webhook URL as people may see it: credentials as ***';
 
 -- A key that names no row is refused, with the nearest key as the hint or how to list them:
 -- MP001 for a message type, MP005 for a recipient, MP013 for a group. The admin tools and
@@ -155,19 +188,23 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION msgpool.require_recipient(recipient text)
+COMMENT ON FUNCTION msgpool.require_type IS 'Refuses a type key that names no type (MP001, with the nearest key)';
+
+CREATE FUNCTION msgpool.require_recipient(recipient_key text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM msgpool.recipient r WHERE r.key = recipient) THEN
-    RAISE EXCEPTION 'unknown recipient %', coalesce(quote_literal(recipient), 'NULL')
+  IF NOT EXISTS (SELECT 1 FROM msgpool.recipient r WHERE r.key = require_recipient.recipient_key) THEN
+    RAISE EXCEPTION 'unknown recipient %', coalesce(quote_literal(recipient_key), 'NULL')
       USING ERRCODE = 'MP005',
-            HINT = msgpool.did_you_mean(recipient, ARRAY(SELECT r.key::text FROM msgpool.recipient r),
+            HINT = msgpool.did_you_mean(recipient_key, ARRAY(SELECT r.key::text FROM msgpool.recipient r),
                                         'list recipients with: msgpool recipient list');
   END IF;
 END;
 $$;
+
+COMMENT ON FUNCTION msgpool.require_recipient IS 'Refuses a key that names no recipient (MP005, with the nearest key)';
 
 CREATE FUNCTION msgpool.require_group(group_key text)
 RETURNS void
@@ -182,6 +219,8 @@ BEGIN
   END IF;
 END;
 $$;
+
+COMMENT ON FUNCTION msgpool.require_group IS 'Refuses a key that names no group (MP013, with the nearest key)';
 
 -- A subscription may only narrow the type's channels, never add one the type does not use.
 CREATE FUNCTION msgpool.subscription_check_channels()
@@ -208,39 +247,48 @@ CREATE TRIGGER subscription_check_channels BEFORE INSERT OR UPDATE ON msgpool.su
 
 -- Who hears about what: the subscriptions matching every filter given. A recipient's include
 -- those of the groups they belong to (group_key names the group it comes through).
---   SELECT * FROM msgpool.subscriptions(for_recipient => 'zhang.san');
+--   SELECT * FROM msgpool.subscriptions(recipient_key => 'zhang.san');
 -- Unknown keys are refused with the nearest one (MP001, MP005, MP013), not answered empty.
-CREATE FUNCTION msgpool.subscriptions(
-  for_type      text DEFAULT NULL,
-  for_recipient text DEFAULT NULL,
-  for_group     text DEFAULT NULL
-)
-RETURNS TABLE (
+CREATE TYPE msgpool.subscription_entry AS (
   type_key      text,
-  recipient_key text,
-  group_key     text,
+  recipient_key text,   -- the subscriber, or the member a group subscription reaches
+  group_key     text,   -- the group it comes through, if any
   channels      msgpool.channel[],
   paused        boolean,
   created_at    timestamptz
+);
+
+COMMENT ON TYPE msgpool.subscription_entry IS 'One subscription as msgpool.subscriptions() lists it';
+
+CREATE FUNCTION msgpool.subscriptions(
+  type_key      text DEFAULT NULL,
+  recipient_key text DEFAULT NULL,
+  group_key     text DEFAULT NULL
 )
+RETURNS SETOF msgpool.subscription_entry
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-  IF for_type IS NOT NULL THEN PERFORM msgpool.require_type(for_type); END IF;
-  IF for_recipient IS NOT NULL THEN PERFORM msgpool.require_recipient(for_recipient); END IF;
-  IF for_group IS NOT NULL THEN PERFORM msgpool.require_group(for_group); END IF;
+  IF subscriptions.type_key IS NOT NULL THEN PERFORM msgpool.require_type(subscriptions.type_key); END IF;
+  IF subscriptions.recipient_key IS NOT NULL THEN PERFORM msgpool.require_recipient(subscriptions.recipient_key); END IF;
+  IF subscriptions.group_key IS NOT NULL THEN PERFORM msgpool.require_group(subscriptions.group_key); END IF;
   RETURN QUERY
     SELECT s.type_key::text, coalesce(s.recipient_key, gm.recipient_key)::text, s.group_key::text,
            s.channels, s.paused, s.created_at
       FROM msgpool.subscription s
       LEFT JOIN msgpool.group_member gm
-        ON for_recipient IS NOT NULL AND gm.group_key = s.group_key AND gm.recipient_key = for_recipient
-     WHERE (for_type IS NULL OR s.type_key = for_type)
-       AND (for_group IS NULL OR s.group_key = for_group)
-       AND (for_recipient IS NULL OR s.recipient_key = for_recipient OR gm.recipient_key IS NOT NULL)
+        ON subscriptions.recipient_key IS NOT NULL AND gm.group_key = s.group_key
+       AND gm.recipient_key = subscriptions.recipient_key
+     WHERE (subscriptions.type_key IS NULL OR s.type_key = subscriptions.type_key)
+       AND (subscriptions.group_key IS NULL OR s.group_key = subscriptions.group_key)
+       AND (subscriptions.recipient_key IS NULL OR s.recipient_key = subscriptions.recipient_key
+            OR gm.recipient_key IS NOT NULL)
      ORDER BY s.type_key, s.group_key NULLS FIRST, s.recipient_key;
 END;
 $$;
+
+COMMENT ON FUNCTION msgpool.subscriptions IS
+  'The subscriptions matching every filter given; a recipient''s include those through their groups';
 
 -- A type may not stop using a channel that a subscription narrows to, or that has quiet
 -- hours: the subscriber would silently hear nothing there (MP010, naming them).
@@ -282,3 +330,4 @@ $$;
 
 CREATE TRIGGER message_type_check_channels BEFORE UPDATE OF channels ON msgpool.message_type
   FOR EACH ROW EXECUTE FUNCTION msgpool.message_type_check_channels();
+

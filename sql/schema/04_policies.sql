@@ -1,8 +1,8 @@
 -- When a delivery goes out: the type's send-time policy, then its quiet hours, then the
 -- channel's rate limits. The first two are decided once, when a message is expanded into
--- deliveries (dispatch() calls schedule_delivery()), and written on the delivery:
+-- deliveries (expand() calls schedule_delivery()), and written on the delivery:
 -- next_attempt_at is when it goes out, deferred_by says which rule put it there. Rate limits
--- apply at each claim (claim_deliveries() and defer_over_recipient_limit() in 05_delivery.sql).
+-- apply at each claim (claim_deliveries() in 09_claim.sql).
 --
 --   immediate     due at once
 --   times_of_day  due at the next of the type's send_times in its time_zone
@@ -54,8 +54,11 @@ $$;
 CREATE TRIGGER quiet_hours_check_channel BEFORE INSERT OR UPDATE ON msgpool.quiet_hours
   FOR EACH ROW EXECUTE FUNCTION msgpool.quiet_hours_check_channel();
 
+COMMENT ON COLUMN msgpool.quiet_hours.starts IS 'Local time in the type''s time zone; the window may wrap midnight';
+COMMENT ON COLUMN msgpool.quiet_hours.below IS 'Messages less urgent than this are held; from it up, they go out';
+
 -- The interval policy's memory: when the latest notification of a type to a recipient on a
--- channel is due. Upserted by schedule_delivery(), so concurrent dispatchers agree.
+-- channel is due. Upserted by schedule_delivery(), so concurrent expanders agree.
 CREATE TABLE msgpool.interval_slot (
   type_key      text NOT NULL,
   recipient_key text NOT NULL,
@@ -63,6 +66,9 @@ CREATE TABLE msgpool.interval_slot (
   last_due_at   timestamptz NOT NULL,
   PRIMARY KEY (type_key, recipient_key, channel)
 );
+
+COMMENT ON TABLE msgpool.interval_slot IS
+  'The interval policy''s memory: when the latest notification of a type to a recipient on a channel is due';
 
 -- Rate limits, per channel:
 --   recipient_max / recipient_window   at most this many sends to one recipient per window
@@ -87,6 +93,10 @@ CREATE TABLE msgpool.rate_limit (
 
 COMMENT ON TABLE msgpool.rate_limit IS
   'Per channel: sends per recipient per window, and deliveries per second to the provider';
+COMMENT ON COLUMN msgpool.rate_limit.recipient_max IS 'At most this many sends to one recipient per recipient_window (a digest is one)';
+COMMENT ON COLUMN msgpool.rate_limit.provider_per_second IS 'At most this many deliveries claimed per second, across all workers';
+COMMENT ON COLUMN msgpool.rate_limit.budget_second IS 'Bookkeeping of the claims: the second budget_used counts';
+COMMENT ON COLUMN msgpool.rate_limit.budget_used IS 'Bookkeeping of the claims: deliveries claimed in budget_second';
 
 -- Chat robots' own limits: at most max_sends per window to one robot (one webhook URL), by
 -- flavor, as each platform documents it. A robot over its limit refuses, and DingTalk then
@@ -119,6 +129,8 @@ CREATE TABLE msgpool.robot_send (
 
 CREATE INDEX robot_send_recent ON msgpool.robot_send (robot, sent_at);
 
+COMMENT ON TABLE msgpool.robot_send IS 'The robot limits'' memory: each claimed send to a limited robot (its webhook URL)';
+
 -- The first of `times` (local times of day in `zone`) at or after `after`. Local times are
 -- turned into instants day by day, so daylight saving moves them with the wall clock; a time
 -- that does not exist on a spring-forward day is read as standard time (PostgreSQL's rule).
@@ -132,6 +144,8 @@ AS $$
          LATERAL (SELECT (((after AT TIME ZONE zone)::date + k) + t) AT TIME ZONE zone AS instant) i
    WHERE instant >= after
 $$;
+
+COMMENT ON FUNCTION msgpool.next_send_time IS 'The first of some local times of day in a zone at or after an instant';
 
 -- If `at` falls inside the local window [starts, ends) in `zone` (which may wrap midnight),
 -- the instant that window ends; otherwise NULL.
@@ -147,43 +161,44 @@ AS $$
     FROM (SELECT (at AT TIME ZONE zone)::time AS local_time, (at AT TIME ZONE zone)::date AS local_day) l
 $$;
 
-CREATE TYPE msgpool.schedule AS (
-  due_at      timestamptz,
-  deferred_by text,     -- the rule, in words; with dropped, why it was dropped
-  dropped     boolean
-);
+COMMENT ON FUNCTION msgpool.quiet_until IS
+  'The end of the local window [starts, ends) in a zone, if an instant falls inside it; else NULL';
 
 -- When one delivery of a message goes out: the send-time policy (unless the producer gave
--- deliver_at), then quiet hours. Urgent: at once. Called by msgpool.dispatch() only for
--- deliveries a rule could touch, so immediate types without quiet hours never pay for it.
+-- deliver_at: `timed`), then quiet hours. Urgent: at once. deferred_by is the rule in words;
+-- with dropped, why it was dropped. Called by msgpool.expand() only for deliveries a rule
+-- could touch, so immediate types without quiet hours never pay for it.
 CREATE FUNCTION msgpool.schedule_delivery(
-  of_type        text,
-  on_channel     msgpool.channel,
-  for_recipient  text,
-  at_urgency     msgpool.urgency,
-  producer_timed boolean
+  type_key        text,
+  channel         msgpool.channel,
+  recipient_key   text,
+  urgency         msgpool.urgency,
+  timed           boolean,
+  OUT due_at      timestamptz,
+  OUT deferred_by text,
+  OUT dropped     boolean
 )
-RETURNS msgpool.schedule
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
   at timestamptz := msgpool.clock();
   t msgpool.message_type;
   q msgpool.quiet_hours;
-  result msgpool.schedule := ROW(at, NULL, false);
   quiet_end timestamptz;
 BEGIN
-  IF at_urgency = 'urgent' THEN
-    RETURN result;
+  due_at := at;
+  dropped := false;
+  IF schedule_delivery.urgency = 'urgent' THEN
+    RETURN;
   END IF;
-  SELECT * INTO t FROM msgpool.message_type mt WHERE mt.key = of_type;
+  SELECT * INTO t FROM msgpool.message_type mt WHERE mt.key = schedule_delivery.type_key;
 
-  IF NOT producer_timed AND t.send_policy = 'times_of_day' THEN
-    result.due_at := msgpool.next_send_time(t.send_times, t.time_zone, at);
-    result.deferred_by := format('send times %s (%s)', msgpool.format_times(t.send_times), t.time_zone);
-  ELSIF NOT producer_timed AND t.send_policy = 'interval' THEN
+  IF NOT timed AND t.send_policy = 'times_of_day' THEN
+    due_at := msgpool.next_send_time(t.send_times, t.time_zone, at);
+    deferred_by := format('send times %s (%s)', msgpool.format_times(t.send_times), t.time_zone);
+  ELSIF NOT timed AND t.send_policy = 'interval' THEN
     INSERT INTO msgpool.interval_slot AS s (type_key, recipient_key, channel, last_due_at)
-    VALUES (of_type, for_recipient, on_channel, at)
+    VALUES (schedule_delivery.type_key, schedule_delivery.recipient_key, schedule_delivery.channel, at)
     ON CONFLICT ON CONSTRAINT interval_slot_pkey DO UPDATE SET last_due_at = CASE
         -- the last one is an interval ago or more: this one goes at once
         WHEN s.last_due_at + msgpool.absolute(t.send_interval) <= at THEN at
@@ -192,28 +207,31 @@ BEGIN
         -- one went out less than an interval ago: gather until the interval ends
         ELSE s.last_due_at + msgpool.absolute(t.send_interval)
       END
-    RETURNING s.last_due_at INTO result.due_at;
-    result.deferred_by := format('at most one every %s per recipient and channel', t.send_interval);
+    RETURNING s.last_due_at INTO due_at;
+    deferred_by := format('at most one every %s per recipient and channel', t.send_interval);
   END IF;
-  IF result.due_at <= at THEN
-    result.deferred_by := NULL;
+  IF due_at <= at THEN
+    deferred_by := NULL;
   END IF;
 
   SELECT * INTO q FROM msgpool.quiet_hours qh
-   WHERE qh.type_key = of_type AND qh.channel = on_channel AND at_urgency < qh.below;
+   WHERE qh.type_key = schedule_delivery.type_key AND qh.channel = schedule_delivery.channel
+     AND schedule_delivery.urgency < qh.below;
   IF FOUND THEN
-    quiet_end := msgpool.quiet_until(q.starts, q.ends, t.time_zone, result.due_at);
+    quiet_end := msgpool.quiet_until(q.starts, q.ends, t.time_zone, due_at);
     IF quiet_end IS NOT NULL AND q.action = 'drop' THEN
-      result.dropped := true;
-      result.deferred_by := format('dropped: quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
-                                   to_char(q.ends, 'HH24:MI'), t.time_zone, on_channel);
+      dropped := true;
+      deferred_by := format('dropped: quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
+                            to_char(q.ends, 'HH24:MI'), t.time_zone, schedule_delivery.channel);
     ELSIF quiet_end IS NOT NULL THEN
-      result.due_at := quiet_end;
-      result.deferred_by := concat_ws(', then ', result.deferred_by,
-                                      format('quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
-                                             to_char(q.ends, 'HH24:MI'), t.time_zone, on_channel));
+      due_at := quiet_end;
+      deferred_by := concat_ws(', then ', deferred_by,
+                               format('quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
+                                      to_char(q.ends, 'HH24:MI'), t.time_zone, schedule_delivery.channel));
     END IF;
   END IF;
-  RETURN result;
 END;
 $$;
+
+COMMENT ON FUNCTION msgpool.schedule_delivery IS
+  'When one delivery goes out by its type''s send policy and quiet hours, which rule decided it, and whether it is dropped';

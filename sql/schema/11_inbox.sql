@@ -1,19 +1,20 @@
--- The in-site inbox (站内信): the rows the inbox channel writes, and the API a back-office
--- page reads them with (list, count unread, mark read). Each API function refuses an unknown
--- recipient with MP005 (require_recipient() in 02_configuration.sql) rather than answering
--- "nothing".
+-- The in-site inbox (站内信): the rows the inbox channel writes, the administrators' API
+-- over them (list, count unread, mark read, archive, delete), and the signed links through
+-- which a recipient reaches their own inbox (the signed_inbox_* functions, which check the
+-- link's token first). Each API function refuses an unknown recipient with MP005
+-- (require_recipient() in 03_configuration.sql) rather than answering "nothing".
 
 -- A row keeps its own rendered copy, so it stays readable after old messages and deliveries
 -- are pruned; message_id and delivery_id stay as references (no foreign keys: pruning never
 -- visits the inbox, and an inbox write checks no keys). The recipient's rename follows it,
--- and its removal takes the inbox along: recipient_guard() in 05_delivery.sql.
+-- and its removal takes the inbox along: recipient_guard() in 07_delivery.sql.
 CREATE TABLE msgpool.inbox (
   id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   recipient_key msgpool.recipient_key NOT NULL,
   message_id    bigint,
   -- one inbox row per delivery, so a retried delivery cannot show twice
   delivery_id   bigint UNIQUE,
-  type_key      text NOT NULL,
+  type_key      msgpool.type_key NOT NULL,
   urgency       msgpool.urgency NOT NULL,
   subject       text NOT NULL DEFAULT '',
   body          text NOT NULL,
@@ -27,35 +28,55 @@ CREATE INDEX inbox_recipient_newest ON msgpool.inbox (recipient_key, created_at 
 CREATE INDEX inbox_recipient_unread ON msgpool.inbox (recipient_key)
   WHERE read_at IS NULL AND archived_at IS NULL;
 
+COMMENT ON TABLE msgpool.inbox IS 'The in-site inbox (站内信): each row its own rendered copy of a message for one recipient';
+COMMENT ON COLUMN msgpool.inbox.delivery_id IS 'The delivery that wrote it: one row per delivery, however often it was retried';
+COMMENT ON COLUMN msgpool.inbox.archived_at IS 'Archived: out of the list and the unread count, kept';
+
 -- Refuses ids that are not this recipient's inbox messages (MP009) rather than skipping
 -- them, so a caller that mixed up two people's inboxes hears about it.
-CREATE FUNCTION msgpool.require_inbox_ids(recipient text, ids bigint[])
+CREATE FUNCTION msgpool.require_inbox_ids(recipient_key text, ids bigint[])
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   foreign_ids bigint[];
 BEGIN
-  PERFORM msgpool.require_recipient(recipient);
+  PERFORM msgpool.require_recipient(recipient_key);
   SELECT array_agg(wanted ORDER BY wanted) INTO foreign_ids
     FROM unnest(ids) AS wanted
-   WHERE NOT EXISTS (SELECT 1 FROM msgpool.inbox i WHERE i.id = wanted AND i.recipient_key = recipient);
+   WHERE NOT EXISTS (SELECT 1 FROM msgpool.inbox i
+                      WHERE i.id = wanted AND i.recipient_key = require_inbox_ids.recipient_key);
   IF foreign_ids IS NOT NULL THEN
-    RAISE EXCEPTION 'no inbox message % for recipient %', array_to_string(foreign_ids, ', '), quote_literal(recipient)
+    RAISE EXCEPTION 'no inbox message % for recipient %', array_to_string(foreign_ids, ', '),
+        quote_literal(recipient_key)
       USING ERRCODE = 'MP009',
-            HINT = format('list the inbox with: msgpool inbox %s', recipient);
+            HINT = format('list the inbox with: msgpool inbox %s', recipient_key);
   END IF;
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.require_inbox_ids IS 'Refuses ids that are not the recipient''s inbox messages (MP009)';
+
+-- What a worker writes for one claimed inbox delivery: its rendered copy, and the
+-- deliveries gathered into it (a digest).
+CREATE TYPE msgpool.inbox_item AS (
+  id          bigint,
+  lease_token uuid,
+  subject     text,
+  body        text,
+  gathered    bigint[],
+  started_at  timestamptz,
+  worker      text
+);
+
+COMMENT ON TYPE msgpool.inbox_item IS 'A claimed inbox delivery as the worker rendered it, with the deliveries gathered into it';
+
 -- The inbox channel: the inbox rows and their outcomes in one transaction, so an inbox
--- message exists exactly when its delivery is sent. Written out rather than through
--- record_outcomes(): building and re-reading a JSON array of outcomes cost as much as the
--- writes. An item may carry the ids it gathered (a digest): one inbox row, and every
--- gathered delivery recorded sent with it. Rows whose lease is gone are ignored. The inbox
--- ids are drawn first so each delivery can name its inbox row.
--- items: [{"id": 1, "token": "…", "subject": "…", "body": "…", "gathered": [2, 3],
---          "started_at": "…", "worker": "…"}, …]
+-- message exists exactly when its delivery is sent. Its own function rather than
+-- record_outcomes(): a second JSON array of outcomes to build and read would cost as much as
+-- the writes. One inbox row per item, and every gathered delivery recorded sent with it.
+-- Items whose lease is gone are ignored. The inbox ids are drawn first so each delivery can
+-- name its inbox row.
 CREATE FUNCTION msgpool.deliver_to_inbox(items jsonb)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
@@ -66,13 +87,12 @@ DECLARE
 BEGIN
   WITH i AS (
     SELECT x.*, nextval('msgpool.inbox_id_seq') AS inbox_id
-      FROM jsonb_to_recordset(items) AS x(
-        id bigint, token uuid, subject text, body text, started_at timestamptz, worker text, gathered bigint[])
+      FROM jsonb_populate_recordset(NULL::msgpool.inbox_item, items) AS x
   ),
   sends AS (
-    SELECT i.id, i.token, i.inbox_id, i.started_at, i.worker FROM i
+    SELECT i.id, i.lease_token, i.inbox_id, i.started_at, i.worker FROM i
     UNION ALL
-    SELECT g, i.token, i.inbox_id, i.started_at, i.worker
+    SELECT g, i.lease_token, i.inbox_id, i.started_at, i.worker
       FROM i CROSS JOIN LATERAL unnest(i.gathered) AS g
   ),
   sent AS (
@@ -80,7 +100,7 @@ BEGIN
        SET state = 'sent', sent_at = msgpool.clock(), provider_ref = 'inbox:' || s.inbox_id,
            last_error = NULL, lease_token = NULL, lease_deadline = NULL
       FROM sends s
-     WHERE d.id = s.id AND d.state = 'sending' AND d.lease_token = s.token
+     WHERE d.id = s.id AND d.state = 'sending' AND d.lease_token = s.lease_token
     RETURNING d.id, d.attempts, d.recipient_key, d.message_id, s.started_at, s.worker
   ),
   inboxed AS (
@@ -101,6 +121,9 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.deliver_to_inbox IS
+  'The inbox channel''s outcome: writes the inbox rows of msgpool.inbox_item rows (JSON) and records their deliveries sent';
+
 -- An inbox message as pages show it. Its repeat count and when it was last seen are read
 -- from the message, so the count keeps rising after the inbox row was written.
 CREATE VIEW msgpool.inbox_entry AS
@@ -111,10 +134,12 @@ SELECT i.id, i.recipient_key::text AS recipient_key, i.message_id, i.delivery_id
   FROM msgpool.inbox i
   LEFT JOIN msgpool.message m ON m.id = i.message_id;
 
+COMMENT ON VIEW msgpool.inbox_entry IS 'An inbox message as pages show it, with its message''s repeat count';
+
 -- A recipient's inbox, unread first, then newest first; pages start at 1. archived: the
 -- archived messages instead.
 CREATE FUNCTION msgpool.inbox_list(
-  recipient   text,
+  recipient_key text,
   unread_only boolean DEFAULT false,
   page        integer DEFAULT 1,
   page_size   integer DEFAULT 20,
@@ -124,7 +149,7 @@ RETURNS SETOF msgpool.inbox_entry
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-  PERFORM msgpool.require_recipient(recipient);
+  PERFORM msgpool.require_recipient(inbox_list.recipient_key);
   IF page < 1 OR page_size NOT BETWEEN 1 AND 500 THEN
     RAISE EXCEPTION 'page must be 1 or more and page_size between 1 and 500 (got page %, page_size %)',
         page, page_size
@@ -132,7 +157,7 @@ BEGIN
   END IF;
   RETURN QUERY
     SELECT e.* FROM msgpool.inbox_entry e
-     WHERE e.recipient_key = recipient
+     WHERE e.recipient_key = inbox_list.recipient_key
        AND (e.archived_at IS NOT NULL) = archived
        AND (NOT unread_only OR e.read_at IS NULL)
      ORDER BY e.read_at IS NOT NULL, e.created_at DESC, e.id DESC
@@ -140,50 +165,60 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION msgpool.inbox_unread_count(recipient text)
+COMMENT ON FUNCTION msgpool.inbox_list IS 'A page of a recipient''s inbox (or archive), unread first, then newest';
+
+CREATE FUNCTION msgpool.inbox_unread_count(recipient_key text)
 RETURNS bigint
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-  PERFORM msgpool.require_recipient(recipient);
+  PERFORM msgpool.require_recipient(inbox_unread_count.recipient_key);
   RETURN (SELECT count(*) FROM msgpool.inbox i
-           WHERE i.recipient_key = recipient AND i.read_at IS NULL AND i.archived_at IS NULL);
+           WHERE i.recipient_key = inbox_unread_count.recipient_key
+             AND i.read_at IS NULL AND i.archived_at IS NULL);
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.inbox_unread_count IS 'How many of a recipient''s inbox messages are unread (archived ones aside)';
+
 -- Mark some (ids) or all (ids NULL) of a recipient's inbox messages read; returns how many
 -- changed. Ids that are not this recipient's are refused (MP009), not skipped.
-CREATE FUNCTION msgpool.inbox_mark_read(recipient text, ids bigint[] DEFAULT NULL)
+CREATE FUNCTION msgpool.inbox_mark_read(recipient_key text, ids bigint[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE sql
 AS $$
-  SELECT msgpool.require_inbox_ids(recipient, ids);
+  SELECT msgpool.require_inbox_ids(inbox_mark_read.recipient_key, ids);
   WITH changed AS (
     UPDATE msgpool.inbox i SET read_at = now()
-     WHERE i.recipient_key = recipient AND i.read_at IS NULL AND (ids IS NULL OR i.id = ANY (ids))
+     WHERE i.recipient_key = inbox_mark_read.recipient_key AND i.read_at IS NULL
+       AND (ids IS NULL OR i.id = ANY (ids))
     RETURNING 1)
   SELECT count(*)::integer FROM changed;
 $$;
 
+COMMENT ON FUNCTION msgpool.inbox_mark_read IS 'Marks some (or, with NULL, all) of a recipient''s inbox messages read; returns how many changed';
+
 -- One inbox message in full, as inbox_list() shows it; opening it marks it read.
-CREATE FUNCTION msgpool.inbox_show(recipient text, id bigint)
+CREATE FUNCTION msgpool.inbox_show(recipient_key text, id bigint)
 RETURNS SETOF msgpool.inbox_entry
 LANGUAGE plpgsql
 AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_ids(recipient, ARRAY[inbox_show.id]);
+  PERFORM msgpool.require_inbox_ids(inbox_show.recipient_key, ARRAY[inbox_show.id]);
   UPDATE msgpool.inbox i SET read_at = now() WHERE i.id = inbox_show.id AND i.read_at IS NULL;
   RETURN QUERY SELECT e.* FROM msgpool.inbox_entry e WHERE e.id = inbox_show.id;
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.inbox_show IS 'One inbox message in full; opening it marks it read';
+
 -- Archive (out of the list and the unread count, kept) or bring back some of a recipient's
 -- inbox messages; returns how many changed. Ids that are not theirs are MP009.
-CREATE FUNCTION msgpool.inbox_archive(recipient text, ids bigint[], archived boolean DEFAULT true)
+CREATE FUNCTION msgpool.inbox_archive(recipient_key text, ids bigint[], archived boolean DEFAULT true)
 RETURNS integer
 LANGUAGE sql
 AS $$
-  SELECT msgpool.require_inbox_ids(recipient, ids);
+  SELECT msgpool.require_inbox_ids(inbox_archive.recipient_key, ids);
   WITH changed AS (
     UPDATE msgpool.inbox i SET archived_at = CASE WHEN archived THEN now() END
      WHERE i.id = ANY (ids) AND (i.archived_at IS NOT NULL) <> archived
@@ -191,16 +226,20 @@ AS $$
   SELECT count(*)::integer FROM changed;
 $$;
 
+COMMENT ON FUNCTION msgpool.inbox_archive IS 'Archives some inbox messages (or, archived false, brings them back); returns how many changed';
+
 -- Delete some of a recipient's inbox messages for good; returns how many. Ids that are not
 -- theirs are MP009. The message and its deliveries stay as the pool's history.
-CREATE FUNCTION msgpool.inbox_delete(recipient text, ids bigint[])
+CREATE FUNCTION msgpool.inbox_delete(recipient_key text, ids bigint[])
 RETURNS integer
 LANGUAGE sql
 AS $$
-  SELECT msgpool.require_inbox_ids(recipient, ids);
+  SELECT msgpool.require_inbox_ids(inbox_delete.recipient_key, ids);
   WITH gone AS (DELETE FROM msgpool.inbox i WHERE i.id = ANY (ids) RETURNING 1)
   SELECT count(*)::integer FROM gone;
 $$;
+
+COMMENT ON FUNCTION msgpool.inbox_delete IS 'Deletes some inbox messages for good; the message and its deliveries stay as history';
 
 -- 32 bytes from the server's strong random source (gen_random_uuid() draws on it; random()
 -- would be guessable).
@@ -210,6 +249,8 @@ LANGUAGE sql VOLATILE
 AS $$
   SELECT sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()));
 $$;
+
+COMMENT ON FUNCTION msgpool.new_inbox_secret IS '32 bytes from the server''s strong random source';
 
 -- Signed links to one recipient's inbox. A back-office application gives its signed-in user
 -- `/inbox/{recipient}?token=...` with the token from inbox_token(); the token is an HMAC of
@@ -221,6 +262,8 @@ CREATE TABLE msgpool.inbox_secret (
   rotated_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO msgpool.inbox_secret DEFAULT VALUES;
+
+COMMENT ON TABLE msgpool.inbox_secret IS 'The key inbox links are signed with (one row); rotating it revokes every link';
 
 -- HMAC-SHA256 (RFC 2104) with the built-in sha256(), so no extension is needed.
 CREATE FUNCTION msgpool.hmac_sha256(key bytea, message bytea)
@@ -241,18 +284,22 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.hmac_sha256 IS 'HMAC-SHA256 (RFC 2104) without an extension';
+
 -- The token of a recipient's inbox link; refuses an unknown recipient with the nearest key.
-CREATE FUNCTION msgpool.inbox_token(recipient text)
+CREATE FUNCTION msgpool.inbox_token(recipient_key text)
 RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, msgpool
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM msgpool.require_recipient(recipient);
-  RETURN encode(msgpool.hmac_sha256(s.secret, convert_to(recipient, 'UTF8')), 'hex')
+  PERFORM msgpool.require_recipient(recipient_key);
+  RETURN encode(msgpool.hmac_sha256(s.secret, convert_to(recipient_key, 'UTF8')), 'hex')
     FROM msgpool.inbox_secret s;
 END;
 $$;
+
+COMMENT ON FUNCTION msgpool.inbox_token IS 'The token of a recipient''s inbox link';
 
 -- A new secret: every inbox link given out so far stops working.
 CREATE FUNCTION msgpool.inbox_rotate_secret()
@@ -263,67 +310,81 @@ AS $$
      SET secret = msgpool.new_inbox_secret(), rotated_at = now();
 $$;
 
--- Refuses a token that is not `recipient`'s (MP017), comparing the whole token.
-CREATE FUNCTION msgpool.require_inbox_token(recipient text, token text)
+COMMENT ON FUNCTION msgpool.inbox_rotate_secret IS 'A new signing key: every inbox link given out so far stops working';
+
+-- Refuses a token that is not the recipient's (MP017), comparing the whole token.
+CREATE FUNCTION msgpool.require_inbox_token(recipient_key text, token text)
 RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, msgpool
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF token IS NULL OR NOT EXISTS (
        SELECT 1 FROM msgpool.recipient r, msgpool.inbox_secret s
-        WHERE r.key = recipient
-          AND encode(msgpool.hmac_sha256(s.secret, convert_to(recipient, 'UTF8')), 'hex') = token) THEN
-    RAISE EXCEPTION 'this inbox link is not valid for %', quote_literal(recipient)
+        WHERE r.key = require_inbox_token.recipient_key
+          AND encode(msgpool.hmac_sha256(s.secret, convert_to(require_inbox_token.recipient_key, 'UTF8')), 'hex')
+              = token) THEN
+    RAISE EXCEPTION 'this inbox link is not valid for %', quote_literal(recipient_key)
       USING ERRCODE = 'MP017',
             HINT = 'ask for a new link: msgpool inbox link RECIPIENT, or SELECT msgpool.inbox_token(recipient)';
   END IF;
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.require_inbox_token IS 'Refuses a token that is not the recipient''s inbox link token (MP017)';
+
 -- The inbox as its owner reaches it through a signed link: each function checks the token,
--- then does what the inbox function of the same name does. The msgpool_inbox role may call
--- these and nothing else.
-CREATE FUNCTION msgpool.inbox_list(recipient text, token text, page integer DEFAULT 1, page_size integer DEFAULT 20)
+-- then does what the administrators' inbox function of the same name does. The
+-- msgpool_inbox role may call these and nothing else.
+CREATE FUNCTION msgpool.signed_inbox_list(recipient_key text, token text, page integer DEFAULT 1,
+                                          page_size integer DEFAULT 20)
 RETURNS SETOF msgpool.inbox_entry
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, msgpool
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient, token);
-  RETURN QUERY SELECT * FROM msgpool.inbox_list(recipient, false, page, page_size, false);
+  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  RETURN QUERY SELECT * FROM msgpool.inbox_list(recipient_key, false, page, page_size, false);
 END;
 $$;
 
-CREATE FUNCTION msgpool.inbox_unread_count(recipient text, token text)
+COMMENT ON FUNCTION msgpool.signed_inbox_list IS 'inbox_list() for the holder of the recipient''s link token';
+
+CREATE FUNCTION msgpool.signed_inbox_unread_count(recipient_key text, token text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, msgpool
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient, token);
-  RETURN msgpool.inbox_unread_count(recipient);
+  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  RETURN msgpool.inbox_unread_count(recipient_key);
 END;
 $$;
 
-CREATE FUNCTION msgpool.inbox_show(recipient text, token text, id bigint)
+COMMENT ON FUNCTION msgpool.signed_inbox_unread_count IS 'inbox_unread_count() for the holder of the recipient''s link token';
+
+CREATE FUNCTION msgpool.signed_inbox_show(recipient_key text, token text, id bigint)
 RETURNS SETOF msgpool.inbox_entry
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, msgpool
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient, token);
-  RETURN QUERY SELECT * FROM msgpool.inbox_show(recipient, id);
+  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  RETURN QUERY SELECT * FROM msgpool.inbox_show(recipient_key, id);
 END;
 $$;
 
-CREATE FUNCTION msgpool.inbox_mark_read(recipient text, token text, ids bigint[])
+COMMENT ON FUNCTION msgpool.signed_inbox_show IS 'inbox_show() for the holder of the recipient''s link token';
+
+CREATE FUNCTION msgpool.signed_inbox_mark_read(recipient_key text, token text, ids bigint[])
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, msgpool
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient, token);
-  RETURN msgpool.inbox_mark_read(recipient, ids);
+  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  RETURN msgpool.inbox_mark_read(recipient_key, ids);
 END;
 $$;
+
+COMMENT ON FUNCTION msgpool.signed_inbox_mark_read IS 'inbox_mark_read() for the holder of the recipient''s link token';

@@ -4,7 +4,7 @@
 
 -- One row that says how the pool is doing:
 --   SELECT * FROM msgpool.status;
--- messages/deliveries: count per state, e.g. {"pending": 3, "dispatched": 120}
+-- messages/deliveries: count per state, e.g. {"pending": 3, "expanded": 120}
 -- oldest_due_age: how long the longest-waiting due work (message or delivery) has waited
 -- dead: deliveries that gave up and need a person
 CREATE VIEW msgpool.status AS
@@ -20,6 +20,8 @@ SELECT
            SELECT min(next_attempt_at) FROM msgpool.delivery
             WHERE state = 'pending' AND next_attempt_at <= msgpool.clock()) w) AS oldest_due_age,
   (SELECT count(*) FROM msgpool.delivery WHERE state = 'dead') AS dead;
+
+COMMENT ON VIEW msgpool.status IS 'How the pool is doing, in one row: messages and deliveries per state, the oldest due wait, dead deliveries';
 
 -- One row per channel:
 --   SELECT * FROM msgpool.channel_status;
@@ -45,6 +47,8 @@ SELECT c AS channel,
        (SELECT l.provider_per_second FROM msgpool.rate_limit l WHERE l.channel = c) AS provider_per_second
   FROM unnest(enum_range(NULL::msgpool.channel)) AS c;
 
+COMMENT ON VIEW msgpool.channel_status IS 'Per channel: sent in the last minute, due, pending, sending, dead, deferred, limits';
+
 -- Deliveries sent per channel in each of the last 60 minutes (minute 0 is the current one),
 -- zeros included: the console's chart of the last hour.
 CREATE VIEW msgpool.sent_per_minute AS
@@ -55,6 +59,8 @@ SELECT c AS channel, ago.minute, count(d.id) AS sent
     ON d.state = 'sent' AND d.channel = c AND d.sent_at > now() - interval '1 hour'
    AND floor(extract(epoch FROM now() - d.sent_at) / 60)::integer = ago.minute
  GROUP BY c, ago.minute;
+
+COMMENT ON VIEW msgpool.sent_per_minute IS 'Deliveries sent per channel in each of the last 60 minutes (0: the current one), zeros included';
 
 -- What each worker sees of the destinations it sends to (a webhook's host, the SMS gateway,
 -- the SMTP server): sends in flight and the adaptive limit on them, recent latency, and a
@@ -77,9 +83,24 @@ CREATE TABLE msgpool.destination_report (
   PRIMARY KEY (worker, channel, destination)
 );
 
--- destinations: [{"channel": "webhook", "destination": "hooks.example.com:443",
---                 "in_flight": 3, "flight_limit": 40, "latency_ms": 102.5,
---                 "paused_until": null, "paused_why": null, "sent": 1200, "failed": 2}, …]
+COMMENT ON TABLE msgpool.destination_report IS
+  'What each worker last reported of its destinations (report_destinations()); read msgpool.destinations';
+
+-- What a worker reports of one destination: a row of report_destinations()'s JSON array.
+CREATE TYPE msgpool.destination_figures AS (
+  channel      msgpool.channel,
+  destination  text,
+  in_flight    integer,
+  flight_limit integer,
+  latency_ms   double precision,
+  paused_until timestamptz,
+  paused_why   text,
+  sent         bigint,
+  failed       bigint
+);
+
+COMMENT ON TYPE msgpool.destination_figures IS 'What a worker sees of one destination: in flight, its limit, latency, a pause';
+
 CREATE FUNCTION msgpool.report_destinations(worker text, destinations jsonb)
 RETURNS void
 LANGUAGE sql SECURITY DEFINER
@@ -91,11 +112,11 @@ AS $$
           paused_why, sent, failed)
   SELECT report_destinations.worker, x.channel, x.destination, x.in_flight, x.flight_limit,
          x.latency_ms, x.paused_until, x.paused_why, x.sent, x.failed
-    FROM jsonb_to_recordset(destinations) AS x(
-      channel msgpool.channel, destination text, in_flight integer, flight_limit integer,
-      latency_ms double precision, paused_until timestamptz, paused_why text, sent bigint,
-      failed bigint);
+    FROM jsonb_populate_recordset(NULL::msgpool.destination_figures, destinations) AS x;
 $$;
+
+COMMENT ON FUNCTION msgpool.report_destinations IS
+  'Replaces a worker''s figures per destination (msgpool.destination_figures rows as JSON)';
 
 -- Destinations across the workers that reported in the last 30 seconds:
 --   SELECT * FROM msgpool.destinations;
@@ -112,6 +133,8 @@ SELECT r.channel, r.destination, count(*) AS workers, sum(r.in_flight) AS in_fli
  WHERE r.reported_at > now() - interval '30 seconds'
  GROUP BY r.channel, r.destination;
 
+COMMENT ON VIEW msgpool.destinations IS 'Per destination, across the workers that reported in the last 30 s: in flight, limits, latency, pauses';
+
 -- Open messages that have been repeated, noisiest first: "server.down ×37".
 --   SELECT * FROM msgpool.duplicates;
 CREATE VIEW msgpool.duplicates AS
@@ -121,6 +144,8 @@ SELECT m.type_key, d.dedup_key, m.id AS message_id, m.duplicate_count, m.created
   JOIN msgpool.message m ON m.id = d.message_id
  WHERE d.closes_at > msgpool.clock() AND m.duplicate_count > 0 AND m.state <> 'cancelled'
  ORDER BY m.duplicate_count DESC, m.last_seen_at DESC;
+
+COMMENT ON VIEW msgpool.duplicates IS 'Open messages that were repeated, noisiest first';
 
 -- Re-queues dead deliveries: the ones named by id, or all matching the filters given
 -- (all NULL: every dead delivery), but never those of a cancelled message. They get a fresh
@@ -182,6 +207,9 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.retry_deliveries IS
+  'Re-queues dead deliveries (by id, or all matching the filters) with fresh attempts; returns how many';
+
 -- Cancelling a message ("the server is back, forget that alert"):
 --   SELECT msgpool.cancel(42);
 -- Its unsent deliveries become cancelled, what was sent stays as history, and its dedup key
@@ -196,7 +224,7 @@ AS $$
 DECLARE
   cancelled integer;
 BEGIN
-  -- waits for a dispatcher expanding it, so the deliveries it made are cancelled too
+  -- waits for an expander expanding it, so the deliveries it made are cancelled too
   PERFORM FROM msgpool.message m WHERE m.id = cancel.message_id FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no message %', coalesce(cancel.message_id::text, 'NULL')
@@ -204,7 +232,7 @@ BEGIN
             HINT = 'msgpool.send() returns the id; msgpool deliveries lists recent messages with theirs';
   END IF;
   UPDATE msgpool.message m SET state = 'cancelled'
-   WHERE m.id = cancel.message_id AND m.state IN ('pending', 'dispatched');
+   WHERE m.id = cancel.message_id AND m.state IN ('pending', 'expanded');
   UPDATE msgpool.delivery d SET state = 'cancelled', deferred_by = NULL
    WHERE d.message_id = cancel.message_id AND d.state = 'pending';
   GET DIAGNOSTICS cancelled = ROW_COUNT;
@@ -213,8 +241,11 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.cancel IS
+  'Cancels a message: its unsent deliveries stop, sent ones stay as history, its dedup key closes';
+
 -- Retention: deletes up to batch_size messages created more than older_than ago that are
--- finished (expanded, cancelled or dead) and have no delivery pending or in flight, with
+-- finished (expanded or cancelled) and have no delivery pending or in flight, with
 -- their deliveries and attempt log (message_deleted()), oldest first, and forgets dedup
 -- keys closed for longer than older_than. SKIP LOCKED: it never waits on a worker. Returns
 -- how many messages went; `msgpool prune` and the worker's housekeeping call it until it
@@ -252,10 +283,12 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.prune IS 'Deletes up to batch_size finished messages older than older_than, with their history; returns how many';
+
 -- A type's send-time and noise rules in words, with when a message sent now would go out:
 --   SELECT * FROM msgpool.explain('report.ready');
 -- `msgpool type show KEY` prints these lines. Times are in the type's time zone.
-CREATE FUNCTION msgpool.explain(of_type text)
+CREATE FUNCTION msgpool.explain(type_key text)
 RETURNS SETOF text
 LANGUAGE plpgsql STABLE
 AS $$
@@ -267,8 +300,8 @@ DECLARE
   due timestamptz;
   local_format constant text := 'YYYY-MM-DD HH24:MI';
 BEGIN
-  PERFORM msgpool.require_type(of_type);
-  SELECT * INTO t FROM msgpool.message_type mt WHERE mt.key = of_type;
+  PERFORM msgpool.require_type(explain.type_key);
+  SELECT * INTO t FROM msgpool.message_type mt WHERE mt.key = explain.type_key;
   IF NOT t.enabled THEN
     RETURN NEXT 'Disabled: producers are refused (MP002); what is already in the pool still goes out.';
   END IF;
@@ -328,3 +361,5 @@ BEGIN
     ELSE 'Dedup: off (dedup_window is 0).' END;
 END;
 $$;
+
+COMMENT ON FUNCTION msgpool.explain IS 'A type''s send-time and noise rules in words, with when a message sent now would go out';

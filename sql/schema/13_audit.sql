@@ -46,6 +46,8 @@ AS $$
                       ELSE row_data END AS x) r
 $$;
 
+COMMENT ON FUNCTION msgpool.audited IS 'A configuration row as the audit keeps it: the webhook secret as set or not, the URL redacted';
+
 -- The owner's rights: whoever may change the configuration may not write its history.
 -- Bookkeeping is not configuration: updated_at, and the provider budget a claim spends.
 CREATE FUNCTION msgpool.audit_change()

@@ -50,6 +50,8 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION msgpool.make_login IS 'Makes (or re-passwords) a login role with exactly one msgpool group role''s rights';
+
 -- Functions are executable by PUBLIC by default; here nothing is unless granted below.
 -- (Per-schema default privileges cannot take PUBLIC's away: a forward migration that adds
 -- a function revokes it there.) tests/roles.rs checks that a role without grants can
@@ -97,9 +99,9 @@ GRANT SELECT ON msgpool.waiting_worker TO msgpool_producer;
 -- worker: the queue's functions and nothing else; each runs with the owner's rights and
 -- reaches the tables by its own rules.
 GRANT EXECUTE ON FUNCTION
-  msgpool.dispatch(integer),
+  msgpool.expand(integer),
   msgpool.claim_deliveries(msgpool.channel, integer, interval),
-  msgpool.dispatch_and_claim(integer, msgpool.channel[], interval),
+  msgpool.expand_and_claim(integer, msgpool.channel[], interval),
   msgpool.record_outcomes(jsonb),
   msgpool.deliver_to_inbox(jsonb),
   msgpool.extend_leases(uuid[], interval),
@@ -113,8 +115,8 @@ GRANT EXECUTE ON FUNCTION
 -- inbox: one recipient's inbox, and only with that recipient's token; each function runs with
 -- the owner's rights after checking the token.
 GRANT EXECUTE ON FUNCTION
-  msgpool.inbox_list(text, text, integer, integer),
-  msgpool.inbox_unread_count(text, text),
-  msgpool.inbox_show(text, text, bigint),
-  msgpool.inbox_mark_read(text, text, bigint[])
+  msgpool.signed_inbox_list(text, text, integer, integer),
+  msgpool.signed_inbox_unread_count(text, text),
+  msgpool.signed_inbox_show(text, text, bigint),
+  msgpool.signed_inbox_mark_read(text, text, bigint[])
   TO msgpool_inbox;

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Keyed;
-use crate::domain::{Channels, RecipientKey, TypeKey};
-use crate::{Db, Error, Result};
+use crate::domain::{Channel, Channels, RecipientKey, TypeKey};
+use crate::{Db, Error, Result, sql_record};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "key", rename_all = "snake_case")]
@@ -43,32 +43,39 @@ pub struct Subscription {
     pub created_at: DateTime<Utc>,
 }
 
-impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Subscription {
-    fn from_row(row: &'r sqlx::postgres::PgRow) -> sqlx::Result<Self> {
-        use sqlx::Row;
-        let decode = |e: crate::Error| sqlx::Error::Decode(e.into());
-        let recipient: Option<String> = row.try_get("recipient_key")?;
-        let group: Option<String> = row.try_get("group_key")?;
+sql_record! {
+    /// One subscription as `msgpool.subscriptions()` lists it: `msgpool.subscription_entry`.
+    #[derive(Debug, Clone, sqlx::FromRow)]
+    pub struct SubscriptionEntry: "msgpool.subscription_entry" {
+        pub type_key: String,
+        pub recipient_key: Option<String>,
+        pub group_key: Option<String>,
+        pub channels: Option<Vec<Channel>>,
+        pub paused: bool,
+        pub created_at: DateTime<Utc>,
+    }
+}
+
+impl TryFrom<SubscriptionEntry> for Subscription {
+    type Error = Error;
+    fn try_from(row: SubscriptionEntry) -> Result<Self> {
         // a recipient's listing names the group a subscription comes through
-        let subscriber = match (recipient, group) {
-            (_, Some(g)) => Subscriber::Group(RecipientKey::parse(&g).map_err(decode)?),
-            (Some(r), None) => Subscriber::Recipient(RecipientKey::parse(&r).map_err(decode)?),
+        let subscriber = match (row.recipient_key, row.group_key) {
+            (_, Some(g)) => Subscriber::Group(RecipientKey::parse(&g)?),
+            (Some(r), None) => Subscriber::Recipient(RecipientKey::parse(&r)?),
             (None, None) => {
-                return Err(sqlx::Error::Decode(
-                    "subscription without a subscriber".into(),
+                return Err(Error::invalid(
+                    "a subscription without a subscriber",
+                    "report this: msgpool.subscriptions() returned one",
                 ));
             }
         };
-        let channels: Option<Vec<String>> = row.try_get("channels")?;
         Ok(Subscription {
-            type_key: TypeKey::parse(row.try_get("type_key")?).map_err(decode)?,
+            type_key: TypeKey::parse(&row.type_key)?,
             subscriber,
-            channels: channels
-                .map(Channels::try_from)
-                .transpose()
-                .map_err(decode)?,
-            paused: row.try_get("paused")?,
-            created_at: row.try_get("created_at")?,
+            channels: row.channels.map(Channels::new).transpose()?,
+            paused: row.paused,
+            created_at: row.created_at,
         })
     }
 }
@@ -90,17 +97,17 @@ pub async fn subscribe(
              VALUES ($1, $2, $3::text[]::msgpool.channel[])
              ON CONFLICT (type_key, recipient_key) WHERE recipient_key IS NOT NULL
                DO UPDATE SET channels = EXCLUDED.channels
-             RETURNING type_key, recipient_key, group_key, channels::text[] AS channels, paused, created_at"
+             RETURNING type_key, recipient_key, group_key, channels, paused, created_at"
         }
         Subscriber::Group(_) => {
             "INSERT INTO msgpool.subscription (type_key, group_key, channels)
              VALUES ($1, $2, $3::text[]::msgpool.channel[])
              ON CONFLICT (type_key, group_key) WHERE group_key IS NOT NULL
                DO UPDATE SET channels = EXCLUDED.channels
-             RETURNING type_key, recipient_key, group_key, channels::text[] AS channels, paused, created_at"
+             RETURNING type_key, recipient_key, group_key, channels, paused, created_at"
         }
     };
-    sqlx::query_as(sql)
+    let row: SubscriptionEntry = sqlx::query_as(sql)
         .bind(type_key.as_str())
         .bind(key.as_str())
         .bind(channels.map(Channels::names))
@@ -108,7 +115,8 @@ pub async fn subscribe(
         .await
         .map_err(Error::from_database(format!(
             "subscribing {subscriber} to {type_key}"
-        )))
+        )))?;
+    row.try_into()
 }
 
 pub async fn unsubscribe(pool: &Db, type_key: &TypeKey, subscriber: &Subscriber) -> Result<()> {
@@ -188,16 +196,15 @@ pub async fn list(
     recipient: Option<&RecipientKey>,
     group: Option<&RecipientKey>,
 ) -> Result<Vec<Subscription>> {
-    sqlx::query_as(
-        "SELECT type_key, recipient_key, group_key, channels::text[] AS channels, paused, created_at
-           FROM msgpool.subscriptions($1, $2, $3)",
-    )
-    .bind(type_key.map(TypeKey::as_str))
-    .bind(recipient.map(RecipientKey::as_str))
-    .bind(group.map(RecipientKey::as_str))
-    .fetch_all(pool)
-    .await
-    .map_err(Error::from_database("listing subscriptions"))
+    let rows: Vec<SubscriptionEntry> =
+        sqlx::query_as("SELECT * FROM msgpool.subscriptions($1, $2, $3)")
+            .bind(type_key.map(TypeKey::as_str))
+            .bind(recipient.map(RecipientKey::as_str))
+            .bind(group.map(RecipientKey::as_str))
+            .fetch_all(pool)
+            .await
+            .map_err(Error::from_database("listing subscriptions"))?;
+    rows.into_iter().map(Subscription::try_from).collect()
 }
 
 pub async fn for_type(pool: &Db, type_key: &TypeKey) -> Result<Vec<Subscription>> {

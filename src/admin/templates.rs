@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use super::{Keyed, message_types};
 use crate::domain::{Channel, TypeKey};
-use crate::template::{DigestItem, Rendered, Renderer, Variables};
+use crate::render::{Message, Parts, Rendered, Renderer, Variables};
 use crate::{Db, Error, Result};
 
 /// A template's columns as [`Template`] reads them.
@@ -235,18 +235,6 @@ pub struct Draft<'a> {
     pub channels: Vec<(Channel, Parts<'a>)>,
 }
 
-/// One channel's template: without a body, the built-in one.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Parts<'a> {
-    pub subject: Option<&'a str>,
-    pub body: Option<&'a str>,
-    /// An email's HTML part.
-    pub html: Option<&'a str>,
-    /// The digest's template: without a body, the built-in one.
-    pub digest_subject: Option<&'a str>,
-    pub digest_body: Option<&'a str>,
-}
-
 impl<'a> From<&'a Template> for Parts<'a> {
     fn from(t: &'a Template) -> Self {
         Parts {
@@ -309,24 +297,26 @@ pub async fn preview_draft(
         recipient_name,
     };
     let renderer = Renderer::default();
+    // the digest preview gathers copies of the sample, numbered as messages
+    fn sample<'a>(message_id: i64, parts: Parts<'a>, vars: &Variables<'a>) -> Message<'a> {
+        Message {
+            message_id,
+            parts,
+            vars: vars.clone(),
+        }
+    }
     Ok(draft
         .channels
         .iter()
         .map(|(channel, parts)| {
-            let html = parts.html.filter(|_| *channel == Channel::Email);
-            let message = renderer.render(*channel, parts.subject, parts.body, html, &vars);
+            let lead = sample(1, *parts, &vars);
+            let message = renderer.render_delivery(*channel, &lead, &[]);
             let digest = match &message {
-                Ok(single) if draft.digest => {
-                    let items: Vec<DigestItem> = (1..=DIGEST_SAMPLE as i64)
-                        .map(|id| DigestItem::of(id, &vars, single.clone()))
+                Ok(_) if draft.digest => {
+                    let gathered: Vec<Message> = (2..=DIGEST_SAMPLE as i64)
+                        .map(|id| sample(id, *parts, &vars))
                         .collect();
-                    Some(renderer.render_digest(
-                        *channel,
-                        parts.digest_subject,
-                        parts.digest_body,
-                        &vars,
-                        &items,
-                    ))
+                    Some(renderer.render_delivery(*channel, &lead, &gathered))
                 }
                 _ => None,
             };

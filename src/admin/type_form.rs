@@ -32,10 +32,9 @@ pub async fn save(pool: &Db, key: &TypeKey, new: bool, form: &TypeForm) -> Resul
     let context = format!("saving message type {key}");
     let mut tx = pool.begin().await.map_err(Error::from_database(&context))?;
     if new {
-        let name =
-            form.spec.name.as_deref().ok_or_else(|| {
-                Error::invalid("a new message type needs a name", "give it a name")
-            })?;
+        let name = form.spec.name.as_deref().ok_or_else(|| {
+            Error::invalid("a new message type needs a name", "give it a name").beside("name")
+        })?;
         sqlx::query(Keyed::MessageType.insert_sql())
             .bind(key.as_str())
             .bind(name)
@@ -51,16 +50,22 @@ pub async fn save(pool: &Db, key: &TypeKey, new: bool, form: &TypeForm) -> Resul
         return Err(Keyed::MessageType.not_found(&mut *tx, key.as_str()).await);
     }
     for (channel, spec) in &form.templates {
-        templates::set_in(&mut tx, key, *channel, spec).await?;
+        templates::set_in(&mut tx, key, *channel, spec)
+            .await
+            .map_err(|e| e.beside("templates"))?;
     }
     for (channel, window) in &form.quiet_hours {
         match window {
             Some(w) => {
                 let times = (w.starts.as_str(), w.ends.as_str());
-                quiet_hours::set_in(&mut tx, key, *channel, times, w.below, w.action).await?;
+                quiet_hours::set_in(&mut tx, key, *channel, times, w.below, w.action)
+                    .await
+                    .map_err(|e| e.beside("quiet_hours"))?;
             }
             None => {
-                quiet_hours::clear(&mut *tx, key, *channel).await?;
+                quiet_hours::clear(&mut *tx, key, *channel)
+                    .await
+                    .map_err(|e| e.beside("quiet_hours"))?;
             }
         }
     }

@@ -3,7 +3,7 @@ use crate::Error;
 
 sql_enum!(
     /// A way of telling someone: the in-site inbox, email, SMS or a chat webhook.
-    Channel, "channel", { Inbox => "inbox", Email => "email", Sms => "sms", Webhook => "webhook" }
+    Channel, "channel", "msgpool.channel", { Inbox => "inbox", Email => "email", Sms => "sms", Webhook => "webhook" }
 );
 
 /// A non-empty set of channels, in the canonical order, as a message type or a subscription

@@ -1,9 +1,9 @@
 use super::sql_enum;
 
 sql_enum!(
-    /// Where a message is: `pending` (waiting to be expanded), `dispatched` (expanded into
-    /// deliveries), `cancelled`, or `dead` (it could not be expanded).
-    MessageState, "message state", {
-        Pending => "pending", Dispatched => "dispatched", Cancelled => "cancelled", Dead => "dead"
+    /// Where a message is: `pending` (waiting to be expanded), `expanded` (its deliveries
+    /// made), or `cancelled`.
+    MessageState, "message state", "msgpool.message_state", {
+        Pending => "pending", Expanded => "expanded", Cancelled => "cancelled"
     }
 );

@@ -6,6 +6,7 @@ sql_key!(
     /// (SQL domain `msgpool.recipient_key`).
     RecipientKey,
     "recipient or group key",
+    "msgpool.recipient_key",
     is_valid,
     "use letters, digits and . _ @ -, starting with a letter or digit, e.g. zhang.san"
 );

@@ -1,6 +1,6 @@
-use super::sql_enum;
+use super::name_enum;
 
-sql_enum!(
+name_enum!(
     /// One of msgpool's group roles: what a login role may do with the pool
     /// (`msgpool_producer`, `msgpool_worker`, `msgpool_inbox`, `msgpool_admin`).
     Role, "role", { Producer => "producer", Worker => "worker", Inbox => "inbox", Admin => "admin" }

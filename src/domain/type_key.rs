@@ -6,6 +6,7 @@ sql_key!(
     /// `msgpool.type_key`).
     TypeKey,
     "message type key",
+    "msgpool.type_key",
     is_valid,
     "use dotted lowercase words, e.g. order.dispatch_backlog or server.down"
 );

@@ -209,8 +209,7 @@ where
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
     pub id: i64,
-    #[sqlx(rename = "lease_token")]
-    pub token: uuid::Uuid,
+    pub lease_token: uuid::Uuid,
     pub attempt: i32,
     pub recipient_key: String,
 }
@@ -224,7 +223,7 @@ pub async fn claim<'e>(
 ) -> Vec<Claimed> {
     sqlx::query_as(
         "SELECT id, lease_token, attempt, recipient_key
-           FROM msgpool.claim_deliveries($1::text::msgpool.channel, $2, $3::interval)",
+           FROM msgpool.claim_deliveries($1::msgpool.channel, $2, $3::interval)",
     )
     .bind(channel)
     .bind(n)

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
-use msgpool::inbox::InboxItem;
+use msgpool::inbox::InboxEntry;
 use msgpool::inbox_link::LinkedInbox;
 use serde::Deserialize;
 
@@ -40,7 +40,7 @@ async fn listed(
     state: &crate::state::State,
     recipient: &str,
     link: &Link,
-) -> msgpool::Result<(Vec<InboxItem>, i64)> {
+) -> msgpool::Result<(Vec<InboxEntry>, i64)> {
     let inbox = link.inbox(recipient);
     let db = &state.console.inbox_db;
     let items = inbox.list(db, link.page(), PAGE_SIZE).await?;

@@ -35,136 +35,90 @@ pub enum Access {
     Console,
 }
 
-/// Every route the console serves, for the tests that walk them: `{key}`-style segments
-/// are placeholders.
-pub const ROUTES: &[(&str, &str, Access)] = &[
-    ("GET", "/signin", Access::Public),
-    ("POST", "/signin", Access::Public),
-    ("GET", "/static/{file}", Access::Public),
-    ("GET", "/lang/{lang}", Access::Public),
-    ("GET", "/inbox/{recipient}", Access::InboxToken),
-    ("GET", "/inbox/{recipient}/bell", Access::InboxToken),
-    ("GET", "/inbox/{recipient}/{id}", Access::InboxToken),
-    ("POST", "/inbox/{recipient}/read", Access::InboxToken),
-    ("GET", "/api/inbox/{recipient}", Access::InboxToken),
-    (
-        "GET",
-        "/api/inbox/{recipient}/unread-count",
-        Access::InboxToken,
-    ),
-    ("POST", "/api/inbox/{recipient}/read", Access::InboxToken),
-    ("GET", "/", Access::Console),
-    ("POST", "/signout", Access::Console),
-    ("GET", "/types", Access::Console),
-    ("GET", "/types/new", Access::Console),
-    ("POST", "/types/new", Access::Console),
-    ("GET", "/types/check-key", Access::Console),
-    ("POST", "/types/preview", Access::Console),
-    ("GET", "/types/{key}", Access::Console),
-    ("POST", "/types/{key}", Access::Console),
-    ("POST", "/types/{key}/enabled", Access::Console),
-    ("POST", "/types/{key}/test", Access::Console),
-    ("GET", "/recipients", Access::Console),
-    ("GET", "/recipients/new", Access::Console),
-    ("POST", "/recipients/new", Access::Console),
-    ("GET", "/recipients/{key}", Access::Console),
-    ("POST", "/recipients/{key}", Access::Console),
-    ("POST", "/recipients/{key}/enabled", Access::Console),
-    ("POST", "/recipients/{key}/remove", Access::Console),
-    ("POST", "/recipients/{key}/groups", Access::Console),
-    ("POST", "/recipients/{key}/subscriptions", Access::Console),
-    ("GET", "/groups", Access::Console),
-    ("POST", "/groups/new", Access::Console),
-    ("GET", "/groups/{key}", Access::Console),
-    ("POST", "/groups/{key}/members", Access::Console),
-    ("POST", "/groups/{key}/subscriptions", Access::Console),
-    ("POST", "/groups/{key}/remove", Access::Console),
-    ("GET", "/messages", Access::Console),
-    ("GET", "/messages/{id}", Access::Console),
-    ("POST", "/messages/{id}/cancel", Access::Console),
-    ("GET", "/deliveries", Access::Console),
-    ("POST", "/deliveries/retry", Access::Console),
-    ("GET", "/status", Access::Console),
-    ("GET", "/status/panel", Access::Console),
-    ("POST", "/limits/channel", Access::Console),
-    ("POST", "/limits/robot", Access::Console),
-];
+/// Declares every route once: [`ROUTES`] is this table, and [`router`] is built from it, so
+/// the list the tests walk cannot drift from what is served.
+macro_rules! routes {
+    ($( $access:ident $method:ident $path:literal => $handler:expr ),* $(,)?) => {
+        /// Every route the console serves, for the tests that walk them: `{key}`-style
+        /// segments are placeholders.
+        pub const ROUTES: &[(&str, &str, Access)] =
+            &[ $( (routes!(@method $method), $path, Access::$access) ),* ];
+
+        /// The routes by who may request them: (console, inbox token, public).
+        fn by_access() -> (Router<State>, Router<State>, Router<State>) {
+            let (mut console, mut inbox, mut public) = (Router::new(), Router::new(), Router::new());
+            $(
+                let routes = match Access::$access {
+                    Access::Console => &mut console,
+                    Access::InboxToken => &mut inbox,
+                    Access::Public => &mut public,
+                };
+                *routes = std::mem::take(routes).route($path, $method($handler));
+            )*
+            (console, inbox, public)
+        }
+    };
+    (@method get) => { "GET" };
+    (@method post) => { "POST" };
+}
+
+routes! {
+    Public get "/signin" => auth::sign_in_page,
+    Public post "/signin" => auth::sign_in,
+    Public get "/static/{file}" => statics::file,
+    Public get "/lang/{lang}" => i18n::switch,
+    InboxToken get "/inbox/{recipient}" => inbox::page,
+    InboxToken get "/inbox/{recipient}/bell" => inbox::bell,
+    InboxToken get "/inbox/{recipient}/{id}" => inbox::open,
+    InboxToken post "/inbox/{recipient}/read" => inbox::read_all,
+    InboxToken get "/api/inbox/{recipient}" => inbox::api_list,
+    InboxToken get "/api/inbox/{recipient}/unread-count" => inbox::api_unread_count,
+    InboxToken post "/api/inbox/{recipient}/read" => inbox::api_read,
+    Console get "/" => pages::home,
+    Console post "/signout" => auth::sign_out,
+    Console get "/types" => pages::types::list,
+    Console get "/types/new" => pages::type_form::new,
+    Console post "/types/new" => pages::type_form::create,
+    Console get "/types/check-key" => pages::type_form::check_key,
+    Console post "/types/preview" => pages::type_form::preview,
+    Console get "/types/{key}" => pages::type_form::edit,
+    Console post "/types/{key}" => pages::type_form::update,
+    Console post "/types/{key}/enabled" => pages::types::set_enabled,
+    Console post "/types/{key}/test" => pages::type_form::send_test,
+    Console get "/recipients" => pages::recipients::list,
+    Console get "/recipients/new" => pages::recipients::new,
+    Console post "/recipients/new" => pages::recipients::create,
+    Console get "/recipients/{key}" => pages::recipients::show,
+    Console post "/recipients/{key}" => pages::recipients::update,
+    Console post "/recipients/{key}/enabled" => pages::recipients::set_enabled,
+    Console post "/recipients/{key}/remove" => pages::recipients::remove,
+    Console post "/recipients/{key}/groups" => pages::recipients::groups,
+    Console post "/recipients/{key}/subscriptions" => pages::recipients::subscriptions,
+    Console get "/groups" => pages::groups::list,
+    Console post "/groups/new" => pages::groups::create,
+    Console get "/groups/{key}" => pages::groups::show,
+    Console post "/groups/{key}/members" => pages::groups::members,
+    Console post "/groups/{key}/subscriptions" => pages::groups::subscriptions,
+    Console post "/groups/{key}/remove" => pages::groups::remove,
+    Console get "/messages" => pages::activity::messages,
+    Console get "/messages/{id}" => pages::activity::message,
+    Console post "/messages/{id}/cancel" => pages::activity::cancel,
+    Console get "/deliveries" => pages::activity::deliveries,
+    Console post "/deliveries/retry" => pages::activity::retry,
+    Console get "/status" => pages::status::page,
+    Console get "/status/panel" => pages::status::panel,
+    Console post "/limits/channel" => pages::limits::channel,
+    Console post "/limits/robot" => pages::limits::robot,
+}
 
 /// The console's routes; every one outside `public` and `inbox` passes the sign-in check.
 pub fn router(console: Console) -> Router {
     let state = State::new(console);
-    let console_routes = Router::new()
-        .route("/", get(pages::home))
-        .route("/signout", post(auth::sign_out))
-        .route("/types", get(pages::types::list))
-        .route(
-            "/types/new",
-            get(pages::type_form::new).post(pages::type_form::create),
-        )
-        .route("/types/check-key", get(pages::type_form::check_key))
-        .route("/types/preview", post(pages::type_form::preview))
-        .route(
-            "/types/{key}",
-            get(pages::type_form::edit).post(pages::type_form::update),
-        )
-        .route("/types/{key}/enabled", post(pages::types::set_enabled))
-        .route("/types/{key}/test", post(pages::type_form::send_test))
-        .route("/recipients", get(pages::recipients::list))
-        .route(
-            "/recipients/new",
-            get(pages::recipients::new).post(pages::recipients::create),
-        )
-        .route(
-            "/recipients/{key}",
-            get(pages::recipients::show).post(pages::recipients::update),
-        )
-        .route(
-            "/recipients/{key}/enabled",
-            post(pages::recipients::set_enabled),
-        )
-        .route("/recipients/{key}/remove", post(pages::recipients::remove))
-        .route("/recipients/{key}/groups", post(pages::recipients::groups))
-        .route(
-            "/recipients/{key}/subscriptions",
-            post(pages::recipients::subscriptions),
-        )
-        .route("/groups", get(pages::groups::list))
-        .route("/groups/new", post(pages::groups::create))
-        .route("/groups/{key}", get(pages::groups::show))
-        .route("/groups/{key}/members", post(pages::groups::members))
-        .route(
-            "/groups/{key}/subscriptions",
-            post(pages::groups::subscriptions),
-        )
-        .route("/groups/{key}/remove", post(pages::groups::remove))
-        .route("/messages", get(pages::activity::messages))
-        .route("/messages/{id}", get(pages::activity::message))
-        .route("/messages/{id}/cancel", post(pages::activity::cancel))
-        .route("/deliveries", get(pages::activity::deliveries))
-        .route("/deliveries/retry", post(pages::activity::retry))
-        .route("/status", get(pages::status::page))
-        .route("/status/panel", get(pages::status::panel))
-        .route("/limits/channel", post(pages::limits::channel))
-        .route("/limits/robot", post(pages::limits::robot))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_session,
-        ));
-    let inbox_routes = Router::new()
-        .route("/inbox/{recipient}", get(inbox::page))
-        .route("/inbox/{recipient}/bell", get(inbox::bell))
-        .route("/inbox/{recipient}/{id}", get(inbox::open))
-        .route("/inbox/{recipient}/read", post(inbox::read_all))
-        .route("/api/inbox/{recipient}", get(inbox::api_list))
-        .route(
-            "/api/inbox/{recipient}/unread-count",
-            get(inbox::api_unread_count),
-        )
-        .route("/api/inbox/{recipient}/read", post(inbox::api_read));
-    let public_routes = Router::new()
-        .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
-        .route("/static/{file}", get(statics::file))
-        .route("/lang/{lang}", get(i18n::switch));
+    let (console_routes, inbox_routes, public_routes) = by_access();
+    let console_routes = console_routes.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_session,
+    ));
     Router::new()
         .merge(console_routes)
         .merge(inbox_routes)

@@ -15,12 +15,12 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use tower_layer::Identity;
 
-use crate::claim::ClaimedDelivery;
+use crate::claim::Claim;
 use crate::queue::ChannelQueue;
 
 /// The apalis [`Backend`]: a stream over a [`ChannelQueue`].
 pub struct DeliveryBackend {
-    stream: BoxStream<'static, Result<Task<ClaimedDelivery>, sqlx::Error>>,
+    stream: BoxStream<'static, Result<Task<Claim>, sqlx::Error>>,
 }
 
 impl DeliveryBackend {
@@ -36,7 +36,7 @@ impl DeliveryBackend {
 }
 
 impl Backend for DeliveryBackend {
-    type Task = Task<ClaimedDelivery>;
+    type Task = Task<Claim>;
     type Error = sqlx::Error;
 
     fn poll_ready(
@@ -65,7 +65,7 @@ impl Backend for DeliveryBackend {
 }
 
 impl BackendConfig for DeliveryBackend {
-    type Args = ClaimedDelivery;
+    type Args = Claim;
     type Id = RandomId;
     // Outcomes are written by msgpool's own batching writer, not through apalis.
     type Kind = Ephemeral;

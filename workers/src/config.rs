@@ -16,7 +16,7 @@ pub struct WorkerConfig {
     /// Channels this worker delivers; run channels on separate machines to scale them apart.
     pub channels: Vec<Channel>,
     /// Whether this worker also expands due messages into deliveries.
-    pub dispatch: bool,
+    pub expand: bool,
     /// Sends in flight at once, per channel.
     pub concurrency: usize,
     /// Sends in flight at once per destination (a webhook's host, the SMS gateway, the SMTP
@@ -53,7 +53,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             name: format!("msgpool-worker-{}", std::process::id()),
             channels: Channel::ALL.to_vec(),
-            dispatch: true,
+            expand: true,
             concurrency: defaults::CONCURRENCY,
             in_flight: FlightBounds {
                 min: defaults::MIN_IN_FLIGHT,

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::WorkerConfig;
-use crate::claim::{ClaimedDelivery, claim};
+use crate::claim::{Claim, claim};
 use crate::destinations::{Blocked, Destination, Destinations};
 use crate::leases::Leases;
 
@@ -26,10 +26,10 @@ const HOLD_AT_MOST: Duration = Duration::from_secs(2);
 /// The longest a delivery given back for a full destination waits before it is due again.
 const FULL_WAIT_AT_MOST: Duration = Duration::from_secs(60);
 
-/// A claimed delivery waiting in the buffer, and where it goes.
+/// A claim waiting in the buffer, and where it goes.
 struct Buffered {
     destination: Option<Arc<Destination>>,
-    delivery: ClaimedDelivery,
+    claim: Claim,
 }
 
 /// Deliveries to give back, due again after `wait`, for `why`.
@@ -52,7 +52,7 @@ pub struct ChannelQueue {
     buffer: Mutex<VecDeque<Buffered>>,
     /// Held while a claim is in flight, so a release waits for its rows.
     pub(crate) claiming: tokio::sync::Mutex<()>,
-    /// Notified when the dispatcher made new deliveries.
+    /// Notified when the expander made new deliveries.
     pub wake: Notify,
     /// The last claim came back short of a full batch.
     drained: AtomicBool,
@@ -85,14 +85,14 @@ impl ChannelQueue {
 
     /// The next delivery to send, with its place at its destination taken; `None` once
     /// stopping (what is buffered stays for [`ChannelQueue::release_unstarted`]).
-    pub(crate) async fn next(self: &Arc<Self>) -> Option<sqlx::Result<ClaimedDelivery>> {
+    pub(crate) async fn next(self: &Arc<Self>) -> Option<sqlx::Result<Claim>> {
         loop {
             if self.stop.is_cancelled() {
                 return None;
             }
             let (ready, give_back) = self.pick();
-            if let Some(delivery) = ready {
-                return Some(Ok(delivery));
+            if let Some(claim) = ready {
+                return Some(Ok(claim));
             }
             for back in give_back {
                 if let Err(e) = self.give_back(back).await {
@@ -101,7 +101,7 @@ impl ChannelQueue {
             }
             // A claim that came back short took everything due: claiming again at once would
             // only find nothing, next to the outcome write of what it took. Wait for the
-            // dispatcher's wake-up (it keeps a permit if it came meanwhile) or the poll.
+            // expander's wake-up (it keeps a permit if it came meanwhile) or the poll.
             if self.buffered() < self.config.batch_size as usize
                 && !self.drained.swap(false, Ordering::Relaxed)
             {
@@ -130,13 +130,13 @@ impl ChannelQueue {
     /// The first buffered delivery whose destination has room, its slot taken; else what
     /// to give back: everything bound for a paused destination, and what a full one would
     /// not send within [`HOLD_AT_MOST`].
-    fn pick(&self) -> (Option<ClaimedDelivery>, Vec<GiveBack>) {
+    fn pick(&self) -> (Option<Claim>, Vec<GiveBack>) {
         let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut blocked: Vec<(Arc<Destination>, Blocked, usize)> = Vec::new();
         let mut index = 0;
         while index < buffer.len() {
             let Some(destination) = &buffer[index].destination else {
-                return (buffer.remove(index).map(|b| b.delivery), Vec::new());
+                return (buffer.remove(index).map(|b| b.claim), Vec::new());
             };
             if let Some(seen) = blocked
                 .iter_mut()
@@ -148,11 +148,11 @@ impl ChannelQueue {
             }
             match destination.take() {
                 Ok(slot) => {
-                    let mut delivery = buffer.remove(index).map(|b| b.delivery);
-                    if let Some(d) = delivery.as_mut() {
-                        d.slot = Some(Arc::new(slot));
+                    let mut claim = buffer.remove(index).map(|b| b.claim);
+                    if let Some(c) = claim.as_mut() {
+                        c.slot = Some(Arc::new(slot));
                     }
-                    return (delivery, Vec::new());
+                    return (claim, Vec::new());
                 }
                 Err(why) => blocked.push((destination.clone(), why, 1)),
             }
@@ -207,7 +207,7 @@ impl ChannelQueue {
                 if kept <= keep {
                     return true;
                 }
-                back.tokens.push(b.delivery.lease_token);
+                back.tokens.push(b.claim.lead.lease_token);
                 false
             });
             give_back.push(back);
@@ -262,17 +262,17 @@ impl ChannelQueue {
     /// Buffers a claimed batch, with its leases kept alive, and remembers whether it came
     /// back short (then everything due was taken); returns how many [`deliveries`] it
     /// holds. The caller holds `claiming`.
-    pub(crate) fn accept(&self, batch: Vec<ClaimedDelivery>) -> usize {
+    pub(crate) fn accept(&self, batch: Vec<Claim>) -> usize {
         let claimed = deliveries(&batch);
-        self.leases.hold(batch.iter().map(|d| d.lease_token));
+        self.leases.hold(batch.iter().map(|c| c.lead.lease_token));
         // an empty claim drained nothing: the next wake-up must claim again
         let short = claimed > 0 && claimed < self.config.batch_size as usize;
         self.drained.store(short, Ordering::Relaxed);
-        let buffered = batch.into_iter().map(|delivery| Buffered {
+        let buffered = batch.into_iter().map(|claim| Buffered {
             destination: self
                 .destinations
-                .of(delivery.channel, delivery.webhook_url.as_deref()),
-            delivery,
+                .of(claim.lead.channel, claim.lead.webhook_url.as_deref()),
+            claim,
         });
         self.buffer
             .lock()
@@ -290,7 +290,7 @@ impl ChannelQueue {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .drain(..)
-            .map(|b| b.delivery.lease_token)
+            .map(|b| b.claim.lead.lease_token)
             .collect();
         if tokens.is_empty() {
             return Ok(0);
@@ -306,6 +306,6 @@ impl ChannelQueue {
 
 /// How many deliveries a claimed batch holds, gathered ones included, as the claim's batch
 /// size counts them.
-pub(crate) fn deliveries(batch: &[ClaimedDelivery]) -> usize {
-    batch.len() + batch.iter().map(|d| d.gathered.len()).sum::<usize>()
+pub(crate) fn deliveries(batch: &[Claim]) -> usize {
+    batch.iter().map(Claim::deliveries).sum()
 }

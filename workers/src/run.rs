@@ -1,4 +1,4 @@
-//! Running a worker: the dispatcher, one supervised apalis worker per channel, the lease
+//! Running a worker: the expander, one supervised apalis worker per channel, the lease
 //! heartbeat and the outcome writer, and a graceful stop: no new claims, in-flight sends
 //! finish within the grace period, unstarted claims go back to the pool, outcomes are written.
 
@@ -12,7 +12,7 @@ use apalis::prelude::WorkerBuilderExt;
 use apalis_core::worker::builder::WorkerBuilder;
 use msgpool::Db;
 use msgpool::domain::Channel;
-use msgpool::template::Renderer;
+use msgpool::render::Renderer;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::DeliveryBackend;
@@ -20,7 +20,7 @@ use crate::deliver::{Deliverer, deliver};
 use crate::destinations::{Destinations, report};
 use crate::leases::Leases;
 use crate::queue::ChannelQueue;
-use crate::{WorkerConfig, dispatcher, housekeeping, metrics, outcomes};
+use crate::{WorkerConfig, expand, housekeeping, metrics, outcomes};
 
 /// Runs until `stop` is cancelled, then stops gracefully.
 pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msgpool::Result<()> {
@@ -82,8 +82,8 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
         })
         .collect();
     let mut background = Vec::new();
-    if config.dispatch {
-        background.push(tokio::spawn(dispatcher::run(
+    if config.expand {
+        background.push(tokio::spawn(expand::run(
             pool.clone(),
             config.clone(),
             queues.clone(),
@@ -115,7 +115,7 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
         })
         .collect();
     drop(deliverer);
-    tracing::info!(name = %config.name, channels = %config.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","), dispatch = config.dispatch, "worker running");
+    tracing::info!(name = %config.name, channels = %config.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","), expand = config.expand, "worker running");
 
     stop.cancelled().await;
     tracing::info!("stopping: no new claims; finishing what is in flight");
@@ -135,13 +135,13 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
             }
         }
     }
-    // The dispatcher and housekeeping stop at their next step; a step is bounded (renders by
+    // The expander and housekeeping stop at their next step; a step is bounded (renders by
     // their budget, queries by the database), but the stop never waits past the grace.
     if tokio::time::timeout(config.grace, futures_util::future::join_all(background))
         .await
         .is_err()
     {
-        tracing::warn!("the dispatcher did not stop within the grace period; leaving it");
+        tracing::warn!("the expander did not stop within the grace period; leaving it");
     }
     if tokio::time::timeout(config.grace, writing).await.is_err() {
         tracing::warn!("some outcomes were not written; those deliveries will be sent again");

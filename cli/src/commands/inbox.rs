@@ -119,7 +119,7 @@ async fn read(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
         }
         let mut fields = vec![
             ("id", item.id.to_string()),
-            ("type", item.type_key.clone()),
+            ("type", item.type_key.to_string()),
             ("urgency", item.urgency.to_string()),
             ("received", output::time(item.created_at)),
         ];
@@ -182,7 +182,7 @@ async fn read(ctx: &Context, args: InboxArgs) -> anyhow::Result<()> {
                     if i.read_at.is_none() { "●" } else { " " }.to_owned(),
                     output::time(i.created_at),
                     i.urgency.to_string(),
-                    i.type_key.clone(),
+                    i.type_key.to_string(),
                     {
                         let text = if i.subject.is_empty() {
                             &i.body

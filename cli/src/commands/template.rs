@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use msgpool::admin::templates;
 use msgpool::domain::{Channel, TypeKey};
-use msgpool::template::Rendered;
+use msgpool::render::Rendered;
 
 use crate::args::parse;
 use crate::output::outln;

@@ -47,7 +47,7 @@ pub struct WorkerArgs {
     poll_only: bool,
     /// Only deliver; leave expanding messages to other workers
     #[arg(long)]
-    no_dispatch: bool,
+    no_expand: bool,
     /// Also create sample types, recipients and subscriptions, send sample messages, and serve
     /// the web console
     #[arg(long)]
@@ -139,7 +139,7 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
     };
     let config = WorkerConfig {
         channels: args.channels.iter().collect(),
-        dispatch: !args.no_dispatch,
+        expand: !args.no_expand,
         concurrency: args.concurrency.max(1),
         in_flight: FlightBounds {
             min: args.min_in_flight.max(1),
@@ -167,7 +167,7 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
         ..WorkerConfig::default()
     };
     // Sends hold no connection (outcomes are written in batches): a claim per channel, and
-    // the dispatcher, its listener, the outcome writer, heartbeats, reports, housekeeping
+    // the expander, its listener, the outcome writer, heartbeats, reports, housekeeping
     let pool = ctx
         .database
         .pool((2 * config.channels.len() + 6) as u32)

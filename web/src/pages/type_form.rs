@@ -24,25 +24,10 @@ const SAMPLE_PAYLOAD: &str = "{\n  \"host\": \"db1\",\n  \"count\": 120\n}";
 /// A refusal shown beside a field: (message, hint).
 type FieldErrors = BTreeMap<String, (String, Option<String>)>;
 
-/// The form field a refusal belongs beside; `form` for what names no field.
+/// The form field a refusal belongs beside (the library knows it); `form` for what names no
+/// field.
 fn field_of(error: &msgpool::Error) -> String {
-    let field = match error.constraint().unwrap_or_default() {
-        "message_type_pkey" | "type_key_format" => "key",
-        "message_type_name_present" => "name",
-        "message_type_time_zone_known" => "time_zone",
-        "message_type_send_times_given" => "send_times",
-        "message_type_send_interval_given" => "send_interval",
-        "message_type_max_attempts_range" => "max_attempts",
-        "message_type_dedup_window_not_negative" => "dedup_window",
-        "message_type_channels_present" => "channels",
-        "quiet_hours_not_empty" => "quiet_hours",
-        c if c.starts_with("template_") => "templates",
-        // refusals of the library's own checks name their part in words
-        _ if error.to_string().contains("template") => "templates",
-        _ if error.to_string().contains("quiet hours") => "quiet_hours",
-        _ => "form",
-    };
-    field.to_owned()
+    error.field().unwrap_or("form").to_owned()
 }
 
 fn refusal(error: &msgpool::Error) -> FieldErrors {
@@ -474,7 +459,7 @@ pub async fn preview(
 }
 
 /// A rendered part as the preview shows it, or the problem that would park it.
-fn shown(rendered: Result<msgpool::template::Rendered, String>) -> Value {
+fn shown(rendered: Result<msgpool::render::Rendered, String>) -> Value {
     match rendered {
         Ok(r) => context! { subject => r.subject, body => r.body, html => r.html },
         Err(problem) => context! { problem },

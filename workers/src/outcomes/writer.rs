@@ -1,46 +1,20 @@
 //! Writing outcomes in batches: deliveries finish one by one, outcomes go to the database a
 //! few hundred at a time, each only under its lease token. A failed write is retried (the
 //! leases are kept alive meanwhile), so a database outage delays outcomes, never loses them.
-//! What a provider said is cleaned before it goes (no NUL, bounded length), and a batch the
-//! database refuses is written one outcome at a time, so only the offending one is parked:
-//! a sent delivery is recorded as sent, whatever its provider's reply held.
+//! A batch the database refuses is written one outcome at a time, so only the offending one
+//! is parked: a sent delivery is recorded as sent, whatever its provider's reply held.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use msgpool::Db;
-use sqlx::PgConnection;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
+use super::Finished;
+use super::record::write;
 use crate::leases::Leases;
 
 const MAX_BATCH: usize = 500;
-
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    /// Delivered; the provider's reference if it gave one.
-    Sent { provider_ref: Option<String> },
-    /// The inbox row to write; it is written with its outcome in one transaction.
-    Inbox { subject: String, body: String },
-    /// Failed for now (timeout, refused connection, 5xx, 429, SMTP 4xx): back off and retry.
-    Retry(String),
-    /// Will never work (bad address, 4xx, SMTP 5xx, broken template): dead at once.
-    Dead(String),
-    /// The provider asked to wait: due again after `wait`, without spending an attempt.
-    Throttled { wait: Duration, why: String },
-}
-
-#[derive(Debug, Clone)]
-pub struct Finished {
-    pub id: i64,
-    pub token: Uuid,
-    /// Deliveries sent in this one's digest: they share its outcome.
-    pub gathered: Vec<i64>,
-    pub started_at: DateTime<Utc>,
-    pub outcome: Outcome,
-}
 
 /// Where the deliverers hand in outcomes.
 #[derive(Clone)]
@@ -68,7 +42,7 @@ pub fn spawn(
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             write_until_done(&pool, &batch, &worker).await;
-            leases.done(batch.drain(..).map(|f| f.token));
+            leases.done(batch.drain(..).map(|f| f.lease_token));
         }
     });
     (OutcomeWriter { tx }, task)
@@ -122,86 +96,4 @@ fn refused(e: &sqlx::Error) -> bool {
     !["08", "40", "53", "55", "57", "58"]
         .iter()
         .any(|class| code.starts_with(class))
-}
-
-/// A provider's words as they may be stored: no NUL (PostgreSQL's text cannot hold one)
-/// and at most `max` characters.
-fn clean(text: &str, max: usize) -> String {
-    let mut cleaned: String = text.chars().filter(|&c| c != '\0').take(max).collect();
-    if text.chars().count() > max {
-        cleaned.push('…');
-    }
-    cleaned
-}
-
-/// Most characters of an error or a provider's reference kept with a delivery.
-const MAX_ERROR_CHARS: usize = 2000;
-const MAX_REF_CHARS: usize = 500;
-
-impl Finished {
-    /// What to record instead when the database refused this outcome: a sent delivery stays
-    /// sent (without the provider's reference); anything else is parked, saying why.
-    fn parked(&self, refused: &sqlx::Error) -> Finished {
-        let outcome = match &self.outcome {
-            Outcome::Sent { .. } => Outcome::Sent { provider_ref: None },
-            _ => Outcome::Dead(format!(
-                "the database refused this delivery's outcome: {refused}"
-            )),
-        };
-        Finished {
-            outcome,
-            gathered: self.gathered.clone(),
-            ..*self
-        }
-    }
-}
-
-/// Writes the outcomes of `batch` once: inbox rows first, then the rest.
-pub(crate) async fn write(
-    conn: &mut PgConnection,
-    batch: &[Finished],
-    worker: &str,
-) -> sqlx::Result<()> {
-    let mut inbox = Vec::new();
-    let mut outcomes = Vec::new();
-    for f in batch {
-        let mut outcome = |outcome: &str,
-                           error: Option<&str>,
-                           provider_ref: Option<&str>,
-                           wait: Option<Duration>| {
-            for id in std::iter::once(f.id).chain(f.gathered.iter().copied()) {
-                outcomes.push(serde_json::json!({
-                    "id": id, "token": f.token, "outcome": outcome,
-                    "error": error.map(|e| clean(e, MAX_ERROR_CHARS)),
-                    "provider_ref": provider_ref.map(|r| clean(r, MAX_REF_CHARS)),
-                    "started_at": f.started_at, "worker": worker,
-                    "wait_ms": wait.map(|w| w.as_millis() as u64),
-                }));
-            }
-        };
-        match &f.outcome {
-            Outcome::Inbox { subject, body } => inbox.push(serde_json::json!({
-                "id": f.id, "token": f.token, "subject": clean(subject, usize::MAX),
-                "body": clean(body, usize::MAX),
-                "gathered": f.gathered, "started_at": f.started_at, "worker": worker,
-            })),
-            Outcome::Sent { provider_ref } => outcome("sent", None, provider_ref.as_deref(), None),
-            Outcome::Retry(error) => outcome("retry", Some(error), None, None),
-            Outcome::Dead(error) => outcome("dead", Some(error), None, None),
-            Outcome::Throttled { wait, why } => outcome("throttled", Some(why), None, Some(*wait)),
-        }
-    }
-    if !inbox.is_empty() {
-        sqlx::query("SELECT msgpool.deliver_to_inbox($1)")
-            .bind(serde_json::Value::Array(inbox))
-            .execute(&mut *conn)
-            .await?;
-    }
-    if !outcomes.is_empty() {
-        sqlx::query("SELECT msgpool.record_outcomes($1)")
-            .bind(serde_json::Value::Array(outcomes))
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
 }
