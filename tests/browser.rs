@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use msgpool::domain::Channel;
-use msgpool_workers::WorkerConfig;
 use support::http::HttpServer;
 use support::{TestDb, scalar, seed};
 
@@ -136,13 +135,7 @@ async fn a_back_office_user_sets_up_a_type_sends_a_test_reads_it_and_retries_a_d
     robot.reply_next(400, "invalid_payload");
     let worker = support::start(
         &db.pool,
-        WorkerConfig {
-            name: "browser".into(),
-            channels: vec![Channel::Inbox, Channel::Webhook],
-            poll_interval: Duration::from_millis(50),
-            grace: Duration::from_secs(5),
-            ..WorkerConfig::default()
-        },
+        support::worker_config("browser", &[Channel::Inbox, Channel::Webhook]),
     );
     let console = console::Console::start(&db.url, false).await;
     let driver = chromedriver();

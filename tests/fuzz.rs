@@ -6,11 +6,8 @@
 
 mod support;
 
-use std::time::Duration;
-
 use msgpool::Db;
 use msgpool::domain::Channel;
-use msgpool_workers::WorkerConfig;
 use support::{TestDb, exec, scalar, sqlstate, wait_for};
 use tokio_util::sync::CancellationToken;
 
@@ -275,12 +272,7 @@ async fn thousands_of_hostile_inputs_are_refused_with_mp_codes_and_good_ones_all
     let stop = CancellationToken::new();
     let worker = tokio::spawn(msgpool_workers::run(
         db.pool.clone(),
-        WorkerConfig {
-            name: "fuzz".into(),
-            channels: vec![Channel::Inbox],
-            poll_interval: Duration::from_millis(50),
-            ..WorkerConfig::default()
-        },
+        support::worker_config("fuzz", &[Channel::Inbox]),
         stop.clone(),
     ));
     let delivered = "SELECT count(*) FROM msgpool.delivery WHERE state = 'sent' AND recipient_key = 'zhang.san'";

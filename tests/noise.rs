@@ -5,7 +5,7 @@ mod support;
 
 use msgpool::Db;
 use sqlx::Connection;
-use support::{Claimed, TestDb, claim, exec, scalar, seed, sqlstate};
+use support::{Claimed, TestDb, claim, exec, exec_on, scalar, seed, sqlstate};
 
 async fn sent(pool: &Db, claimed: &[Claimed]) {
     let outcomes: Vec<_> = claimed
@@ -330,13 +330,6 @@ async fn the_provider_limit_caps_claims_per_second_and_the_rest_waits() {
         2,
         "the rest, deferred, never dropped"
     );
-}
-
-async fn exec_on(conn: &mut sqlx::PgConnection, sql: &str) {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&mut *conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 #[tokio::test]

@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use futures_util::future::join_all;
 use msgpool::admin::message_types::{self, MessageTypeSpec};
 use msgpool::domain::{Channel, TypeKey, Urgency};
@@ -99,11 +97,8 @@ async fn a_worker_through_the_pooler_drains_a_burst() {
     let worker = start(
         &pool,
         WorkerConfig {
-            name: "pooled".into(),
-            channels: vec![Channel::Inbox],
-            poll_interval: Duration::from_millis(50),
             poll_only: true,
-            ..WorkerConfig::default()
+            ..support::worker_config("pooled", &[Channel::Inbox])
         },
     );
     wait_for(

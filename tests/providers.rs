@@ -13,15 +13,12 @@ use msgpool_workers::WorkerConfig;
 use support::http::HttpServer;
 use support::silent::SilentServer;
 use support::smtp::SmtpServer;
-use support::{TestDb, exec, scalar, start, stop, wait_for};
+use support::{TestDb, exec, scalar, start, stop, wait_for, worker_config};
 
 fn config(channels: &[Channel]) -> WorkerConfig {
     WorkerConfig {
-        name: "providers".into(),
-        channels: channels.to_vec(),
-        poll_interval: Duration::from_millis(50),
         grace: Duration::from_secs(1),
-        ..WorkerConfig::default()
+        ..worker_config("providers", channels)
     }
 }
 

@@ -9,23 +9,11 @@ use std::time::{Duration, Instant};
 
 use msgpool::Db;
 use msgpool::domain::Channel;
-use msgpool_workers::WorkerConfig;
 use support::http::HttpServer;
 use support::silent::SilentServer;
-use support::{TestDb, claim, exec, scalar, seed, sqlstate, start, wait_for};
-
-fn config(name: &str, channels: &[Channel]) -> WorkerConfig {
-    WorkerConfig {
-        name: name.into(),
-        channels: channels.to_vec(),
-        poll_interval: Duration::from_millis(50),
-        lease: Duration::from_secs(30),
-        grace: Duration::from_secs(5),
-        outbox: std::env::temp_dir()
-            .join(format!("msgpool-test-outbox-{name}-{}", std::process::id())),
-        ..WorkerConfig::default()
-    }
-}
+use support::{
+    TestDb, claim, exec, exec_on, scalar, seed, sqlstate, start, wait_for, worker_config,
+};
 
 /// A login role with `group`'s rights, and a pool connected as it: what a real service has.
 async fn login_as(db: &TestDb, group: &str) -> Db {
@@ -89,7 +77,10 @@ async fn a_deeply_nested_payload_is_refused_at_the_door_and_one_past_it_fails_al
             .await;
         }
     }
-    let worker = start(&db.pool, config("deep", &[Channel::Inbox, Channel::Sms]));
+    let worker = start(
+        &db.pool,
+        worker_config("deep", &[Channel::Inbox, Channel::Sms]),
+    );
     wait_for(
         &db.pool,
         "SELECT count(*) FROM msgpool.delivery WHERE state IN ('sent', 'dead')",
@@ -151,7 +142,7 @@ async fn a_reply_the_database_cannot_store_parks_its_delivery_alone_and_the_rest
         )
         .await;
     }
-    let worker = start(&db.pool, config("nul", &[Channel::Webhook]));
+    let worker = start(&db.pool, worker_config("nul", &[Channel::Webhook]));
     wait_for(
         &db.pool,
         "SELECT count(*) FROM msgpool.delivery WHERE state IN ('sent', 'dead')",
@@ -197,7 +188,7 @@ async fn a_runaway_template_parks_its_delivery_and_the_worker_goes_on_and_stops_
     let started = Instant::now();
     let worker = start(
         &db.pool,
-        config("runaway", &[Channel::Inbox, Channel::Email]),
+        worker_config("runaway", &[Channel::Inbox, Channel::Email]),
     );
     wait_for(
         &db.pool,
@@ -242,7 +233,7 @@ async fn an_smtp_server_that_never_answers_times_out_as_a_retryable_failure() {
     seed(&db.pool).await;
     let port = SilentServer::start().await.port;
     exec(&db.pool, "SELECT msgpool.send('order.dispatch_backlog', '{\"count\": 1}', recipients => '{zhang.san}')").await;
-    let mut config = config("silent", &[Channel::Email]);
+    let mut config = worker_config("silent", &[Channel::Email]);
     config.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
     config.timeouts.connect = Duration::from_secs(1);
     config.timeouts.total = Duration::from_secs(2);
@@ -359,13 +350,6 @@ async fn a_producer_cannot_move_the_clock_lift_the_limits_or_point_a_key_elsewhe
     );
 }
 
-async fn exec_on(conn: &mut sqlx::PgConnection, sql: &str) {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&mut *conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
 #[tokio::test]
 async fn a_cancelled_message_is_not_delivered_when_its_lease_expires_or_its_send_fails() {
     let db = TestDb::new().await;
@@ -425,7 +409,7 @@ async fn webhook_credentials_stay_out_of_last_error_and_the_outbox_is_private() 
     )
     .await;
     let outbox = tempfile::tempdir().expect("outbox");
-    let mut config = config("secrets", &[Channel::Webhook, Channel::Email, Channel::Sms]);
+    let mut config = worker_config("secrets", &[Channel::Webhook, Channel::Email, Channel::Sms]);
     config.outbox = outbox.path().to_owned();
     let worker = start(&db.pool, config);
     wait_for(

@@ -4,7 +4,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use msgpool::Db;
 use msgpool::domain::Channel;
@@ -41,13 +40,9 @@ async fn deliver(
     message: i64,
 ) -> (String, Option<String>, Option<String>) {
     let config = WorkerConfig {
-        name: "sms".into(),
-        channels: vec![Channel::Sms],
-        poll_interval: Duration::from_millis(50),
-        grace: Duration::from_secs(5),
         outbox: outbox.to_owned(),
         sms,
-        ..WorkerConfig::default()
+        ..support::worker_config("sms", &[Channel::Sms])
     };
     let stop = CancellationToken::new();
     let worker = tokio::spawn(msgpool_workers::run(pool.clone(), config, stop.clone()));

@@ -49,16 +49,7 @@ async fn setup(db: &TestDb, http: &HttpServer) {
 }
 
 fn start(pool: &Db) -> support::Worker {
-    support::start(
-        pool,
-        WorkerConfig {
-            name: "hooks".into(),
-            channels: vec![Channel::Webhook],
-            poll_interval: Duration::from_millis(50),
-            grace: Duration::from_secs(5),
-            ..WorkerConfig::default()
-        },
-    )
+    support::start(pool, support::worker_config("hooks", &[Channel::Webhook]))
 }
 
 #[tokio::test]
@@ -303,12 +294,8 @@ async fn heartbeats_keep_a_slow_send_from_being_taken_over_by_another_worker() {
     // Leases of 400 ms: without heartbeats the second worker would take the delivery over
     // while the first is still waiting for the slow provider, and send it again.
     let short_lease = |name: &str| WorkerConfig {
-        name: name.into(),
-        channels: vec![Channel::Webhook],
-        poll_interval: Duration::from_millis(50),
         lease: Duration::from_millis(400),
-        grace: Duration::from_secs(5),
-        ..WorkerConfig::default()
+        ..support::worker_config(name, &[Channel::Webhook])
     };
     let workers: Vec<_> = ["a", "b"]
         .iter()

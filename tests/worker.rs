@@ -8,17 +8,10 @@ use msgpool::Db;
 use msgpool::domain::Channel;
 use msgpool_workers::WorkerConfig;
 use support::smtp::SmtpServer;
-use support::{TestDb, exec, scalar, seed, start, stop, wait_for};
+use support::{TestDb, exec, scalar, seed, start, stop, wait_for, worker_config};
 
 fn config(name: &str) -> WorkerConfig {
-    WorkerConfig {
-        name: name.into(),
-        channels: vec![Channel::Inbox],
-        poll_interval: Duration::from_millis(50),
-        lease: Duration::from_secs(30),
-        grace: Duration::from_secs(5),
-        ..WorkerConfig::default()
-    }
+    worker_config(name, &[Channel::Inbox])
 }
 
 #[tokio::test]

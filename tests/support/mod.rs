@@ -322,6 +322,33 @@ pub type Worker = (
     tokio::task::JoinHandle<msgpool::Result<()>>,
 );
 
+/// How a test's worker runs: on `channels`, polling every 50 ms, stopping within 5 s, its
+/// outbox in a temporary folder of its own. Tests change what they need with `..`.
+pub fn worker_config(
+    name: &str,
+    channels: &[msgpool::domain::Channel],
+) -> msgpool_workers::WorkerConfig {
+    msgpool_workers::WorkerConfig {
+        name: name.into(),
+        channels: channels.to_vec(),
+        poll_interval: std::time::Duration::from_millis(50),
+        lease: std::time::Duration::from_secs(30),
+        grace: std::time::Duration::from_secs(5),
+        outbox: std::env::temp_dir()
+            .join(format!("msgpool-test-outbox-{name}-{}", std::process::id())),
+        ..msgpool_workers::WorkerConfig::default()
+    }
+}
+
+/// Runs `sql` (one statement or several) on one connection, panicking with the statement if
+/// it fails: for a session's own settings, or an open transaction.
+pub async fn exec_on(conn: &mut PgConnection, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 pub fn start(pool: &Db, config: msgpool_workers::WorkerConfig) -> Worker {
     let stop = tokio_util::sync::CancellationToken::new();
     let handle = tokio::spawn(msgpool_workers::run(pool.clone(), config, stop.clone()));
