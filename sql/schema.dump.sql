@@ -13,6 +13,12 @@ SET xmloption = content;
 SET client_min_messages = warning;
 SET row_security = off;
 
+-- COLUMN audit.actor; Type: COMMENT; Schema: msgpool
+COMMENT ON COLUMN msgpool.audit.actor IS 'The person: the console user the console acted for, else the login role';
+
+-- COLUMN console_user.password_hash; Type: COMMENT; Schema: msgpool
+COMMENT ON COLUMN msgpool.console_user.password_hash IS 'argon2id, PHC string format; never shown';
+
 -- COLUMN delivery.attempts; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.delivery.attempts IS 'Attempts spent (a throttled one or a give-back spends none)';
 
@@ -94,11 +100,14 @@ GRANT INSERT(recipients) ON TABLE msgpool.message TO msgpool_producer;
 -- COLUMN message.recipients; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.message.recipients IS 'Explicit recipient keys, checked at the door; NULL: the type''s subscribers';
 
+-- COLUMN message.sent_by; Type: COMMENT; Schema: msgpool
+COMMENT ON COLUMN msgpool.message.sent_by IS 'The login role that sent it: only it, or an administrator, may cancel it';
+
 -- COLUMN message.source; Type: ACL; Schema: msgpool
 GRANT INSERT(source) ON TABLE msgpool.message TO msgpool_producer;
 
 -- COLUMN message.source; Type: COMMENT; Schema: msgpool
-COMMENT ON COLUMN msgpool.message.source IS 'Which service sent it; defaults to the session''s application_name';
+COMMENT ON COLUMN msgpool.message.source IS 'Which service sent it: one its role may name (msgpool.producer), by default the role''s name; an administrator''s session, any (default: application_name)';
 
 -- COLUMN message.type_key; Type: ACL; Schema: msgpool
 GRANT INSERT(type_key) ON TABLE msgpool.message TO msgpool_producer;
@@ -108,6 +117,9 @@ GRANT INSERT(urgency) ON TABLE msgpool.message TO msgpool_producer;
 
 -- COLUMN message.urgency; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.message.urgency IS 'The producer''s urgency if it gave one, else the type''s';
+
+-- COLUMN message_type.any_recipient; Type: COMMENT; Schema: msgpool
+COMMENT ON COLUMN msgpool.message_type.any_recipient IS 'Producers may name recipients who are not its subscribers; false: only subscribers (MP019)';
 
 -- COLUMN message_type.category; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.message_type.category IS 'For people: 账号异常, 订单异常, 服务器异常, ...';
@@ -135,6 +147,12 @@ COMMENT ON COLUMN msgpool.message_type.key IS 'What producers write: msgpool.sen
 
 -- COLUMN message_type.max_attempts; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.message_type.max_attempts IS 'Attempts at a delivery before it is dead';
+
+-- COLUMN message_type.max_urgency; Type: ACL; Schema: msgpool
+GRANT SELECT(max_urgency) ON TABLE msgpool.message_type TO msgpool_producer;
+
+-- COLUMN message_type.max_urgency; Type: COMMENT; Schema: msgpool
+COMMENT ON COLUMN msgpool.message_type.max_urgency IS 'The most urgent a producer may ask its messages to be (MP018); NULL: no higher than urgency';
 
 -- COLUMN message_type.send_interval; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.message_type.send_interval IS 'interval: at most one notification per recipient and channel per this long';
@@ -175,6 +193,9 @@ COMMENT ON COLUMN msgpool.rate_limit.recipient_max IS 'At most this many sends t
 -- COLUMN recipient.enabled; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.recipient.enabled IS 'A disabled recipient''s deliveries are recorded skipped; producers naming them are refused (MP006)';
 
+-- COLUMN recipient.inbox_secret; Type: COMMENT; Schema: msgpool
+COMMENT ON COLUMN msgpool.recipient.inbox_secret IS 'What the recipient''s inbox links are signed with (msgpool.inbox_token()); never shown, rotated by inbox_rotate_secret()';
+
 -- COLUMN recipient.phone; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.recipient.phone IS 'E.164: +8613800000000';
 
@@ -183,6 +204,9 @@ COMMENT ON COLUMN msgpool.recipient.webhook_secret IS 'The signing secret (DingT
 
 -- COLUMN recipient.webhook_url; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.recipient.webhook_url IS 'A chat robot''s or a service''s webhook; its credentials are shown redacted';
+
+-- COLUMN settings.max_claim_bytes; Type: COMMENT; Schema: msgpool
+COMMENT ON COLUMN msgpool.settings.max_claim_bytes IS 'A claim takes deliveries until their payloads reach this many bytes (at least one): a worker''s memory follows it';
 
 -- COLUMN settings.max_deliver_at_lag; Type: ACL; Schema: msgpool
 GRANT SELECT(max_deliver_at_lag) ON TABLE msgpool.settings TO msgpool_producer;
@@ -195,6 +219,12 @@ GRANT SELECT(max_payload_bytes) ON TABLE msgpool.settings TO msgpool_producer;
 
 -- COLUMN settings.max_payload_bytes; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.settings.max_payload_bytes IS 'Payloads larger than this, as stored, are refused (MP004)';
+
+-- COLUMN settings.outbound_allow; Type: COMMENT; Schema: msgpool
+COMMENT ON COLUMN msgpool.settings.outbound_allow IS 'Networks webhooks may reach even inside outbound_deny';
+
+-- COLUMN settings.outbound_deny; Type: COMMENT; Schema: msgpool
+COMMENT ON COLUMN msgpool.settings.outbound_deny IS 'Networks webhooks may not reach, checked after DNS resolution, before any connection';
 
 -- COLUMN settings.retry_base; Type: COMMENT; Schema: msgpool
 COMMENT ON COLUMN msgpool.settings.retry_base IS 'The wait before a failed delivery''s first retry; each retry doubles it';
@@ -218,13 +248,13 @@ COMMENT ON COLUMN msgpool.template.digest_subject IS 'The digest''s subject (NUL
 COMMENT ON COLUMN msgpool.template.html_body IS 'An email''s HTML part: the mail goes as multipart/alternative, body as its text';
 
 -- DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: msgpool
-ALTER DEFAULT PRIVILEGES FOR ROLE msgpool IN SCHEMA msgpool GRANT ALL ON FUNCTIONS  TO msgpool_admin;
+ALTER DEFAULT PRIVILEGES FOR ROLE msgpool_owner IN SCHEMA msgpool GRANT ALL ON FUNCTIONS  TO msgpool_admin;
 
 -- DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: msgpool
-ALTER DEFAULT PRIVILEGES FOR ROLE msgpool IN SCHEMA msgpool GRANT ALL ON SEQUENCES  TO msgpool_admin;
+ALTER DEFAULT PRIVILEGES FOR ROLE msgpool_owner IN SCHEMA msgpool GRANT SELECT,USAGE ON SEQUENCES  TO msgpool_admin;
 
 -- DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: msgpool
-ALTER DEFAULT PRIVILEGES FOR ROLE msgpool IN SCHEMA msgpool GRANT ALL ON TABLES  TO msgpool_admin;
+ALTER DEFAULT PRIVILEGES FOR ROLE msgpool_owner IN SCHEMA msgpool GRANT SELECT,INSERT,DELETE,UPDATE ON TABLES  TO msgpool_admin;
 
 -- DOMAIN recipient_key; Type: COMMENT; Schema: msgpool
 COMMENT ON DOMAIN msgpool.recipient_key IS 'A recipient or group key from the business side, e.g. zhang.san, ops-robot, E1001';
@@ -239,6 +269,13 @@ REVOKE ALL ON FUNCTION msgpool.absolute(span interval) FROM PUBLIC;
 -- FUNCTION absolute(span interval); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.absolute(span interval) IS 'An interval as a fixed number of seconds (1 day = 24 hours, whatever DST does)';
 
+-- FUNCTION actor(); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.actor() TO msgpool_admin;
+REVOKE ALL ON FUNCTION msgpool.actor() FROM PUBLIC;
+
+-- FUNCTION actor(); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.actor() IS 'Who makes a change: the console user the console acts for, else the login role';
+
 -- FUNCTION audit_change(); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.audit_change() TO msgpool_admin;
 REVOKE ALL ON FUNCTION msgpool.audit_change() FROM PUBLIC;
@@ -248,7 +285,7 @@ GRANT ALL ON FUNCTION msgpool.audited(row_data jsonb) TO msgpool_admin;
 REVOKE ALL ON FUNCTION msgpool.audited(row_data jsonb) FROM PUBLIC;
 
 -- FUNCTION audited(row_data jsonb); Type: COMMENT; Schema: msgpool
-COMMENT ON FUNCTION msgpool.audited(row_data jsonb) IS 'A configuration row as the audit keeps it: the webhook secret as set or not, the URL redacted';
+COMMENT ON FUNCTION msgpool.audited(row_data jsonb) IS 'A configuration row as the audit keeps it: secrets as set or not, the URL redacted';
 
 -- FUNCTION backoff(attempt integer); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.backoff(attempt integer) TO msgpool_admin;
@@ -265,12 +302,20 @@ REVOKE ALL ON FUNCTION msgpool.cancel(message_id bigint) FROM PUBLIC;
 -- FUNCTION cancel(message_id bigint); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.cancel(message_id bigint) IS 'Cancels a message: its unsent deliveries stop, sent ones stay as history, its dedup key closes';
 
--- FUNCTION check_recipients(recipient_keys text[]); Type: ACL; Schema: msgpool
-GRANT ALL ON FUNCTION msgpool.check_recipients(recipient_keys text[]) TO msgpool_admin;
-REVOKE ALL ON FUNCTION msgpool.check_recipients(recipient_keys text[]) FROM PUBLIC;
+-- FUNCTION check_recipients(recipient_keys text[], type_key text); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.check_recipients(recipient_keys text[], type_key text) TO msgpool_admin;
+REVOKE ALL ON FUNCTION msgpool.check_recipients(recipient_keys text[], type_key text) FROM PUBLIC;
 
--- FUNCTION check_recipients(recipient_keys text[]); Type: COMMENT; Schema: msgpool
-COMMENT ON FUNCTION msgpool.check_recipients(recipient_keys text[]) IS 'A message''s named recipients, checked (MP005, MP006, MP008), sorted, each once';
+-- FUNCTION check_recipients(recipient_keys text[], type_key text); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.check_recipients(recipient_keys text[], type_key text) IS 'A message''s named recipients, checked (MP005, MP006, MP008; a producer''s, MP019), sorted, each once';
+
+-- FUNCTION check_source(source text); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.check_source(source text) TO msgpool_admin;
+GRANT ALL ON FUNCTION msgpool.check_source(source text) TO msgpool_producer;
+REVOKE ALL ON FUNCTION msgpool.check_source(source text) FROM PUBLIC;
+
+-- FUNCTION check_source(source text); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.check_source(source text) IS 'Refuses a source the producer''s login role may not give (MP020)';
 
 -- FUNCTION claim_deliveries(channel msgpool.channel, batch_size integer, lease interval); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.claim_deliveries(channel msgpool.channel, batch_size integer, lease interval) TO msgpool_admin;
@@ -288,12 +333,12 @@ REVOKE ALL ON FUNCTION msgpool.clock() FROM PUBLIC;
 -- FUNCTION clock(); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.clock() IS 'The time every send-time and noise rule reads: now(), unless the session pins msgpool.clock';
 
--- FUNCTION count_duplicate(type_key text, dedup_key text, message_id bigint, closes_at timestamp with time zone); Type: ACL; Schema: msgpool
-GRANT ALL ON FUNCTION msgpool.count_duplicate(type_key text, dedup_key text, message_id bigint, closes_at timestamp with time zone) TO msgpool_admin;
-REVOKE ALL ON FUNCTION msgpool.count_duplicate(type_key text, dedup_key text, message_id bigint, closes_at timestamp with time zone) FROM PUBLIC;
+-- FUNCTION count_duplicate(type_key text, sent_by text, dedup_key text, message_id bigint, closes_at timestamp with time zone); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.count_duplicate(type_key text, sent_by text, dedup_key text, message_id bigint, closes_at timestamp with time zone) TO msgpool_admin;
+REVOKE ALL ON FUNCTION msgpool.count_duplicate(type_key text, sent_by text, dedup_key text, message_id bigint, closes_at timestamp with time zone) FROM PUBLIC;
 
--- FUNCTION count_duplicate(type_key text, dedup_key text, message_id bigint, closes_at timestamp with time zone); Type: COMMENT; Schema: msgpool
-COMMENT ON FUNCTION msgpool.count_duplicate(type_key text, dedup_key text, message_id bigint, closes_at timestamp with time zone) IS 'Opens a dedup key for a new message, or counts the message on the one holding it open and returns that one''s id';
+-- FUNCTION count_duplicate(type_key text, sent_by text, dedup_key text, message_id bigint, closes_at timestamp with time zone); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.count_duplicate(type_key text, sent_by text, dedup_key text, message_id bigint, closes_at timestamp with time zone) IS 'Opens a dedup key for a new message, or counts the message on the one holding it open and returns that one''s id';
 
 -- FUNCTION defer_over_recipient_limit(channel msgpool.channel, max_sends integer, per interval, batch_size integer); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.defer_over_recipient_limit(channel msgpool.channel, max_sends integer, per interval, batch_size integer) TO msgpool_admin;
@@ -367,6 +412,12 @@ REVOKE ALL ON FUNCTION msgpool.format_times(times time without time zone[]) FROM
 -- FUNCTION format_times(times time without time zone[]); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.format_times(times time without time zone[]) IS 'Times of day in words: 08:00, 17:00';
 
+-- FUNCTION hand_to_owner(); Type: ACL; Schema: msgpool
+REVOKE ALL ON FUNCTION msgpool.hand_to_owner() FROM PUBLIC;
+
+-- FUNCTION hand_to_owner(); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.hand_to_owner() IS 'Gives every object of the schema to msgpool_owner (the end of every migration)';
+
 -- FUNCTION hmac_sha256(key bytea, message bytea); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.hmac_sha256(key bytea, message bytea) TO msgpool_admin;
 REVOKE ALL ON FUNCTION msgpool.hmac_sha256(key bytea, message bytea) FROM PUBLIC;
@@ -404,12 +455,12 @@ REVOKE ALL ON FUNCTION msgpool.inbox_mark_read(recipient_key text, ids bigint[])
 -- FUNCTION inbox_mark_read(recipient_key text, ids bigint[]); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.inbox_mark_read(recipient_key text, ids bigint[]) IS 'Marks some (or, with NULL, all) of a recipient''s inbox messages read; returns how many changed';
 
--- FUNCTION inbox_rotate_secret(); Type: ACL; Schema: msgpool
-GRANT ALL ON FUNCTION msgpool.inbox_rotate_secret() TO msgpool_admin;
-REVOKE ALL ON FUNCTION msgpool.inbox_rotate_secret() FROM PUBLIC;
+-- FUNCTION inbox_rotate_secret(recipient_key text); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.inbox_rotate_secret(recipient_key text) TO msgpool_admin;
+REVOKE ALL ON FUNCTION msgpool.inbox_rotate_secret(recipient_key text) FROM PUBLIC;
 
--- FUNCTION inbox_rotate_secret(); Type: COMMENT; Schema: msgpool
-COMMENT ON FUNCTION msgpool.inbox_rotate_secret() IS 'A new signing key: every inbox link given out so far stops working';
+-- FUNCTION inbox_rotate_secret(recipient_key text); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.inbox_rotate_secret(recipient_key text) IS 'A new link secret for one recipient (or all): every inbox link given out so far stops working';
 
 -- FUNCTION inbox_show(recipient_key text, id bigint); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.inbox_show(recipient_key text, id bigint) TO msgpool_admin;
@@ -418,12 +469,12 @@ REVOKE ALL ON FUNCTION msgpool.inbox_show(recipient_key text, id bigint) FROM PU
 -- FUNCTION inbox_show(recipient_key text, id bigint); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.inbox_show(recipient_key text, id bigint) IS 'One inbox message in full; opening it marks it read';
 
--- FUNCTION inbox_token(recipient_key text); Type: ACL; Schema: msgpool
-GRANT ALL ON FUNCTION msgpool.inbox_token(recipient_key text) TO msgpool_admin;
-REVOKE ALL ON FUNCTION msgpool.inbox_token(recipient_key text) FROM PUBLIC;
+-- FUNCTION inbox_token(recipient_key text, scope text, valid_for interval); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.inbox_token(recipient_key text, scope text, valid_for interval) TO msgpool_admin;
+REVOKE ALL ON FUNCTION msgpool.inbox_token(recipient_key text, scope text, valid_for interval) FROM PUBLIC;
 
--- FUNCTION inbox_token(recipient_key text); Type: COMMENT; Schema: msgpool
-COMMENT ON FUNCTION msgpool.inbox_token(recipient_key text) IS 'The token of a recipient''s inbox link';
+-- FUNCTION inbox_token(recipient_key text, scope text, valid_for interval); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.inbox_token(recipient_key text, scope text, valid_for interval) IS 'The token of a recipient''s inbox link: scope inbox (read, mark read) or count (the bell), maybe ending';
 
 -- FUNCTION inbox_unread_count(recipient_key text); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.inbox_unread_count(recipient_key text) TO msgpool_admin;
@@ -432,19 +483,20 @@ REVOKE ALL ON FUNCTION msgpool.inbox_unread_count(recipient_key text) FROM PUBLI
 -- FUNCTION inbox_unread_count(recipient_key text); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.inbox_unread_count(recipient_key text) IS 'How many of a recipient''s inbox messages are unread (archived ones aside)';
 
+-- FUNCTION is_admin(); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.is_admin() TO msgpool_admin;
+GRANT ALL ON FUNCTION msgpool.is_admin() TO msgpool_producer;
+REVOKE ALL ON FUNCTION msgpool.is_admin() FROM PUBLIC;
+
+-- FUNCTION is_admin(); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.is_admin() IS 'Whether the session''s login role is an administrator (the door holds producers to more)';
+
 -- FUNCTION is_time_zone(name text); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.is_time_zone(name text) TO msgpool_admin;
 REVOKE ALL ON FUNCTION msgpool.is_time_zone(name text) FROM PUBLIC;
 
 -- FUNCTION is_time_zone(name text); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.is_time_zone(name text) IS 'True for an IANA time zone this server knows, e.g. Asia/Shanghai';
-
--- FUNCTION lease_due(channel msgpool.channel, batch_size integer, lease interval); Type: ACL; Schema: msgpool
-GRANT ALL ON FUNCTION msgpool.lease_due(channel msgpool.channel, batch_size integer, lease interval) TO msgpool_admin;
-REVOKE ALL ON FUNCTION msgpool.lease_due(channel msgpool.channel, batch_size integer, lease interval) FROM PUBLIC;
-
--- FUNCTION lease_due(channel msgpool.channel, batch_size integer, lease interval); Type: COMMENT; Schema: msgpool
-COMMENT ON FUNCTION msgpool.lease_due(channel msgpool.channel, batch_size integer, lease interval) IS 'Leases up to batch_size due deliveries of a channel and returns them as claimed_delivery rows';
 
 -- FUNCTION local_time(at timestamp with time zone, zone text); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.local_time(at timestamp with time zone, zone text) TO msgpool_admin;
@@ -518,6 +570,14 @@ REVOKE ALL ON FUNCTION msgpool.next_send_time(times time without time zone[], zo
 -- FUNCTION next_send_time(times time without time zone[], zone text, after timestamp with time zone); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.next_send_time(times time without time zone[], zone text, after timestamp with time zone) IS 'The first of some local times of day in a zone at or after an instant';
 
+-- FUNCTION outbound_policy(OUT deny text[], OUT allow text[]); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.outbound_policy(OUT deny text[], OUT allow text[]) TO msgpool_admin;
+GRANT ALL ON FUNCTION msgpool.outbound_policy(OUT deny text[], OUT allow text[]) TO msgpool_worker;
+REVOKE ALL ON FUNCTION msgpool.outbound_policy(OUT deny text[], OUT allow text[]) FROM PUBLIC;
+
+-- FUNCTION outbound_policy(OUT deny text[], OUT allow text[]); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.outbound_policy(OUT deny text[], OUT allow text[]) IS 'The networks webhooks may not reach, and the exceptions (settings)';
+
 -- FUNCTION pinned_clock(); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.pinned_clock() TO msgpool_admin;
 GRANT ALL ON FUNCTION msgpool.pinned_clock() TO msgpool_producer;
@@ -570,10 +630,11 @@ COMMENT ON FUNCTION msgpool.record_outcomes(outcomes jsonb) IS 'Writes a worker'
 
 -- FUNCTION redacted_url(url text); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.redacted_url(url text) TO msgpool_admin;
+GRANT ALL ON FUNCTION msgpool.redacted_url(url text) TO msgpool_worker;
 REVOKE ALL ON FUNCTION msgpool.redacted_url(url text) FROM PUBLIC;
 
 -- FUNCTION redacted_url(url text); Type: COMMENT; Schema: msgpool
-COMMENT ON FUNCTION msgpool.redacted_url(url text) IS 'A webhook URL as people may see it: credentials as ***';
+COMMENT ON FUNCTION msgpool.redacted_url(url text) IS 'A URL as people may see it: userinfo, query values and token-like path segments as ***';
 
 -- FUNCTION refresh_statistics(); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.refresh_statistics() TO msgpool_admin;
@@ -621,12 +682,12 @@ REVOKE ALL ON FUNCTION msgpool.require_inbox_ids(recipient_key text, ids bigint[
 -- FUNCTION require_inbox_ids(recipient_key text, ids bigint[]); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.require_inbox_ids(recipient_key text, ids bigint[]) IS 'Refuses ids that are not the recipient''s inbox messages (MP009)';
 
--- FUNCTION require_inbox_token(recipient_key text, token text); Type: ACL; Schema: msgpool
-GRANT ALL ON FUNCTION msgpool.require_inbox_token(recipient_key text, token text) TO msgpool_admin;
-REVOKE ALL ON FUNCTION msgpool.require_inbox_token(recipient_key text, token text) FROM PUBLIC;
+-- FUNCTION require_inbox_token(recipient_key text, token text, scope text); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.require_inbox_token(recipient_key text, token text, scope text) TO msgpool_admin;
+REVOKE ALL ON FUNCTION msgpool.require_inbox_token(recipient_key text, token text, scope text) FROM PUBLIC;
 
--- FUNCTION require_inbox_token(recipient_key text, token text); Type: COMMENT; Schema: msgpool
-COMMENT ON FUNCTION msgpool.require_inbox_token(recipient_key text, token text) IS 'Refuses a token that is not the recipient''s inbox link token (MP017)';
+-- FUNCTION require_inbox_token(recipient_key text, token text, scope text); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.require_inbox_token(recipient_key text, token text, scope text) IS 'Refuses a token that is not the recipient''s, grants not the scope, or has ended (MP017)';
 
 -- FUNCTION require_recipient(recipient_key text); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.require_recipient(recipient_key text) TO msgpool_admin;
@@ -656,12 +717,19 @@ REVOKE ALL ON FUNCTION msgpool.retry_deliveries(ids bigint[], type_key text, rec
 -- FUNCTION retry_deliveries(ids bigint[], type_key text, recipient_key text, channel msgpool.channel); Type: COMMENT; Schema: msgpool
 COMMENT ON FUNCTION msgpool.retry_deliveries(ids bigint[], type_key text, recipient_key text, channel msgpool.channel) IS 'Re-queues dead deliveries (by id, or all matching the filters) with fresh attempts; returns how many';
 
--- FUNCTION schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean, OUT due_at timestamp with time zone, OUT deferred_by text, OUT dropped boolean); Type: ACL; Schema: msgpool
-GRANT ALL ON FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean, OUT due_at timestamp with time zone, OUT deferred_by text, OUT dropped boolean) TO msgpool_admin;
-REVOKE ALL ON FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean, OUT due_at timestamp with time zone, OUT deferred_by text, OUT dropped boolean) FROM PUBLIC;
+-- FUNCTION schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean) TO msgpool_admin;
+REVOKE ALL ON FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean) FROM PUBLIC;
 
--- FUNCTION schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean, OUT due_at timestamp with time zone, OUT deferred_by text, OUT dropped boolean); Type: COMMENT; Schema: msgpool
-COMMENT ON FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean, OUT due_at timestamp with time zone, OUT deferred_by text, OUT dropped boolean) IS 'When one delivery goes out by its type''s send policy and quiet hours, which rule decided it, and whether it is dropped';
+-- FUNCTION schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean) IS 'When one delivery goes out by its type''s send policy and quiet hours, which rule decided it, and whether it is dropped';
+
+-- FUNCTION secret_columns(); Type: ACL; Schema: msgpool
+GRANT ALL ON FUNCTION msgpool.secret_columns() TO msgpool_admin;
+REVOKE ALL ON FUNCTION msgpool.secret_columns() FROM PUBLIC;
+
+-- FUNCTION secret_columns(); Type: COMMENT; Schema: msgpool
+COMMENT ON FUNCTION msgpool.secret_columns() IS 'The columns of the configuration that hold secrets, which the audit never keeps';
 
 -- FUNCTION send(type_key text, payload jsonb, dedup_key text, deliver_at timestamp with time zone, recipients text[], source text, urgency msgpool.urgency); Type: ACL; Schema: msgpool
 GRANT ALL ON FUNCTION msgpool.send(type_key text, payload jsonb, dedup_key text, deliver_at timestamp with time zone, recipients text[], source text, urgency msgpool.urgency) TO msgpool_admin;
@@ -758,164 +826,170 @@ GRANT USAGE ON SCHEMA msgpool TO msgpool_worker;
 COMMENT ON SCHEMA msgpool IS 'msgpool: message types, recipients, the message pool, deliveries and the in-site inbox';
 
 -- SEQUENCE audit_id_seq; Type: ACL; Schema: msgpool
-GRANT ALL ON SEQUENCE msgpool.audit_id_seq TO msgpool_admin;
+GRANT SELECT,USAGE ON SEQUENCE msgpool.audit_id_seq TO msgpool_admin;
 
 -- SEQUENCE delivery_attempt_id_seq; Type: ACL; Schema: msgpool
-GRANT ALL ON SEQUENCE msgpool.delivery_attempt_id_seq TO msgpool_admin;
+GRANT SELECT,USAGE ON SEQUENCE msgpool.delivery_attempt_id_seq TO msgpool_admin;
 
 -- SEQUENCE delivery_id_seq; Type: ACL; Schema: msgpool
-GRANT ALL ON SEQUENCE msgpool.delivery_id_seq TO msgpool_admin;
+GRANT SELECT,USAGE ON SEQUENCE msgpool.delivery_id_seq TO msgpool_admin;
 
 -- SEQUENCE inbox_id_seq; Type: ACL; Schema: msgpool
-GRANT ALL ON SEQUENCE msgpool.inbox_id_seq TO msgpool_admin;
+GRANT SELECT,USAGE ON SEQUENCE msgpool.inbox_id_seq TO msgpool_admin;
 
 -- SEQUENCE message_id_seq; Type: ACL; Schema: msgpool
-GRANT ALL ON SEQUENCE msgpool.message_id_seq TO msgpool_admin;
+GRANT SELECT,USAGE ON SEQUENCE msgpool.message_id_seq TO msgpool_admin;
 
 -- SEQUENCE subscription_id_seq; Type: ACL; Schema: msgpool
-GRANT ALL ON SEQUENCE msgpool.subscription_id_seq TO msgpool_admin;
+GRANT SELECT,USAGE ON SEQUENCE msgpool.subscription_id_seq TO msgpool_admin;
 
 -- TABLE audit; Type: ACL; Schema: msgpool
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE msgpool.audit TO msgpool_admin;
+GRANT SELECT ON TABLE msgpool.audit TO msgpool_admin;
 
 -- TABLE audit; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.audit IS 'Every change to the configuration: who, when, which object, before and after (secrets redacted)';
 
 -- TABLE channel_status; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.channel_status TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.channel_status TO msgpool_admin;
+
+-- TABLE console_user; Type: ACL; Schema: msgpool
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.console_user TO msgpool_admin;
+
+-- TABLE console_user; Type: COMMENT; Schema: msgpool
+COMMENT ON TABLE msgpool.console_user IS 'Who may sign in to the console, as viewer, operator or admin';
 
 -- TABLE dedup; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.dedup TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.dedup TO msgpool_admin;
 
 -- TABLE dedup; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.dedup IS 'Open dedup keys: while closes_at is ahead, a message with this type and key is counted on message_id';
 
 -- TABLE delivery; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.delivery TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.delivery TO msgpool_admin;
 
 -- TABLE delivery; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.delivery IS 'One recipient on one channel for one message: what is retried, rate-limited and audited';
 
 -- TABLE delivery_attempt; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.delivery_attempt TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.delivery_attempt TO msgpool_admin;
 
 -- TABLE delivery_attempt; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.delivery_attempt IS 'Every attempt at a delivery: its outcome, the provider''s answer, who and when';
 
 -- TABLE destination_report; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.destination_report TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.destination_report TO msgpool_admin;
 
 -- TABLE destination_report; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.destination_report IS 'What each worker last reported of its destinations (report_destinations()); read msgpool.destinations';
 
 -- TABLE destinations; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.destinations TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.destinations TO msgpool_admin;
 
 -- TABLE duplicates; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.duplicates TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.duplicates TO msgpool_admin;
 
 -- TABLE group_member; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.group_member TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.group_member TO msgpool_admin;
 
 -- TABLE group_member; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.group_member IS 'Who is in which group';
 
 -- TABLE inbox; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.inbox TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.inbox TO msgpool_admin;
 
 -- TABLE inbox; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.inbox IS 'The in-site inbox (站内信): each row its own rendered copy of a message for one recipient';
 
 -- TABLE inbox_entry; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.inbox_entry TO msgpool_admin;
-
--- TABLE inbox_secret; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.inbox_secret TO msgpool_admin;
-
--- TABLE inbox_secret; Type: COMMENT; Schema: msgpool
-COMMENT ON TABLE msgpool.inbox_secret IS 'The key inbox links are signed with (one row); rotating it revokes every link';
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.inbox_entry TO msgpool_admin;
 
 -- TABLE interval_slot; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.interval_slot TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.interval_slot TO msgpool_admin;
 
 -- TABLE interval_slot; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.interval_slot IS 'The interval policy''s memory: when the latest notification of a type to a recipient on a channel is due';
 
 -- TABLE message; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.message TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.message TO msgpool_admin;
 
 -- TABLE message; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.message IS 'The message pool: one row per msgpool.send() or INSERT, expanded by workers into deliveries';
 
 -- TABLE message_type; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.message_type TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.message_type TO msgpool_admin;
 
 -- TABLE message_type; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.message_type IS 'Kinds of message producers may send, keyed by a developer-facing key such as server.down';
 
+-- TABLE producer; Type: ACL; Schema: msgpool
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.producer TO msgpool_admin;
+
+-- TABLE producer; Type: COMMENT; Schema: msgpool
+COMMENT ON TABLE msgpool.producer IS 'Per producing login role: the sources its messages may name (else: the role''s name)';
+
 -- TABLE quiet_hours; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.quiet_hours TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.quiet_hours TO msgpool_admin;
 
 -- TABLE quiet_hours; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.quiet_hours IS 'Per type and channel: no deliveries below an urgency between two local times (defer or drop)';
 
 -- TABLE rate_limit; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.rate_limit TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.rate_limit TO msgpool_admin;
 
 -- TABLE rate_limit; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.rate_limit IS 'Per channel: sends per recipient per window, and deliveries per second to the provider';
 
 -- TABLE recipient; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.recipient TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.recipient TO msgpool_admin;
 
 -- TABLE recipient; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.recipient IS 'A person or a chat group that can be told things, with a contact per channel';
 
 -- TABLE recipient_group; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.recipient_group TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.recipient_group TO msgpool_admin;
 
 -- TABLE recipient_group; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.recipient_group IS 'A named group of recipients, subscribed as one';
 
 -- TABLE robot_limit; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.robot_limit TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.robot_limit TO msgpool_admin;
 
 -- TABLE robot_limit; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.robot_limit IS 'Per chat-robot flavor: sends per window to one robot, as the platform allows';
 
 -- TABLE robot_send; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.robot_send TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.robot_send TO msgpool_admin;
 
 -- TABLE robot_send; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.robot_send IS 'The robot limits'' memory: each claimed send to a limited robot (its webhook URL)';
 
 -- TABLE sent_per_minute; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.sent_per_minute TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.sent_per_minute TO msgpool_admin;
 
 -- TABLE settings; Type: ACL; Schema: msgpool
-GRANT SELECT,REFERENCES,TRIGGER,UPDATE ON TABLE msgpool.settings TO msgpool_admin;
+GRANT SELECT,UPDATE ON TABLE msgpool.settings TO msgpool_admin;
 
 -- TABLE settings; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.settings IS 'Every setting an administrator may change (one row): the door''s limits and the retry timing';
 
 -- TABLE status; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.status TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.status TO msgpool_admin;
 
 -- TABLE subscription; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.subscription TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.subscription TO msgpool_admin;
 
 -- TABLE subscription; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.subscription IS 'A type''s subscribers: a recipient or a group, maybe on fewer channels, maybe paused';
 
 -- TABLE template; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.template TO msgpool_admin;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.template TO msgpool_admin;
 
 -- TABLE template; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.template IS 'A type''s template for one channel (minijinja; variables are the payload''s keys); none: the built-in one';
 
 -- TABLE waiting_worker; Type: ACL; Schema: msgpool
-GRANT ALL ON TABLE msgpool.waiting_worker TO msgpool_admin;
 GRANT SELECT ON TABLE msgpool.waiting_worker TO msgpool_producer;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE msgpool.waiting_worker TO msgpool_admin;
 
 -- TABLE waiting_worker; Type: COMMENT; Schema: msgpool
 COMMENT ON TABLE msgpool.waiting_worker IS 'Idle workers: while one is here, producers wake it with NOTIFY msgpool_message';
@@ -928,6 +1002,9 @@ COMMENT ON TYPE msgpool.channel IS 'A way of telling someone: in-site inbox, ema
 
 -- TYPE claimed_delivery; Type: COMMENT; Schema: msgpool
 COMMENT ON TYPE msgpool.claimed_delivery IS 'A claimed delivery with everything to render and send it; rows sharing a lease_token are one digest';
+
+-- TYPE console_role; Type: COMMENT; Schema: msgpool
+COMMENT ON TYPE msgpool.console_role IS 'What a console user may do: viewer reads, operator also acts on messages, admin also configures';
 
 -- TYPE delivery_state; Type: COMMENT; Schema: msgpool
 COMMENT ON TYPE msgpool.delivery_state IS 'pending (due at next_attempt_at), sending (leased), then sent, dead (gave up), skipped (not sendable) or cancelled';
@@ -946,6 +1023,9 @@ COMMENT ON TYPE msgpool.outcome IS 'How one attempt at a claimed delivery went, 
 
 -- TYPE quiet_action; Type: COMMENT; Schema: msgpool
 COMMENT ON TYPE msgpool.quiet_action IS 'What quiet hours do to a delivery inside them: defer it, or drop it (recorded skipped)';
+
+-- TYPE schedule; Type: COMMENT; Schema: msgpool
+COMMENT ON TYPE msgpool.schedule IS 'When one delivery goes out, by which rule, and whether it is dropped (inside expand())';
 
 -- TYPE send_policy; Type: COMMENT; Schema: msgpool
 COMMENT ON TYPE msgpool.send_policy IS 'When a type''s messages go out: immediately, at set times of day, or at most once per interval';
@@ -981,7 +1061,17 @@ COMMENT ON VIEW msgpool.status IS 'How the pool is doing, in one row: messages a
 CREATE FUNCTION msgpool.absolute(span interval) RETURNS interval
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT make_interval(secs => extract(epoch FROM span)) $$;
-ALTER FUNCTION msgpool.absolute(span interval) OWNER TO msgpool;
+ALTER FUNCTION msgpool.absolute(span interval) OWNER TO msgpool_owner;
+
+-- actor(); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.actor() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT coalesce(CASE WHEN pg_catalog.pg_has_role(session_user, 'msgpool_console', 'MEMBER')
+                       THEN nullif(current_setting('msgpool.person', true), '') END,
+                  session_user::text)
+$$;
+ALTER FUNCTION msgpool.actor() OWNER TO msgpool_owner;
 
 -- attempt_outcome; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.attempt_outcome AS ENUM (
@@ -990,7 +1080,7 @@ CREATE TYPE msgpool.attempt_outcome AS ENUM (
     'dead',
     'throttled'
 );
-ALTER TYPE msgpool.attempt_outcome OWNER TO msgpool;
+ALTER TYPE msgpool.attempt_outcome OWNER TO msgpool_owner;
 
 -- audit audit_pkey; Type: CONSTRAINT; Schema: msgpool
 ALTER TABLE ONLY msgpool.audit
@@ -1001,6 +1091,7 @@ CREATE TABLE msgpool.audit (
     id bigint NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
     actor text NOT NULL,
+    login_role text NOT NULL,
     application text,
     subject text NOT NULL,
     action text NOT NULL,
@@ -1012,7 +1103,7 @@ CREATE TABLE msgpool.audit (
     after jsonb,
     CONSTRAINT audit_action_known CHECK ((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text])))
 );
-ALTER TABLE msgpool.audit OWNER TO msgpool;
+ALTER TABLE msgpool.audit OWNER TO msgpool_owner;
 
 -- audit_change(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.audit_change() RETURNS trigger
@@ -1024,16 +1115,20 @@ DECLARE
   new_row jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) - 'updated_at' - 'budget_second' - 'budget_used' END;
   row_data jsonb := coalesce(new_row, old_row);
   after jsonb := msgpool.audited(new_row);
+  secret text;
 BEGIN
   IF old_row = new_row THEN
     RETURN NULL;
   END IF;
-  IF old_row->>'webhook_secret' <> new_row->>'webhook_secret' THEN
-    after := jsonb_set(after, '{webhook_secret}', '"(replaced)"');
-  END IF;
-  INSERT INTO msgpool.audit (actor, application, subject, action, type_key, recipient_key, group_key,
-                             channel, before, after)
-  VALUES (session_user, nullif(current_setting('application_name', true), ''), TG_TABLE_NAME, lower(TG_OP),
+  FOREACH secret IN ARRAY msgpool.secret_columns() LOOP
+    IF old_row->>secret <> new_row->>secret THEN
+      after := jsonb_set(after, ARRAY[secret], '"(replaced)"');
+    END IF;
+  END LOOP;
+  INSERT INTO msgpool.audit (actor, login_role, application, subject, action, type_key, recipient_key,
+                             group_key, channel, before, after)
+  VALUES (msgpool.actor(), session_user, nullif(current_setting('application_name', true), ''),
+          TG_TABLE_NAME, lower(TG_OP),
           CASE WHEN TG_TABLE_NAME = 'message_type' THEN row_data->>'key' ELSE row_data->>'type_key' END,
           CASE WHEN TG_TABLE_NAME = 'recipient' THEN row_data->>'key' ELSE row_data->>'recipient_key' END,
           CASE WHEN TG_TABLE_NAME = 'recipient_group' THEN row_data->>'key' ELSE row_data->>'group_key' END,
@@ -1041,7 +1136,7 @@ BEGIN
   RETURN NULL;
 END;
 $$;
-ALTER FUNCTION msgpool.audit_change() OWNER TO msgpool;
+ALTER FUNCTION msgpool.audit_change() OWNER TO msgpool_owner;
 
 -- audit_group; Type: INDEX; Schema: msgpool
 CREATE INDEX audit_group ON msgpool.audit USING btree (group_key, id) WHERE (group_key IS NOT NULL);
@@ -1066,15 +1161,17 @@ CREATE INDEX audit_type ON msgpool.audit USING btree (type_key, id) WHERE (type_
 CREATE FUNCTION msgpool.audited(row_data jsonb) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-  SELECT CASE WHEN row_data ? 'webhook_secret'
-              THEN jsonb_set(x, '{webhook_secret}', CASE WHEN row_data->>'webhook_secret' IS NULL
-                                                        THEN 'null'::jsonb ELSE '"(set)"'::jsonb END)
-              ELSE x END
-    FROM (SELECT CASE WHEN row_data->>'webhook_url' IS NOT NULL
-                      THEN jsonb_set(row_data, '{webhook_url}', to_jsonb(msgpool.redacted_url(row_data->>'webhook_url')))
-                      ELSE row_data END AS x) r
+  SELECT CASE WHEN row_data IS NULL THEN NULL ELSE coalesce(
+           (SELECT jsonb_object_agg(k, CASE
+                     WHEN k = ANY (msgpool.secret_columns())
+                       THEN CASE WHEN v = 'null'::jsonb THEN v ELSE '"(set)"'::jsonb END
+                     WHEN k = 'webhook_url' AND v <> 'null'::jsonb
+                       THEN to_jsonb(msgpool.redacted_url(v #>> '{}'))
+                     ELSE v END)
+              FROM jsonb_each(row_data) AS e(k, v)),
+           '{}'::jsonb) END
 $$;
-ALTER FUNCTION msgpool.audited(row_data jsonb) OWNER TO msgpool;
+ALTER FUNCTION msgpool.audited(row_data jsonb) OWNER TO msgpool_owner;
 
 -- backoff(integer); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.backoff(attempt integer) RETURNS interval
@@ -1084,7 +1181,7 @@ CREATE FUNCTION msgpool.backoff(attempt integer) RETURNS interval
          * (0.75 + random() * 0.5)
     FROM msgpool.settings s
 $$;
-ALTER FUNCTION msgpool.backoff(attempt integer) OWNER TO msgpool;
+ALTER FUNCTION msgpool.backoff(attempt integer) OWNER TO msgpool_owner;
 
 -- cancel(bigint); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.cancel(message_id bigint) RETURNS integer
@@ -1095,11 +1192,14 @@ DECLARE
   cancelled integer;
 BEGIN
   -- waits for an expander expanding it, so the deliveries it made are cancelled too
-  PERFORM FROM msgpool.message m WHERE m.id = cancel.message_id FOR UPDATE;
+  PERFORM FROM msgpool.message m
+   WHERE m.id = cancel.message_id AND (m.sent_by = session_user OR msgpool.is_admin())
+     FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'no message %', coalesce(cancel.message_id::text, 'NULL')
+    RAISE EXCEPTION 'no message % of %', coalesce(cancel.message_id::text, 'NULL'),
+        CASE WHEN msgpool.is_admin() THEN 'the pool' ELSE session_user::text END
       USING ERRCODE = 'MP011',
-            HINT = 'msgpool.send() returns the id; msgpool deliveries lists recent messages with theirs';
+            HINT = 'msgpool.send() returns the id; a producer cancels only what its own login role sent';
   END IF;
   UPDATE msgpool.message m SET state = 'cancelled'
    WHERE m.id = cancel.message_id AND m.state IN ('pending', 'expanded');
@@ -1110,7 +1210,7 @@ BEGIN
   RETURN cancelled;
 END;
 $$;
-ALTER FUNCTION msgpool.cancel(message_id bigint) OWNER TO msgpool;
+ALTER FUNCTION msgpool.cancel(message_id bigint) OWNER TO msgpool_owner;
 
 -- channel; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.channel AS ENUM (
@@ -1119,7 +1219,7 @@ CREATE TYPE msgpool.channel AS ENUM (
     'sms',
     'webhook'
 );
-ALTER TYPE msgpool.channel OWNER TO msgpool;
+ALTER TYPE msgpool.channel OWNER TO msgpool_owner;
 
 -- channel_status; Type: VIEW; Schema: msgpool
 CREATE VIEW msgpool.channel_status AS
@@ -1149,50 +1249,89 @@ CREATE VIEW msgpool.channel_status AS
            FROM msgpool.rate_limit l
           WHERE (l.channel = c.c)) AS provider_per_second
    FROM unnest(enum_range(NULL::msgpool.channel)) c(c);
-ALTER TABLE msgpool.channel_status OWNER TO msgpool;
+ALTER TABLE msgpool.channel_status OWNER TO msgpool_owner;
 
--- check_recipients(text[]); Type: FUNCTION; Schema: msgpool
-CREATE FUNCTION msgpool.check_recipients(recipient_keys text[]) RETURNS text[]
+-- check_recipients(text[], text); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.check_recipients(recipient_keys text[], type_key text) RETURNS text[]
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
     AS $$
 DECLARE
+  wanted text[] := ARRAY(SELECT DISTINCT k FROM unnest(recipient_keys) k ORDER BY 1);
   found_keys text[];
   unknown_keys text[];
   disabled_keys text[];
+  outsiders text[];
 BEGIN
   IF cardinality(recipient_keys) = 0 THEN
     RAISE EXCEPTION 'recipients is an empty list'
       USING ERRCODE = 'MP008',
             HINT = 'pass NULL to send to the type''s subscribers, or name at least one recipient';
   END IF;
+  IF NOT msgpool.is_admin() THEN
+    IF (SELECT NOT t.any_recipient FROM msgpool.message_type t WHERE t.key = check_recipients.type_key) THEN
+      outsiders := ARRAY(
+        SELECT w FROM unnest(wanted) w
+         WHERE w IS NULL OR NOT EXISTS (
+                 SELECT 1 FROM msgpool.subscription s
+                  WHERE s.type_key = check_recipients.type_key AND s.recipient_key = w)
+           AND NOT EXISTS (
+                 SELECT 1 FROM msgpool.subscription s
+                   JOIN msgpool.group_member gm ON gm.group_key = s.group_key
+                  WHERE s.type_key = check_recipients.type_key AND gm.recipient_key = w)
+         ORDER BY 1);
+      IF cardinality(outsiders) > 0 THEN
+        RAISE EXCEPTION '% may name only its subscribers: not %', type_key,
+            array_to_string(outsiders, ', ', 'NULL')
+          USING ERRCODE = 'MP019',
+                HINT = 'leave recipients out to reach the subscribers, or ask an administrator to subscribe them or to let the type take any recipient';
+      END IF;
+    END IF;
+    -- in the key format, or the deliveries' key column would refuse the whole expansion
+    PERFORM w::msgpool.recipient_key FROM unnest(wanted) w;
+    RETURN wanted;
+  END IF;
   SELECT coalesce(array_agg(r.key::text ORDER BY r.key::text), '{}'),
          array_agg(r.key::text ORDER BY r.key::text) FILTER (WHERE NOT r.enabled)
     INTO found_keys, disabled_keys
     FROM msgpool.recipient r
-   WHERE r.key = ANY (recipient_keys);
-  unknown_keys := ARRAY(SELECT DISTINCT wanted FROM unnest(recipient_keys) AS wanted
-                         WHERE wanted IS NULL OR wanted <> ALL (found_keys) ORDER BY 1);
+   WHERE r.key = ANY (wanted);
+  unknown_keys := ARRAY(SELECT w FROM unnest(recipient_keys) AS w
+                         WHERE w IS NULL OR w <> ALL (found_keys) GROUP BY w ORDER BY 1);
   IF cardinality(unknown_keys) > 0 THEN
     RAISE EXCEPTION 'unknown recipient(s) %', array_to_string(unknown_keys, ', ', 'NULL')
       USING ERRCODE = 'MP005',
-            HINT = CASE WHEN has_table_privilege(session_user, 'msgpool.recipient', 'SELECT')
-                     THEN msgpool.did_you_mean(unknown_keys[1], ARRAY(SELECT r.key::text FROM msgpool.recipient r),
-                                               'list recipients with: msgpool recipient list')
-                     ELSE 'check the key with an administrator; recipients are added with: msgpool recipient add KEY --name NAME'
-                   END;
+            HINT = msgpool.did_you_mean(unknown_keys[1], ARRAY(SELECT r.key::text FROM msgpool.recipient r),
+                                        'list recipients with: msgpool recipient list');
   END IF;
   IF disabled_keys IS NOT NULL THEN
     RAISE EXCEPTION 'recipient(s) % disabled', array_to_string(disabled_keys, ', ')
       USING ERRCODE = 'MP006',
-            HINT = 'leave them out, or an administrator enables them with: msgpool recipient enable KEY';
+            HINT = 'leave them out, or enable them with: msgpool recipient enable KEY';
   END IF;
   RETURN found_keys;
 END;
 $$;
-ALTER FUNCTION msgpool.check_recipients(recipient_keys text[]) OWNER TO msgpool;
+ALTER FUNCTION msgpool.check_recipients(recipient_keys text[], type_key text) OWNER TO msgpool_owner;
+
+-- check_source(text); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.check_source(source text) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  IF source IS DISTINCT FROM session_user::text AND NOT EXISTS (
+       SELECT 1 FROM msgpool.producer p WHERE p.login_role = session_user AND source = ANY (p.sources)) THEN
+    RAISE EXCEPTION 'source % is not one that % may give', quote_literal(source), session_user
+      USING ERRCODE = 'MP020',
+            HINT = format('leave source out (it is then %s), or an administrator allows it: msgpool producer allow %s --sources %s',
+                          session_user, session_user, source);
+  END IF;
+END;
+$$;
+ALTER FUNCTION msgpool.check_source(source text) OWNER TO msgpool_owner;
 
 -- claim_deliveries(msgpool.channel, integer, interval); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.claim_deliveries(channel msgpool.channel, batch_size integer, lease interval) RETURNS SETOF msgpool.claimed_delivery
@@ -1203,7 +1342,9 @@ DECLARE
   limits msgpool.rate_limit;
   claimed integer;
 BEGIN
+  -- 1. leases whose worker stopped or hung come back
   PERFORM msgpool.rescue_expired_leases(claim_deliveries.channel);
+  -- 2. the provider's budget caps the batch
   SELECT * INTO limits FROM msgpool.rate_limit r WHERE r.channel = claim_deliveries.channel;
   IF limits.provider_per_second IS NOT NULL THEN
     batch_size := msgpool.provider_budget(claim_deliveries.channel, batch_size);
@@ -1211,6 +1352,7 @@ BEGIN
       RETURN;
     END IF;
   END IF;
+  -- 3. what would break a recipient's or a chat robot's limit moves later
   IF limits.recipient_max IS NOT NULL THEN
     PERFORM msgpool.defer_over_recipient_limit(claim_deliveries.channel, limits.recipient_max,
                                                limits.recipient_window, batch_size);
@@ -1221,14 +1363,63 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('msgpool.robot_limit'));
     PERFORM msgpool.defer_over_robot_limit(batch_size);
   END IF;
-  RETURN QUERY SELECT * FROM msgpool.lease_due(claim_deliveries.channel, batch_size, lease);
+  -- 4. the claim
+  RETURN QUERY
+  WITH locked AS (
+    SELECT d.id, d.recipient_key, d.gather_key, d.next_attempt_at, pg_column_size(m.payload) AS bytes
+      FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id
+     WHERE d.state = 'pending' AND d.channel = claim_deliveries.channel AND d.next_attempt_at <= msgpool.clock()
+     ORDER BY d.next_attempt_at, d.id
+     LIMIT batch_size
+     FOR UPDATE OF d SKIP LOCKED
+  ),
+  -- what is locked past the byte budget stays pending (the lock ends with the claim)
+  due AS (
+    SELECT s.id, s.recipient_key, s.gather_key
+      FROM (SELECT l.*, sum(l.bytes) OVER (ORDER BY l.next_attempt_at, l.id) - l.bytes AS before
+              FROM locked l) s
+     WHERE s.before < (SELECT st.max_claim_bytes FROM msgpool.settings st)
+  ),
+  digests AS (
+    SELECT g.recipient_key, g.gather_key, min(g.id) AS lead, gen_random_uuid() AS token
+      FROM due g
+     WHERE g.gather_key IS NOT NULL
+     GROUP BY g.recipient_key, g.gather_key
+  ),
+  claimed AS (
+    UPDATE msgpool.delivery d
+       SET state = 'sending', lease_token = coalesce(dg.token, gen_random_uuid()),
+           lease_deadline = now() + lease, attempts = d.attempts + 1,
+           gathered_into = CASE WHEN dg.lead <> d.id THEN dg.lead END
+      FROM due LEFT JOIN digests dg ON dg.recipient_key = due.recipient_key AND dg.gather_key = due.gather_key
+     WHERE d.id = due.id
+    RETURNING d.*
+  ),
+  robot_sends AS (
+    INSERT INTO msgpool.robot_send (robot)
+    SELECT r.webhook_url FROM claimed c JOIN msgpool.recipient r ON r.key = c.recipient_key
+     WHERE claim_deliveries.channel = 'webhook' AND c.gathered_into IS NULL
+       AND r.webhook_flavor IN (SELECT l.flavor FROM msgpool.robot_limit l)
+  )
+  SELECT c.id, c.lease_token, c.attempts, c.channel, m.id, m.payload, m.duplicate_count,
+         msgpool.local_time(m.created_at, t.time_zone),
+         m.urgency, t.key::text, t.name, t.category, tpl.subject, tpl.body,
+         r.key::text, r.name, r.email, r.phone, r.webhook_url, r.webhook_flavor, r.webhook_secret,
+         tpl.digest_subject, tpl.digest_body, tpl.html_body,
+         'msgpool-' || c.id || '-' || to_char(c.created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS')
+    FROM claimed c
+    JOIN msgpool.message m ON m.id = c.message_id
+    JOIN msgpool.message_type t ON t.key = m.type_key
+    JOIN msgpool.recipient r ON r.key = c.recipient_key
+    LEFT JOIN msgpool.template tpl ON tpl.type_key = m.type_key AND tpl.channel = c.channel
+   ORDER BY c.id;
   IF limits.provider_per_second IS NOT NULL THEN
     GET DIAGNOSTICS claimed = ROW_COUNT;
     PERFORM msgpool.spend_provider_budget(claim_deliveries.channel, claimed);
   END IF;
 END;
 $$;
-ALTER FUNCTION msgpool.claim_deliveries(channel msgpool.channel, batch_size integer, lease interval) OWNER TO msgpool;
+ALTER FUNCTION msgpool.claim_deliveries(channel msgpool.channel, batch_size integer, lease interval) OWNER TO msgpool_owner;
 
 -- claimed_delivery; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.claimed_delivery AS (
@@ -1258,25 +1449,55 @@ CREATE TYPE msgpool.claimed_delivery AS (
 	html_body text,
 	identity text
 );
-ALTER TYPE msgpool.claimed_delivery OWNER TO msgpool;
+ALTER TYPE msgpool.claimed_delivery OWNER TO msgpool_owner;
 
 -- clock(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.clock() RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT CASE WHEN current_setting('msgpool.clock', true) > '' THEN msgpool.pinned_clock() ELSE now() END $$;
-ALTER FUNCTION msgpool.clock() OWNER TO msgpool;
+ALTER FUNCTION msgpool.clock() OWNER TO msgpool_owner;
 
--- count_duplicate(text, text, bigint, timestamp with time zone); Type: FUNCTION; Schema: msgpool
-CREATE FUNCTION msgpool.count_duplicate(type_key text, dedup_key text, message_id bigint, closes_at timestamp with time zone) RETURNS bigint
+-- console_role; Type: TYPE; Schema: msgpool
+CREATE TYPE msgpool.console_role AS ENUM (
+    'viewer',
+    'operator',
+    'admin'
+);
+ALTER TYPE msgpool.console_role OWNER TO msgpool_owner;
+
+-- console_user console_user_audit; Type: TRIGGER; Schema: msgpool
+CREATE TRIGGER console_user_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.console_user FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
+
+-- console_user console_user_pkey; Type: CONSTRAINT; Schema: msgpool
+ALTER TABLE ONLY msgpool.console_user
+    ADD CONSTRAINT console_user_pkey PRIMARY KEY (name);
+
+-- console_user console_user_touch; Type: TRIGGER; Schema: msgpool
+CREATE TRIGGER console_user_touch BEFORE UPDATE ON msgpool.console_user FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
+
+-- console_user; Type: TABLE; Schema: msgpool
+CREATE TABLE msgpool.console_user (
+    name msgpool.recipient_key NOT NULL,
+    role msgpool.console_role NOT NULL,
+    password_hash text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT console_user_password_hashed CHECK ((password_hash ~~ '$argon2%'::text))
+);
+ALTER TABLE msgpool.console_user OWNER TO msgpool_owner;
+
+-- count_duplicate(text, text, text, bigint, timestamp with time zone); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.count_duplicate(type_key text, sent_by text, dedup_key text, message_id bigint, closes_at timestamp with time zone) RETURNS bigint
     LANGUAGE plpgsql
     AS $$
 DECLARE
   opened boolean;
   earlier bigint;
 BEGIN
-  INSERT INTO msgpool.dedup AS d (type_key, dedup_key, message_id, closes_at)
-  VALUES (count_duplicate.type_key, count_duplicate.dedup_key, count_duplicate.message_id,
-          count_duplicate.closes_at)
+  INSERT INTO msgpool.dedup AS d (type_key, sent_by, dedup_key, message_id, closes_at)
+  VALUES (count_duplicate.type_key, count_duplicate.sent_by, count_duplicate.dedup_key,
+          count_duplicate.message_id, count_duplicate.closes_at)
   ON CONFLICT ON CONSTRAINT dedup_pkey DO UPDATE
     SET message_id = excluded.message_id, closes_at = excluded.closes_at
     WHERE d.closes_at <= msgpool.clock()
@@ -1287,26 +1508,27 @@ BEGIN
   UPDATE msgpool.message m
      SET duplicate_count = m.duplicate_count + 1, last_seen_at = now()
     FROM msgpool.dedup d
-   WHERE d.type_key = count_duplicate.type_key AND d.dedup_key = count_duplicate.dedup_key
-     AND m.id = d.message_id
+   WHERE d.type_key = count_duplicate.type_key AND d.sent_by = count_duplicate.sent_by
+     AND d.dedup_key = count_duplicate.dedup_key AND m.id = d.message_id
   RETURNING m.id INTO earlier;
   RETURN earlier;
 END;
 $$;
-ALTER FUNCTION msgpool.count_duplicate(type_key text, dedup_key text, message_id bigint, closes_at timestamp with time zone) OWNER TO msgpool;
+ALTER FUNCTION msgpool.count_duplicate(type_key text, sent_by text, dedup_key text, message_id bigint, closes_at timestamp with time zone) OWNER TO msgpool_owner;
 
 -- dedup dedup_pkey; Type: CONSTRAINT; Schema: msgpool
 ALTER TABLE ONLY msgpool.dedup
-    ADD CONSTRAINT dedup_pkey PRIMARY KEY (type_key, dedup_key);
+    ADD CONSTRAINT dedup_pkey PRIMARY KEY (type_key, sent_by, dedup_key);
 
 -- dedup; Type: TABLE; Schema: msgpool
 CREATE TABLE msgpool.dedup (
     type_key text NOT NULL,
+    sent_by text NOT NULL,
     dedup_key text NOT NULL,
     message_id bigint NOT NULL,
     closes_at timestamp with time zone NOT NULL
 );
-ALTER TABLE msgpool.dedup OWNER TO msgpool;
+ALTER TABLE msgpool.dedup OWNER TO msgpool_owner;
 
 -- dedup_message; Type: INDEX; Schema: msgpool
 CREATE INDEX dedup_message ON msgpool.dedup USING btree (message_id);
@@ -1348,7 +1570,7 @@ CREATE FUNCTION msgpool.defer_over_recipient_limit(channel msgpool.channel, max_
   )
   SELECT count(*)::integer FROM deferred
 $$;
-ALTER FUNCTION msgpool.defer_over_recipient_limit(channel msgpool.channel, max_sends integer, per interval, batch_size integer) OWNER TO msgpool;
+ALTER FUNCTION msgpool.defer_over_recipient_limit(channel msgpool.channel, max_sends integer, per interval, batch_size integer) OWNER TO msgpool_owner;
 
 -- defer_over_robot_limit(integer); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.defer_over_robot_limit(batch_size integer) RETURNS integer
@@ -1399,7 +1621,7 @@ CREATE FUNCTION msgpool.defer_over_robot_limit(batch_size integer) RETURNS integ
   )
   SELECT count(*)::integer FROM deferred
 $$;
-ALTER FUNCTION msgpool.defer_over_robot_limit(batch_size integer) OWNER TO msgpool;
+ALTER FUNCTION msgpool.defer_over_robot_limit(batch_size integer) OWNER TO msgpool_owner;
 
 -- deliver_to_inbox(jsonb); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.deliver_to_inbox(items jsonb) RETURNS integer
@@ -1444,7 +1666,7 @@ BEGIN
   RETURN written;
 END;
 $$;
-ALTER FUNCTION msgpool.deliver_to_inbox(items jsonb) OWNER TO msgpool;
+ALTER FUNCTION msgpool.deliver_to_inbox(items jsonb) OWNER TO msgpool_owner;
 
 -- delivery delivery_deleted; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER delivery_deleted AFTER DELETE ON msgpool.delivery REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION msgpool.delivery_deleted();
@@ -1486,7 +1708,7 @@ CREATE TABLE msgpool.delivery (
     CONSTRAINT delivery_skip_has_reason CHECK (((state <> 'skipped'::msgpool.delivery_state) OR (skip_reason IS NOT NULL)))
 )
 WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02');
-ALTER TABLE msgpool.delivery OWNER TO msgpool;
+ALTER TABLE msgpool.delivery OWNER TO msgpool_owner;
 
 -- delivery_attempt delivery_attempt_pkey; Type: CONSTRAINT; Schema: msgpool
 ALTER TABLE ONLY msgpool.delivery_attempt
@@ -1503,7 +1725,7 @@ CREATE TABLE msgpool.delivery_attempt (
     finished_at timestamp with time zone DEFAULT now() NOT NULL,
     worker text
 );
-ALTER TABLE msgpool.delivery_attempt OWNER TO msgpool;
+ALTER TABLE msgpool.delivery_attempt OWNER TO msgpool_owner;
 
 -- delivery_attempt_delivery; Type: INDEX; Schema: msgpool
 CREATE INDEX delivery_attempt_delivery ON msgpool.delivery_attempt USING btree (delivery_id);
@@ -1535,7 +1757,7 @@ BEGIN
   RETURN NULL;
 END;
 $$;
-ALTER FUNCTION msgpool.delivery_deleted() OWNER TO msgpool;
+ALTER FUNCTION msgpool.delivery_deleted() OWNER TO msgpool_owner;
 
 -- delivery_due; Type: INDEX; Schema: msgpool
 CREATE INDEX delivery_due ON msgpool.delivery USING btree (channel, next_attempt_at, id) WHERE (state = 'pending'::msgpool.delivery_state);
@@ -1568,7 +1790,7 @@ CREATE TYPE msgpool.delivery_state AS ENUM (
     'skipped',
     'cancelled'
 );
-ALTER TYPE msgpool.delivery_state OWNER TO msgpool;
+ALTER TYPE msgpool.delivery_state OWNER TO msgpool_owner;
 
 -- destination_figures; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.destination_figures AS (
@@ -1582,7 +1804,7 @@ CREATE TYPE msgpool.destination_figures AS (
 	sent bigint,
 	failed bigint
 );
-ALTER TYPE msgpool.destination_figures OWNER TO msgpool;
+ALTER TYPE msgpool.destination_figures OWNER TO msgpool_owner;
 
 -- destination_report destination_report_pkey; Type: CONSTRAINT; Schema: msgpool
 ALTER TABLE ONLY msgpool.destination_report
@@ -1602,7 +1824,7 @@ CREATE TABLE msgpool.destination_report (
     failed bigint NOT NULL,
     reported_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE msgpool.destination_report OWNER TO msgpool;
+ALTER TABLE msgpool.destination_report OWNER TO msgpool_owner;
 
 -- destinations; Type: VIEW; Schema: msgpool
 CREATE VIEW msgpool.destinations AS
@@ -1619,13 +1841,13 @@ CREATE VIEW msgpool.destinations AS
    FROM msgpool.destination_report r
   WHERE (r.reported_at > (now() - '00:00:30'::interval))
   GROUP BY r.channel, r.destination;
-ALTER TABLE msgpool.destinations OWNER TO msgpool;
+ALTER TABLE msgpool.destinations OWNER TO msgpool_owner;
 
 -- did_you_mean(text, text[], text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.did_you_mean(wanted text, candidates text[], otherwise text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT coalesce('did you mean ' || quote_literal(msgpool.nearest_key(wanted, candidates)) || '?', otherwise) $$;
-ALTER FUNCTION msgpool.did_you_mean(wanted text, candidates text[], otherwise text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.did_you_mean(wanted text, candidates text[], otherwise text) OWNER TO msgpool_owner;
 
 -- duplicates; Type: VIEW; Schema: msgpool
 CREATE VIEW msgpool.duplicates AS
@@ -1640,7 +1862,7 @@ CREATE VIEW msgpool.duplicates AS
      JOIN msgpool.message m ON ((m.id = d.message_id)))
   WHERE ((d.closes_at > msgpool.clock()) AND (m.duplicate_count > 0) AND (m.state <> 'cancelled'::msgpool.message_state))
   ORDER BY m.duplicate_count DESC, m.last_seen_at DESC;
-ALTER TABLE msgpool.duplicates OWNER TO msgpool;
+ALTER TABLE msgpool.duplicates OWNER TO msgpool_owner;
 
 -- expand(integer); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.expand(batch_size integer DEFAULT 100) RETURNS integer
@@ -1691,18 +1913,19 @@ BEGIN
            tg.urgency < 'urgent' AND ((t.send_policy <> 'immediate' AND NOT tg.timed) OR q.type_key IS NOT NULL)
              AS ruled,
            CASE
+             WHEN r.enabled IS NULL THEN 'no recipient has this key'
              WHEN NOT r.enabled THEN 'recipient disabled'
              WHEN tg.channel = 'email' AND r.email IS NULL THEN 'recipient has no email address'
              WHEN tg.channel = 'sms' AND r.phone IS NULL THEN 'recipient has no phone number'
              WHEN tg.channel = 'webhook' AND r.webhook_url IS NULL THEN 'recipient has no webhook'
            END AS unsendable,
-           r.enabled AS recipient_enabled
+           coalesce(r.enabled, false) AS recipient_enabled
       FROM targets tg
       JOIN msgpool.message_type t ON t.key = tg.type_key
       -- one probe of the primary key per delivery (LIMIT keeps the planner from turning this
       -- into a join): estimating a batch's deliveries blindly, it would scan every recipient
-      CROSS JOIN LATERAL (SELECT r.enabled, r.email, r.phone, r.webhook_url
-                            FROM msgpool.recipient r WHERE r.key = tg.recipient_key LIMIT 1) r
+      LEFT JOIN LATERAL (SELECT r.enabled, r.email, r.phone, r.webhook_url
+                           FROM msgpool.recipient r WHERE r.key = tg.recipient_key LIMIT 1) r ON true
       LEFT JOIN msgpool.quiet_hours q ON q.type_key = tg.type_key AND q.channel = tg.channel
   ),
   checked AS (
@@ -1713,23 +1936,22 @@ BEGIN
      WHERE c.unsendable IS NULL OR NOT c.recipient_enabled OR c.asked OR NOT c.reachable
   ),
   scheduled AS (
-    -- a one-time filter on the outer row: the function runs only where a rule could apply
-    SELECT c.*, s.due_at, s.deferred_by, s.dropped
+    SELECT c.*,
+           CASE WHEN c.ruled AND c.unsendable IS NULL
+                THEN msgpool.schedule_delivery(c.type_key, c.channel, c.recipient_key, c.urgency, c.timed)
+           END AS s
       FROM checked c
-      LEFT JOIN LATERAL (
-        SELECT * FROM msgpool.schedule_delivery(c.type_key, c.channel, c.recipient_key, c.urgency, c.timed)
-         WHERE c.ruled AND c.unsendable IS NULL) s ON true
   ),
   inserted AS (
     INSERT INTO msgpool.delivery (message_id, recipient_key, channel, state, skip_reason, next_attempt_at,
                                   deferred_by, gather_key)
     SELECT sc.message_id, sc.recipient_key, sc.channel,
-           CASE WHEN sc.unsendable IS NULL AND sc.dropped IS NOT TRUE THEN 'pending' ELSE 'skipped' END
+           CASE WHEN sc.unsendable IS NULL AND (sc.s).dropped IS NOT TRUE THEN 'pending' ELSE 'skipped' END
              ::msgpool.delivery_state,
-           coalesce(sc.unsendable, CASE WHEN sc.dropped THEN sc.deferred_by END),
-           coalesce(sc.due_at, msgpool.clock()),
-           CASE WHEN sc.dropped IS NOT TRUE THEN sc.deferred_by END,
-           CASE WHEN sc.digest AND sc.deferred_by IS NOT NULL AND sc.dropped IS NOT TRUE
+           coalesce(sc.unsendable, CASE WHEN (sc.s).dropped THEN (sc.s).deferred_by END),
+           coalesce((sc.s).due_at, msgpool.clock()),
+           CASE WHEN (sc.s).dropped IS NOT TRUE THEN (sc.s).deferred_by END,
+           CASE WHEN sc.digest AND (sc.s).deferred_by IS NOT NULL AND (sc.s).dropped IS NOT TRUE
                 THEN sc.type_key END
       FROM scheduled sc
     ON CONFLICT ON CONSTRAINT delivery_once DO NOTHING
@@ -1741,7 +1963,7 @@ BEGIN
   RETURN expanded;
 END;
 $$;
-ALTER FUNCTION msgpool.expand(batch_size integer) OWNER TO msgpool;
+ALTER FUNCTION msgpool.expand(batch_size integer) OWNER TO msgpool_owner;
 
 -- expand_and_claim(integer, msgpool.channel[], interval); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.expand_and_claim(batch_size integer, channels msgpool.channel[], lease interval) RETURNS SETOF msgpool.claimed_delivery
@@ -1762,7 +1984,7 @@ BEGIN
   END LOOP;
 END;
 $$;
-ALTER FUNCTION msgpool.expand_and_claim(batch_size integer, channels msgpool.channel[], lease interval) OWNER TO msgpool;
+ALTER FUNCTION msgpool.expand_and_claim(batch_size integer, channels msgpool.channel[], lease interval) OWNER TO msgpool_owner;
 
 -- explain(text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.explain(type_key text) RETURNS SETOF text
@@ -1833,7 +2055,7 @@ BEGIN
     ELSE 'Dedup: off (dedup_window is 0).' END;
 END;
 $$;
-ALTER FUNCTION msgpool.explain(type_key text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.explain(type_key text) OWNER TO msgpool_owner;
 
 -- extend_leases(uuid[], interval); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.extend_leases(lease_tokens uuid[], lease interval) RETURNS integer
@@ -1847,13 +2069,13 @@ CREATE FUNCTION msgpool.extend_leases(lease_tokens uuid[], lease interval) RETUR
   )
   SELECT count(*)::integer FROM extended
 $$;
-ALTER FUNCTION msgpool.extend_leases(lease_tokens uuid[], lease interval) OWNER TO msgpool;
+ALTER FUNCTION msgpool.extend_leases(lease_tokens uuid[], lease interval) OWNER TO msgpool_owner;
 
 -- format_times(time without time zone[]); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.format_times(times time without time zone[]) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT string_agg(to_char(t, 'HH24:MI'), ', ' ORDER BY t) FROM unnest(times) t $$;
-ALTER FUNCTION msgpool.format_times(times time without time zone[]) OWNER TO msgpool;
+ALTER FUNCTION msgpool.format_times(times time without time zone[]) OWNER TO msgpool_owner;
 
 -- group_member group_member_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER group_member_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.group_member FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -1876,10 +2098,46 @@ CREATE TABLE msgpool.group_member (
     recipient_key msgpool.recipient_key NOT NULL,
     added_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE msgpool.group_member OWNER TO msgpool;
+ALTER TABLE msgpool.group_member OWNER TO msgpool_owner;
 
 -- group_member_recipient; Type: INDEX; Schema: msgpool
 CREATE INDEX group_member_recipient ON msgpool.group_member USING btree (recipient_key);
+
+-- hand_to_owner(); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.hand_to_owner() RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  object record;
+BEGIN
+  EXECUTE 'ALTER SCHEMA msgpool OWNER TO msgpool_owner';
+  FOR object IN
+    SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+           c.oid::regclass::text AS name
+      FROM pg_catalog.pg_class c
+     WHERE c.relnamespace = 'msgpool'::regnamespace AND c.relkind IN ('r', 'v', 'p')
+       AND c.relname <> 'schema_history'
+       AND c.relowner <> 'msgpool_owner'::regrole
+  LOOP
+    EXECUTE format('ALTER %s %s OWNER TO msgpool_owner', object.kind, object.name);
+  END LOOP;
+  FOR object IN
+    SELECT p.oid::regprocedure::text AS name FROM pg_catalog.pg_proc p
+     WHERE p.pronamespace = 'msgpool'::regnamespace AND p.proowner <> 'msgpool_owner'::regrole
+  LOOP
+    EXECUTE format('ALTER FUNCTION %s OWNER TO msgpool_owner', object.name);
+  END LOOP;
+  FOR object IN
+    SELECT t.oid::regtype::text AS name FROM pg_catalog.pg_type t
+     WHERE t.typnamespace = 'msgpool'::regnamespace AND t.typowner <> 'msgpool_owner'::regrole
+       AND t.typtype IN ('e', 'd', 'c')
+       AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c')
+  LOOP
+    EXECUTE format('ALTER TYPE %s OWNER TO msgpool_owner', object.name);
+  END LOOP;
+END;
+$$;
+ALTER FUNCTION msgpool.hand_to_owner() OWNER TO msgpool_owner;
 
 -- hmac_sha256(bytea, bytea); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.hmac_sha256(key bytea, message bytea) RETURNS bytea
@@ -1898,7 +2156,7 @@ BEGIN
   RETURN sha256(outer_pad || sha256(inner_pad || message));
 END;
 $$;
-ALTER FUNCTION msgpool.hmac_sha256(key bytea, message bytea) OWNER TO msgpool;
+ALTER FUNCTION msgpool.hmac_sha256(key bytea, message bytea) OWNER TO msgpool_owner;
 
 -- inbox inbox_delivery_id_key; Type: CONSTRAINT; Schema: msgpool
 ALTER TABLE ONLY msgpool.inbox
@@ -1922,7 +2180,7 @@ CREATE TABLE msgpool.inbox (
     read_at timestamp with time zone,
     archived_at timestamp with time zone
 );
-ALTER TABLE msgpool.inbox OWNER TO msgpool;
+ALTER TABLE msgpool.inbox OWNER TO msgpool_owner;
 
 -- inbox_archive(text, bigint[], boolean); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.inbox_archive(recipient_key text, ids bigint[], archived boolean DEFAULT true) RETURNS integer
@@ -1935,7 +2193,7 @@ CREATE FUNCTION msgpool.inbox_archive(recipient_key text, ids bigint[], archived
     RETURNING 1)
   SELECT count(*)::integer FROM changed;
 $$;
-ALTER FUNCTION msgpool.inbox_archive(recipient_key text, ids bigint[], archived boolean) OWNER TO msgpool;
+ALTER FUNCTION msgpool.inbox_archive(recipient_key text, ids bigint[], archived boolean) OWNER TO msgpool_owner;
 
 -- inbox_delete(text, bigint[]); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.inbox_delete(recipient_key text, ids bigint[]) RETURNS integer
@@ -1945,7 +2203,7 @@ CREATE FUNCTION msgpool.inbox_delete(recipient_key text, ids bigint[]) RETURNS i
   WITH gone AS (DELETE FROM msgpool.inbox i WHERE i.id = ANY (ids) RETURNING 1)
   SELECT count(*)::integer FROM gone;
 $$;
-ALTER FUNCTION msgpool.inbox_delete(recipient_key text, ids bigint[]) OWNER TO msgpool;
+ALTER FUNCTION msgpool.inbox_delete(recipient_key text, ids bigint[]) OWNER TO msgpool_owner;
 
 -- inbox_entry; Type: VIEW; Schema: msgpool
 CREATE VIEW msgpool.inbox_entry AS
@@ -1964,7 +2222,7 @@ CREATE VIEW msgpool.inbox_entry AS
     COALESCE(m.last_seen_at, i.created_at) AS last_seen_at
    FROM (msgpool.inbox i
      LEFT JOIN msgpool.message m ON ((m.id = i.message_id)));
-ALTER TABLE msgpool.inbox_entry OWNER TO msgpool;
+ALTER TABLE msgpool.inbox_entry OWNER TO msgpool_owner;
 
 -- inbox_id_seq; Type: SEQUENCE; Schema: msgpool
 ALTER TABLE msgpool.inbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -1986,7 +2244,7 @@ CREATE TYPE msgpool.inbox_item AS (
 	started_at timestamp with time zone,
 	worker text
 );
-ALTER TYPE msgpool.inbox_item OWNER TO msgpool;
+ALTER TYPE msgpool.inbox_item OWNER TO msgpool_owner;
 
 -- inbox_list(text, boolean, integer, integer, boolean); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.inbox_list(recipient_key text, unread_only boolean DEFAULT false, page integer DEFAULT 1, page_size integer DEFAULT 20, archived boolean DEFAULT false) RETURNS SETOF msgpool.inbox_entry
@@ -2008,7 +2266,7 @@ BEGIN
      LIMIT page_size OFFSET (page - 1) * page_size;
 END;
 $$;
-ALTER FUNCTION msgpool.inbox_list(recipient_key text, unread_only boolean, page integer, page_size integer, archived boolean) OWNER TO msgpool;
+ALTER FUNCTION msgpool.inbox_list(recipient_key text, unread_only boolean, page integer, page_size integer, archived boolean) OWNER TO msgpool_owner;
 
 -- inbox_mark_read(text, bigint[]); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.inbox_mark_read(recipient_key text, ids bigint[] DEFAULT NULL::bigint[]) RETURNS integer
@@ -2022,7 +2280,7 @@ CREATE FUNCTION msgpool.inbox_mark_read(recipient_key text, ids bigint[] DEFAULT
     RETURNING 1)
   SELECT count(*)::integer FROM changed;
 $$;
-ALTER FUNCTION msgpool.inbox_mark_read(recipient_key text, ids bigint[]) OWNER TO msgpool;
+ALTER FUNCTION msgpool.inbox_mark_read(recipient_key text, ids bigint[]) OWNER TO msgpool_owner;
 
 -- inbox_recipient_newest; Type: INDEX; Schema: msgpool
 CREATE INDEX inbox_recipient_newest ON msgpool.inbox USING btree (recipient_key, created_at DESC, id DESC);
@@ -2030,27 +2288,23 @@ CREATE INDEX inbox_recipient_newest ON msgpool.inbox USING btree (recipient_key,
 -- inbox_recipient_unread; Type: INDEX; Schema: msgpool
 CREATE INDEX inbox_recipient_unread ON msgpool.inbox USING btree (recipient_key) WHERE ((read_at IS NULL) AND (archived_at IS NULL));
 
--- inbox_rotate_secret(); Type: FUNCTION; Schema: msgpool
-CREATE FUNCTION msgpool.inbox_rotate_secret() RETURNS void
-    LANGUAGE sql
+-- inbox_rotate_secret(text); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.inbox_rotate_secret(recipient_key text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql
     AS $$
-  UPDATE msgpool.inbox_secret
-     SET secret = msgpool.new_inbox_secret(), rotated_at = now();
+DECLARE
+  rotated integer;
+BEGIN
+  IF recipient_key IS NOT NULL THEN
+    PERFORM msgpool.require_recipient(recipient_key);
+  END IF;
+  UPDATE msgpool.recipient r SET inbox_secret = msgpool.new_inbox_secret()
+   WHERE inbox_rotate_secret.recipient_key IS NULL OR r.key = inbox_rotate_secret.recipient_key;
+  GET DIAGNOSTICS rotated = ROW_COUNT;
+  RETURN rotated;
+END;
 $$;
-ALTER FUNCTION msgpool.inbox_rotate_secret() OWNER TO msgpool;
-
--- inbox_secret inbox_secret_pkey; Type: CONSTRAINT; Schema: msgpool
-ALTER TABLE ONLY msgpool.inbox_secret
-    ADD CONSTRAINT inbox_secret_pkey PRIMARY KEY (only_row);
-
--- inbox_secret; Type: TABLE; Schema: msgpool
-CREATE TABLE msgpool.inbox_secret (
-    only_row boolean DEFAULT true NOT NULL,
-    secret bytea DEFAULT msgpool.new_inbox_secret() NOT NULL,
-    rotated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT inbox_secret_one_row CHECK (only_row)
-);
-ALTER TABLE msgpool.inbox_secret OWNER TO msgpool;
+ALTER FUNCTION msgpool.inbox_rotate_secret(recipient_key text) OWNER TO msgpool_owner;
 
 -- inbox_show(text, bigint); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.inbox_show(recipient_key text, id bigint) RETURNS SETOF msgpool.inbox_entry
@@ -2062,20 +2316,28 @@ BEGIN
   RETURN QUERY SELECT e.* FROM msgpool.inbox_entry e WHERE e.id = inbox_show.id;
 END;
 $$;
-ALTER FUNCTION msgpool.inbox_show(recipient_key text, id bigint) OWNER TO msgpool;
+ALTER FUNCTION msgpool.inbox_show(recipient_key text, id bigint) OWNER TO msgpool_owner;
 
--- inbox_token(text); Type: FUNCTION; Schema: msgpool
-CREATE FUNCTION msgpool.inbox_token(recipient_key text) RETURNS text
+-- inbox_token(text, text, interval); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.inbox_token(recipient_key text, scope text DEFAULT 'inbox'::text, valid_for interval DEFAULT NULL::interval) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+DECLARE
+  secret bytea;
+  ends bigint := coalesce(extract(epoch FROM now() + valid_for)::bigint, 0);
 BEGIN
   PERFORM msgpool.require_recipient(recipient_key);
-  RETURN encode(msgpool.hmac_sha256(s.secret, convert_to(recipient_key, 'UTF8')), 'hex')
-    FROM msgpool.inbox_secret s;
+  IF scope NOT IN ('inbox', 'count') THEN
+    RAISE EXCEPTION 'no inbox link scope %', quote_literal(scope)
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'inbox (read and mark read) or count (the bell)';
+  END IF;
+  SELECT r.inbox_secret INTO secret FROM msgpool.recipient r WHERE r.key = inbox_token.recipient_key;
+  RETURN scope || '-' || ends || '-'
+         || encode(msgpool.hmac_sha256(secret, convert_to(recipient_key || E'\n' || scope || E'\n' || ends, 'UTF8')), 'hex');
 END;
 $$;
-ALTER FUNCTION msgpool.inbox_token(recipient_key text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.inbox_token(recipient_key text, scope text, valid_for interval) OWNER TO msgpool_owner;
 
 -- inbox_unread_count(text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.inbox_unread_count(recipient_key text) RETURNS bigint
@@ -2088,7 +2350,7 @@ BEGIN
              AND i.read_at IS NULL AND i.archived_at IS NULL);
 END;
 $$;
-ALTER FUNCTION msgpool.inbox_unread_count(recipient_key text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.inbox_unread_count(recipient_key text) OWNER TO msgpool_owner;
 
 -- interval_slot interval_slot_pkey; Type: CONSTRAINT; Schema: msgpool
 ALTER TABLE ONLY msgpool.interval_slot
@@ -2101,63 +2363,19 @@ CREATE TABLE msgpool.interval_slot (
     channel msgpool.channel NOT NULL,
     last_due_at timestamp with time zone NOT NULL
 );
-ALTER TABLE msgpool.interval_slot OWNER TO msgpool;
+ALTER TABLE msgpool.interval_slot OWNER TO msgpool_owner;
+
+-- is_admin(); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.is_admin() RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$ SELECT pg_catalog.pg_has_role(session_user, 'msgpool_admin', 'MEMBER') $$;
+ALTER FUNCTION msgpool.is_admin() OWNER TO msgpool_owner;
 
 -- is_time_zone(text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.is_time_zone(name text) RETURNS boolean
     LANGUAGE sql STABLE
     AS $$ SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = is_time_zone.name) $$;
-ALTER FUNCTION msgpool.is_time_zone(name text) OWNER TO msgpool;
-
--- lease_due(msgpool.channel, integer, interval); Type: FUNCTION; Schema: msgpool
-CREATE FUNCTION msgpool.lease_due(channel msgpool.channel, batch_size integer, lease interval) RETURNS SETOF msgpool.claimed_delivery
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-  RETURN QUERY
-  WITH due AS (
-    SELECT d.id, d.recipient_key, d.gather_key FROM msgpool.delivery d
-     WHERE d.state = 'pending' AND d.channel = lease_due.channel AND d.next_attempt_at <= msgpool.clock()
-     ORDER BY d.next_attempt_at, d.id
-     LIMIT batch_size
-     FOR UPDATE SKIP LOCKED
-  ),
-  digests AS (
-    SELECT g.recipient_key, g.gather_key, min(g.id) AS lead, gen_random_uuid() AS token
-      FROM due g
-     WHERE g.gather_key IS NOT NULL
-     GROUP BY g.recipient_key, g.gather_key
-  ),
-  claimed AS (
-    UPDATE msgpool.delivery d
-       SET state = 'sending', lease_token = coalesce(dg.token, gen_random_uuid()),
-           lease_deadline = now() + lease, attempts = d.attempts + 1,
-           gathered_into = CASE WHEN dg.lead <> d.id THEN dg.lead END
-      FROM due LEFT JOIN digests dg ON dg.recipient_key = due.recipient_key AND dg.gather_key = due.gather_key
-     WHERE d.id = due.id
-    RETURNING d.*
-  ),
-  robot_sends AS (
-    INSERT INTO msgpool.robot_send (robot)
-    SELECT r.webhook_url FROM claimed c JOIN msgpool.recipient r ON r.key = c.recipient_key
-     WHERE lease_due.channel = 'webhook' AND c.gathered_into IS NULL
-       AND r.webhook_flavor IN (SELECT l.flavor FROM msgpool.robot_limit l)
-  )
-  SELECT c.id, c.lease_token, c.attempts, c.channel, m.id, m.payload, m.duplicate_count,
-         msgpool.local_time(m.created_at, t.time_zone),
-         m.urgency, t.key::text, t.name, t.category, tpl.subject, tpl.body,
-         r.key::text, r.name, r.email, r.phone, r.webhook_url, r.webhook_flavor, r.webhook_secret,
-         tpl.digest_subject, tpl.digest_body, tpl.html_body,
-         'msgpool-' || c.id || '-' || to_char(c.created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS')
-    FROM claimed c
-    JOIN msgpool.message m ON m.id = c.message_id
-    JOIN msgpool.message_type t ON t.key = m.type_key
-    JOIN msgpool.recipient r ON r.key = c.recipient_key
-    LEFT JOIN msgpool.template tpl ON tpl.type_key = m.type_key AND tpl.channel = c.channel
-   ORDER BY c.id;
-END;
-$$;
-ALTER FUNCTION msgpool.lease_due(channel msgpool.channel, batch_size integer, lease interval) OWNER TO msgpool;
+ALTER FUNCTION msgpool.is_time_zone(name text) OWNER TO msgpool_owner;
 
 -- local_time(timestamp with time zone, text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.local_time(at timestamp with time zone, zone text) RETURNS text
@@ -2168,17 +2386,18 @@ CREATE FUNCTION msgpool.local_time(at timestamp with time zone, zone text) RETUR
          || to_char(greatest((at AT TIME ZONE zone) - (at AT TIME ZONE 'UTC'),
                              (at AT TIME ZONE 'UTC') - (at AT TIME ZONE zone)), 'HH24:MI')
 $$;
-ALTER FUNCTION msgpool.local_time(at timestamp with time zone, zone text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.local_time(at timestamp with time zone, zone text) OWNER TO msgpool_owner;
 
 -- make_login(text, text, text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.make_login(login text, group_role text, password text) RETURNS void
     LANGUAGE plpgsql
     AS $$
 BEGIN
-  IF group_role NOT IN ('msgpool_producer', 'msgpool_worker', 'msgpool_inbox', 'msgpool_admin') THEN
+  IF group_role NOT IN ('msgpool_producer', 'msgpool_worker', 'msgpool_inbox', 'msgpool_admin',
+                        'msgpool_console') THEN
     RAISE EXCEPTION 'no msgpool role %', quote_literal(group_role)
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'one of msgpool_producer, msgpool_worker, msgpool_inbox, msgpool_admin';
+            HINT = 'one of msgpool_producer, msgpool_worker, msgpool_inbox, msgpool_admin, msgpool_console';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = login) THEN
     EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', login, password);
@@ -2187,19 +2406,19 @@ BEGIN
   END IF;
 END;
 $$;
-ALTER FUNCTION msgpool.make_login(login text, group_role text, password text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.make_login(login text, group_role text, password text) OWNER TO msgpool_owner;
 
 -- max_deliver_at_lag(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.max_deliver_at_lag() RETURNS interval
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT s.max_deliver_at_lag FROM msgpool.settings s $$;
-ALTER FUNCTION msgpool.max_deliver_at_lag() OWNER TO msgpool;
+ALTER FUNCTION msgpool.max_deliver_at_lag() OWNER TO msgpool_owner;
 
 -- max_payload_bytes(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.max_payload_bytes() RETURNS integer
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT s.max_payload_bytes FROM msgpool.settings s $$;
-ALTER FUNCTION msgpool.max_payload_bytes() OWNER TO msgpool;
+ALTER FUNCTION msgpool.max_payload_bytes() OWNER TO msgpool_owner;
 
 -- message message_deleted; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER message_deleted AFTER DELETE ON msgpool.message REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION msgpool.message_deleted();
@@ -2233,6 +2452,7 @@ CREATE TABLE msgpool.message (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
     expanded_at timestamp with time zone,
+    sent_by text DEFAULT SESSION_USER NOT NULL,
     CONSTRAINT message_expanded_when_expanded CHECK (
 CASE state
     WHEN 'pending'::msgpool.message_state THEN (expanded_at IS NULL)
@@ -2241,7 +2461,7 @@ CASE state
 END)
 )
 WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02');
-ALTER TABLE msgpool.message OWNER TO msgpool;
+ALTER TABLE msgpool.message OWNER TO msgpool_owner;
 
 -- message_admit(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.message_admit() RETURNS trigger
@@ -2253,12 +2473,13 @@ DECLARE
   earlier bigint;
 BEGIN
   IF NEW.recipients IS NOT NULL THEN
-    NEW.recipients := msgpool.check_recipients(NEW.recipients);
+    NEW.recipients := msgpool.check_recipients(NEW.recipients, NEW.type_key);
   END IF;
-  IF NEW.dedup_key IS NOT NULL THEN
+  IF NEW.dedup_key IS NOT NULL AND NEW.due_at <= msgpool.clock() THEN
     SELECT mt.dedup_window INTO dedup_window FROM msgpool.message_type mt WHERE mt.key = NEW.type_key;
     IF dedup_window > interval '0' THEN
-      earlier := msgpool.count_duplicate(NEW.type_key, NEW.dedup_key, NEW.id, msgpool.clock() + dedup_window);
+      earlier := msgpool.count_duplicate(NEW.type_key, NEW.sent_by, NEW.dedup_key, NEW.id,
+                                         msgpool.clock() + dedup_window);
       IF earlier IS NOT NULL THEN
         -- for send(), which returns the earlier id; a raw INSERT simply inserts no row
         PERFORM set_config('msgpool.duplicate_of', earlier::text, true);
@@ -2269,7 +2490,7 @@ BEGIN
   RETURN NEW;
 END;
 $$;
-ALTER FUNCTION msgpool.message_admit() OWNER TO msgpool;
+ALTER FUNCTION msgpool.message_admit() OWNER TO msgpool_owner;
 
 -- message_created; Type: INDEX; Schema: msgpool
 CREATE INDEX message_created ON msgpool.message USING brin (created_at);
@@ -2289,7 +2510,7 @@ BEGIN
   RETURN NULL;
 END;
 $$;
-ALTER FUNCTION msgpool.message_deleted() OWNER TO msgpool;
+ALTER FUNCTION msgpool.message_deleted() OWNER TO msgpool_owner;
 
 -- message_due; Type: INDEX; Schema: msgpool
 CREATE INDEX message_due ON msgpool.message USING btree (due_at, id) WHERE (state = 'pending'::msgpool.message_state);
@@ -2310,7 +2531,7 @@ CREATE TYPE msgpool.message_state AS ENUM (
     'expanded',
     'cancelled'
 );
-ALTER TYPE msgpool.message_state OWNER TO msgpool;
+ALTER TYPE msgpool.message_state OWNER TO msgpool_owner;
 
 -- message_type message_type_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER message_type_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.message_type FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -2346,6 +2567,8 @@ CREATE TABLE msgpool.message_type (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     digest boolean DEFAULT true NOT NULL,
+    max_urgency msgpool.urgency,
+    any_recipient boolean DEFAULT false NOT NULL,
     CONSTRAINT message_type_channels_present CHECK (((cardinality(channels) > 0) AND (array_position(channels, NULL::msgpool.channel) IS NULL))),
     CONSTRAINT message_type_dedup_window_not_negative CHECK ((dedup_window >= '00:00:00'::interval)),
     CONSTRAINT message_type_max_attempts_range CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
@@ -2354,7 +2577,7 @@ CREATE TABLE msgpool.message_type (
     CONSTRAINT message_type_send_times_given CHECK (((send_policy <> 'times_of_day'::msgpool.send_policy) OR (cardinality(send_times) > 0))),
     CONSTRAINT message_type_time_zone_known CHECK (msgpool.is_time_zone(time_zone))
 );
-ALTER TABLE msgpool.message_type OWNER TO msgpool;
+ALTER TABLE msgpool.message_type OWNER TO msgpool_owner;
 
 -- message_type_check_channels(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.message_type_check_channels() RETURNS trigger
@@ -2391,7 +2614,7 @@ BEGIN
   RETURN NEW;
 END;
 $$;
-ALTER FUNCTION msgpool.message_type_check_channels() OWNER TO msgpool;
+ALTER FUNCTION msgpool.message_type_check_channels() OWNER TO msgpool_owner;
 
 -- message_type_guard(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.message_type_guard() RETURNS trigger
@@ -2411,7 +2634,7 @@ BEGIN
   RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
 END;
 $$;
-ALTER FUNCTION msgpool.message_type_guard() OWNER TO msgpool;
+ALTER FUNCTION msgpool.message_type_guard() OWNER TO msgpool_owner;
 
 -- message_type_newest; Type: INDEX; Schema: msgpool
 CREATE INDEX message_type_newest ON msgpool.message USING btree (type_key, id);
@@ -2423,15 +2646,17 @@ CREATE FUNCTION msgpool.message_validate() RETURNS trigger
 DECLARE
   enabled boolean;
   type_urgency msgpool.urgency;
+  max_urgency msgpool.urgency;
   max_bytes integer;
   max_lag interval;
   wake boolean;
 BEGIN
   -- the limits in the same query: as a function call of their own, reading the settings
   -- row would be a query of its own for every insert
-  SELECT mt.enabled, mt.urgency, s.max_payload_bytes, s.max_deliver_at_lag,
+  SELECT mt.enabled, mt.urgency, coalesce(mt.max_urgency, mt.urgency), s.max_payload_bytes,
+         s.max_deliver_at_lag,
          EXISTS (SELECT 1 FROM msgpool.waiting_worker w WHERE w.since > now() - interval '1 minute')
-    INTO enabled, type_urgency, max_bytes, max_lag, wake
+    INTO enabled, type_urgency, max_urgency, max_bytes, max_lag, wake
     FROM msgpool.message_type mt, msgpool.settings s
    WHERE mt.key = NEW.type_key;
   IF enabled IS NOT TRUE OR jsonb_typeof(NEW.payload) <> 'object'
@@ -2445,9 +2670,23 @@ BEGIN
     END IF;
   END IF;
   NEW.payload := coalesce(NEW.payload, '{}');
-  NEW.urgency := coalesce(NEW.urgency, type_urgency);
   NEW.due_at := greatest(NEW.deliver_at, msgpool.clock());
-  NEW.source := coalesce(NEW.source, nullif(current_setting('application_name', true), ''));
+  NEW.sent_by := session_user;
+  -- a producer's own: only what the administrator allows its role (the checks run only
+  -- for what it gave; an administrator's session is held to none of them)
+  IF NEW.urgency > max_urgency AND NOT msgpool.is_admin() THEN
+    RAISE EXCEPTION '% messages may be at most %, not %', NEW.type_key, max_urgency, NEW.urgency
+      USING ERRCODE = 'MP018',
+            HINT = format('leave urgency out (it is then %s), or ask an administrator to raise the type''s max urgency: msgpool type edit %s --max-urgency %s',
+                          type_urgency, NEW.type_key, NEW.urgency);
+  END IF;
+  NEW.urgency := coalesce(NEW.urgency, type_urgency);
+  IF NEW.source IS NULL THEN
+    NEW.source := CASE WHEN msgpool.is_admin() THEN nullif(current_setting('application_name', true), '')
+                       ELSE session_user::text END;
+  ELSIF NOT msgpool.is_admin() THEN
+    PERFORM msgpool.check_source(NEW.source);
+  END IF;
   -- Whatever was written in the pool's own columns, a new message starts here.
   -- (Producers cannot write them; an administrator's INSERT might.)
   IF NEW.state IS DISTINCT FROM 'pending' OR NEW.duplicate_count IS DISTINCT FROM 0
@@ -2463,11 +2702,11 @@ BEGIN
   RETURN NEW;
 END;
 $$;
-ALTER FUNCTION msgpool.message_validate() OWNER TO msgpool;
+ALTER FUNCTION msgpool.message_validate() OWNER TO msgpool_owner;
 
 -- msgpool; Type: SCHEMA; Schema: -
 CREATE SCHEMA msgpool;
-ALTER SCHEMA msgpool OWNER TO msgpool;
+ALTER SCHEMA msgpool OWNER TO msgpool_owner;
 
 -- nearest_key(text, text[]); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.nearest_key(wanted text, candidates text[]) RETURNS text
@@ -2512,7 +2751,7 @@ BEGIN
   RETURN best;
 END;
 $$;
-ALTER FUNCTION msgpool.nearest_key(wanted text, candidates text[]) OWNER TO msgpool;
+ALTER FUNCTION msgpool.nearest_key(wanted text, candidates text[]) OWNER TO msgpool_owner;
 
 -- new_inbox_secret(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.new_inbox_secret() RETURNS bytea
@@ -2520,7 +2759,7 @@ CREATE FUNCTION msgpool.new_inbox_secret() RETURNS bytea
     AS $$
   SELECT sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()));
 $$;
-ALTER FUNCTION msgpool.new_inbox_secret() OWNER TO msgpool;
+ALTER FUNCTION msgpool.new_inbox_secret() OWNER TO msgpool_owner;
 
 -- next_send_time(time without time zone[], text, timestamp with time zone); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.next_send_time(times time without time zone[], zone text, after timestamp with time zone) RETURNS timestamp with time zone
@@ -2532,7 +2771,14 @@ CREATE FUNCTION msgpool.next_send_time(times time without time zone[], zone text
          LATERAL (SELECT (((after AT TIME ZONE zone)::date + k) + t) AT TIME ZONE zone AS instant) i
    WHERE instant >= after
 $$;
-ALTER FUNCTION msgpool.next_send_time(times time without time zone[], zone text, after timestamp with time zone) OWNER TO msgpool;
+ALTER FUNCTION msgpool.next_send_time(times time without time zone[], zone text, after timestamp with time zone) OWNER TO msgpool_owner;
+
+-- outbound_policy(); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.outbound_policy(OUT deny text[], OUT allow text[]) RETURNS record
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT s.outbound_deny::text[], s.outbound_allow::text[] FROM msgpool.settings s $$;
+ALTER FUNCTION msgpool.outbound_policy(OUT deny text[], OUT allow text[]) OWNER TO msgpool_owner;
 
 -- outcome; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.outcome AS (
@@ -2545,7 +2791,7 @@ CREATE TYPE msgpool.outcome AS (
 	worker text,
 	wait_ms bigint
 );
-ALTER TYPE msgpool.outcome OWNER TO msgpool;
+ALTER TYPE msgpool.outcome OWNER TO msgpool_owner;
 
 -- pinned_clock(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.pinned_clock() RETURNS timestamp with time zone
@@ -2561,7 +2807,22 @@ BEGIN
   RETURN current_setting('msgpool.clock')::timestamptz;
 END;
 $$;
-ALTER FUNCTION msgpool.pinned_clock() OWNER TO msgpool;
+ALTER FUNCTION msgpool.pinned_clock() OWNER TO msgpool_owner;
+
+-- producer producer_audit; Type: TRIGGER; Schema: msgpool
+CREATE TRIGGER producer_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.producer FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
+
+-- producer producer_pkey; Type: CONSTRAINT; Schema: msgpool
+ALTER TABLE ONLY msgpool.producer
+    ADD CONSTRAINT producer_pkey PRIMARY KEY (login_role);
+
+-- producer; Type: TABLE; Schema: msgpool
+CREATE TABLE msgpool.producer (
+    login_role text NOT NULL,
+    sources text[] DEFAULT '{}'::text[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+ALTER TABLE msgpool.producer OWNER TO msgpool_owner;
 
 -- provider_budget(msgpool.channel, integer); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.provider_budget(channel msgpool.channel, batch_size integer) RETURNS integer
@@ -2581,7 +2842,7 @@ BEGIN
   RETURN coalesce(room, batch_size);
 END;
 $$;
-ALTER FUNCTION msgpool.provider_budget(channel msgpool.channel, batch_size integer) OWNER TO msgpool;
+ALTER FUNCTION msgpool.provider_budget(channel msgpool.channel, batch_size integer) OWNER TO msgpool_owner;
 
 -- prune(interval, integer); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.prune(older_than interval DEFAULT '30 days'::interval, batch_size integer DEFAULT 5000) RETURNS integer
@@ -2614,14 +2875,14 @@ BEGIN
   RETURN pruned;
 END;
 $$;
-ALTER FUNCTION msgpool.prune(older_than interval, batch_size integer) OWNER TO msgpool;
+ALTER FUNCTION msgpool.prune(older_than interval, batch_size integer) OWNER TO msgpool_owner;
 
 -- quiet_action; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.quiet_action AS ENUM (
     'defer',
     'drop'
 );
-ALTER TYPE msgpool.quiet_action OWNER TO msgpool;
+ALTER TYPE msgpool.quiet_action OWNER TO msgpool_owner;
 
 -- quiet_hours quiet_hours_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER quiet_hours_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.quiet_hours FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -2647,7 +2908,7 @@ CREATE TABLE msgpool.quiet_hours (
     action msgpool.quiet_action DEFAULT 'defer'::msgpool.quiet_action NOT NULL,
     CONSTRAINT quiet_hours_not_empty CHECK ((starts <> ends))
 );
-ALTER TABLE msgpool.quiet_hours OWNER TO msgpool;
+ALTER TABLE msgpool.quiet_hours OWNER TO msgpool_owner;
 
 -- quiet_hours_check_channel(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.quiet_hours_check_channel() RETURNS trigger
@@ -2666,7 +2927,7 @@ BEGIN
   RETURN NEW;
 END;
 $$;
-ALTER FUNCTION msgpool.quiet_hours_check_channel() OWNER TO msgpool;
+ALTER FUNCTION msgpool.quiet_hours_check_channel() OWNER TO msgpool_owner;
 
 -- quiet_until(time without time zone, time without time zone, text, timestamp with time zone); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.quiet_until(starts time without time zone, ends time without time zone, zone text, at timestamp with time zone) RETURNS timestamp with time zone
@@ -2679,7 +2940,7 @@ CREATE FUNCTION msgpool.quiet_until(starts time without time zone, ends time wit
          END
     FROM (SELECT (at AT TIME ZONE zone)::time AS local_time, (at AT TIME ZONE zone)::date AS local_day) l
 $$;
-ALTER FUNCTION msgpool.quiet_until(starts time without time zone, ends time without time zone, zone text, at timestamp with time zone) OWNER TO msgpool;
+ALTER FUNCTION msgpool.quiet_until(starts time without time zone, ends time without time zone, zone text, at timestamp with time zone) OWNER TO msgpool_owner;
 
 -- rate_limit rate_limit_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER rate_limit_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.rate_limit FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -2702,7 +2963,7 @@ CREATE TABLE msgpool.rate_limit (
     CONSTRAINT rate_limit_recipient_window_positive CHECK ((recipient_window > '00:00:00'::interval)),
     CONSTRAINT rate_limit_something CHECK (((recipient_max IS NOT NULL) OR (provider_per_second IS NOT NULL)))
 );
-ALTER TABLE msgpool.rate_limit OWNER TO msgpool;
+ALTER TABLE msgpool.rate_limit OWNER TO msgpool_owner;
 
 -- recipient recipient_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER recipient_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.recipient FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -2732,13 +2993,14 @@ CREATE TABLE msgpool.recipient (
     enabled boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    inbox_secret bytea DEFAULT msgpool.new_inbox_secret() NOT NULL,
     CONSTRAINT recipient_email_format CHECK (((email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::text) AND (length(email) <= 254))),
     CONSTRAINT recipient_name_present CHECK ((btrim(name) <> ''::text)),
     CONSTRAINT recipient_phone_format CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
     CONSTRAINT recipient_webhook_secret_needs_url CHECK (((webhook_secret IS NULL) OR (webhook_url IS NOT NULL))),
     CONSTRAINT recipient_webhook_url_format CHECK ((webhook_url ~ '^https?://[^[:space:]/]+[^[:space:]]*$'::text))
 );
-ALTER TABLE msgpool.recipient OWNER TO msgpool;
+ALTER TABLE msgpool.recipient OWNER TO msgpool_owner;
 
 -- recipient_group recipient_group_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER recipient_group_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.recipient_group FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -2755,7 +3017,7 @@ CREATE TABLE msgpool.recipient_group (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT recipient_group_name_present CHECK ((btrim(name) <> ''::text))
 );
-ALTER TABLE msgpool.recipient_group OWNER TO msgpool;
+ALTER TABLE msgpool.recipient_group OWNER TO msgpool_owner;
 
 -- recipient_guard(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.recipient_guard() RETURNS trigger
@@ -2782,12 +3044,12 @@ BEGIN
   RETURN OLD;
 END;
 $$;
-ALTER FUNCTION msgpool.recipient_guard() OWNER TO msgpool;
+ALTER FUNCTION msgpool.recipient_guard() OWNER TO msgpool_owner;
 
 -- recipient_key; Type: DOMAIN; Schema: msgpool
 CREATE DOMAIN msgpool.recipient_key AS text
 	CONSTRAINT recipient_key_format CHECK (((length(VALUE) <= 100) AND (VALUE ~ '^[A-Za-z0-9][A-Za-z0-9._@-]*$'::text)));
-ALTER DOMAIN msgpool.recipient_key OWNER TO msgpool;
+ALTER DOMAIN msgpool.recipient_key OWNER TO msgpool_owner;
 
 -- recipient_truncate_guard(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.recipient_truncate_guard() RETURNS trigger
@@ -2805,7 +3067,7 @@ BEGIN
   RETURN NULL;
 END;
 $$;
-ALTER FUNCTION msgpool.recipient_truncate_guard() OWNER TO msgpool;
+ALTER FUNCTION msgpool.recipient_truncate_guard() OWNER TO msgpool_owner;
 
 -- record_outcomes(jsonb); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.record_outcomes(outcomes jsonb) RETURNS integer
@@ -2864,13 +3126,20 @@ BEGIN
   RETURN written;
 END;
 $$;
-ALTER FUNCTION msgpool.record_outcomes(outcomes jsonb) OWNER TO msgpool;
+ALTER FUNCTION msgpool.record_outcomes(outcomes jsonb) OWNER TO msgpool_owner;
 
 -- redacted_url(text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.redacted_url(url text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT regexp_replace(url, '([?&][^=&#]*=)[^&#]*', '\1***', 'g') $$;
-ALTER FUNCTION msgpool.redacted_url(url text) OWNER TO msgpool;
+    AS $_$
+  SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(url,
+           '([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@[:space:]]*@', '\1***@', 'g'),
+           '([?&][^=&#]*=)[^&#]*', '\1***', 'g'),
+           '(/services/[^/?#]+/[^/?#]+/)[^/?#]+', '\1***'),
+           '(/hook/)[^/?#]+', '\1***'),
+           '/(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}(?=[/?#]|$)', '/***', 'g')
+$_$;
+ALTER FUNCTION msgpool.redacted_url(url text) OWNER TO msgpool_owner;
 
 -- refresh_statistics(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.refresh_statistics() RETURNS text[]
@@ -2901,7 +3170,7 @@ BEGIN
   RETURN analyzed;
 END;
 $$;
-ALTER FUNCTION msgpool.refresh_statistics() OWNER TO msgpool;
+ALTER FUNCTION msgpool.refresh_statistics() OWNER TO msgpool_owner;
 
 -- refuse_message(msgpool.message); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.refuse_message(m msgpool.message) RETURNS void
@@ -2950,7 +3219,7 @@ BEGIN
     USING HINT = 'report this: msgpool.message_validate and msgpool.refuse_message disagree';
 END;
 $$;
-ALTER FUNCTION msgpool.refuse_message(m msgpool.message) OWNER TO msgpool;
+ALTER FUNCTION msgpool.refuse_message(m msgpool.message) OWNER TO msgpool_owner;
 
 -- release_deliveries(uuid[], interval, text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.release_deliveries(lease_tokens uuid[], wait interval DEFAULT '00:00:00'::interval, why text DEFAULT NULL::text) RETURNS integer
@@ -2969,7 +3238,7 @@ CREATE FUNCTION msgpool.release_deliveries(lease_tokens uuid[], wait interval DE
   )
   SELECT count(*)::integer FROM released
 $$;
-ALTER FUNCTION msgpool.release_deliveries(lease_tokens uuid[], wait interval, why text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.release_deliveries(lease_tokens uuid[], wait interval, why text) OWNER TO msgpool_owner;
 
 -- report_destinations(text, jsonb); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.report_destinations(worker text, destinations jsonb) RETURNS void
@@ -2984,7 +3253,7 @@ CREATE FUNCTION msgpool.report_destinations(worker text, destinations jsonb) RET
          x.latency_ms, x.paused_until, x.paused_why, x.sent, x.failed
     FROM jsonb_populate_recordset(NULL::msgpool.destination_figures, destinations) AS x;
 $$;
-ALTER FUNCTION msgpool.report_destinations(worker text, destinations jsonb) OWNER TO msgpool;
+ALTER FUNCTION msgpool.report_destinations(worker text, destinations jsonb) OWNER TO msgpool_owner;
 
 -- require_group(text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.require_group(group_key text) RETURNS void
@@ -2999,7 +3268,7 @@ BEGIN
   END IF;
 END;
 $$;
-ALTER FUNCTION msgpool.require_group(group_key text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.require_group(group_key text) OWNER TO msgpool_owner;
 
 -- require_inbox_ids(text, bigint[]); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.require_inbox_ids(recipient_key text, ids bigint[]) RETURNS void
@@ -3021,26 +3290,36 @@ BEGIN
   END IF;
 END;
 $$;
-ALTER FUNCTION msgpool.require_inbox_ids(recipient_key text, ids bigint[]) OWNER TO msgpool;
+ALTER FUNCTION msgpool.require_inbox_ids(recipient_key text, ids bigint[]) OWNER TO msgpool_owner;
 
--- require_inbox_token(text, text); Type: FUNCTION; Schema: msgpool
-CREATE FUNCTION msgpool.require_inbox_token(recipient_key text, token text) RETURNS void
+-- require_inbox_token(text, text, text); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.require_inbox_token(recipient_key text, token text, scope text) RETURNS void
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
+DECLARE
+  granted text := split_part(token, '-', 1);
+  ends text := split_part(token, '-', 2);
 BEGIN
-  IF token IS NULL OR NOT EXISTS (
-       SELECT 1 FROM msgpool.recipient r, msgpool.inbox_secret s
+  IF token IS NULL OR length(token) > 200 OR ends !~ '^[0-9]{1,12}$' THEN
+    ends := '-1';  -- no token, or not one of ours: refused below
+  END IF;
+  IF ends = '-1'
+     OR NOT (granted = scope OR (granted = 'inbox' AND scope = 'count'))
+     OR (ends <> '0' AND ends::bigint < extract(epoch FROM now()))
+     OR NOT EXISTS (
+       SELECT 1 FROM msgpool.recipient r
         WHERE r.key = require_inbox_token.recipient_key
-          AND encode(msgpool.hmac_sha256(s.secret, convert_to(require_inbox_token.recipient_key, 'UTF8')), 'hex')
-              = token) THEN
+          AND granted || '-' || ends || '-'
+              || encode(msgpool.hmac_sha256(r.inbox_secret,
+                          convert_to(r.key || E'\n' || granted || E'\n' || ends, 'UTF8')), 'hex') = token) THEN
     RAISE EXCEPTION 'this inbox link is not valid for %', quote_literal(recipient_key)
       USING ERRCODE = 'MP017',
             HINT = 'ask for a new link: msgpool inbox link RECIPIENT, or SELECT msgpool.inbox_token(recipient)';
   END IF;
 END;
-$$;
-ALTER FUNCTION msgpool.require_inbox_token(recipient_key text, token text) OWNER TO msgpool;
+$_$;
+ALTER FUNCTION msgpool.require_inbox_token(recipient_key text, token text, scope text) OWNER TO msgpool_owner;
 
 -- require_recipient(text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.require_recipient(recipient_key text) RETURNS void
@@ -3055,7 +3334,7 @@ BEGIN
   END IF;
 END;
 $$;
-ALTER FUNCTION msgpool.require_recipient(recipient_key text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.require_recipient(recipient_key text) OWNER TO msgpool_owner;
 
 -- require_type(text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.require_type(type_key text) RETURNS void
@@ -3070,7 +3349,7 @@ BEGIN
   END IF;
 END;
 $$;
-ALTER FUNCTION msgpool.require_type(type_key text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.require_type(type_key text) OWNER TO msgpool_owner;
 
 -- rescue_expired_leases(msgpool.channel); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.rescue_expired_leases(channel msgpool.channel) RETURNS integer
@@ -3093,7 +3372,7 @@ BEGIN
   RETURN rescued_count;
 END;
 $$;
-ALTER FUNCTION msgpool.rescue_expired_leases(channel msgpool.channel) OWNER TO msgpool;
+ALTER FUNCTION msgpool.rescue_expired_leases(channel msgpool.channel) OWNER TO msgpool_owner;
 
 -- retry_deliveries(bigint[], text, text, msgpool.channel); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.retry_deliveries(ids bigint[] DEFAULT NULL::bigint[], type_key text DEFAULT NULL::text, recipient_key text DEFAULT NULL::text, channel msgpool.channel DEFAULT NULL::msgpool.channel) RETURNS integer
@@ -3143,7 +3422,7 @@ BEGIN
   RETURN requeued;
 END;
 $$;
-ALTER FUNCTION msgpool.retry_deliveries(ids bigint[], type_key text, recipient_key text, channel msgpool.channel) OWNER TO msgpool;
+ALTER FUNCTION msgpool.retry_deliveries(ids bigint[], type_key text, recipient_key text, channel msgpool.channel) OWNER TO msgpool_owner;
 
 -- robot_limit robot_limit_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER robot_limit_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.robot_limit FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -3160,37 +3439,44 @@ CREATE TABLE msgpool.robot_limit (
     CONSTRAINT robot_limit_max_sends_positive CHECK ((max_sends > 0)),
     CONSTRAINT robot_limit_per_positive CHECK ((per > '00:00:00'::interval))
 );
-ALTER TABLE msgpool.robot_limit OWNER TO msgpool;
+ALTER TABLE msgpool.robot_limit OWNER TO msgpool_owner;
 
 -- robot_send; Type: TABLE; Schema: msgpool
 CREATE TABLE msgpool.robot_send (
     robot text NOT NULL,
     sent_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE msgpool.robot_send OWNER TO msgpool;
+ALTER TABLE msgpool.robot_send OWNER TO msgpool_owner;
 
 -- robot_send_recent; Type: INDEX; Schema: msgpool
 CREATE INDEX robot_send_recent ON msgpool.robot_send USING btree (robot, sent_at);
 
+-- schedule; Type: TYPE; Schema: msgpool
+CREATE TYPE msgpool.schedule AS (
+	due_at timestamp with time zone,
+	deferred_by text,
+	dropped boolean
+);
+ALTER TYPE msgpool.schedule OWNER TO msgpool_owner;
+
 -- schedule_delivery(text, msgpool.channel, text, msgpool.urgency, boolean); Type: FUNCTION; Schema: msgpool
-CREATE FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean, OUT due_at timestamp with time zone, OUT deferred_by text, OUT dropped boolean) RETURNS record
+CREATE FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean) RETURNS msgpool.schedule
     LANGUAGE plpgsql
     AS $$
 DECLARE
   at timestamptz := msgpool.clock();
   t msgpool.message_type;
   q msgpool.quiet_hours;
+  result msgpool.schedule := ROW(at, NULL, false);
   quiet_end timestamptz;
 BEGIN
-  due_at := at;
-  dropped := false;
   IF schedule_delivery.urgency = 'urgent' THEN
-    RETURN;
+    RETURN result;
   END IF;
   SELECT * INTO t FROM msgpool.message_type mt WHERE mt.key = schedule_delivery.type_key;
   IF NOT timed AND t.send_policy = 'times_of_day' THEN
-    due_at := msgpool.next_send_time(t.send_times, t.time_zone, at);
-    deferred_by := format('send times %s (%s)', msgpool.format_times(t.send_times), t.time_zone);
+    result.due_at := msgpool.next_send_time(t.send_times, t.time_zone, at);
+    result.deferred_by := format('send times %s (%s)', msgpool.format_times(t.send_times), t.time_zone);
   ELSIF NOT timed AND t.send_policy = 'interval' THEN
     INSERT INTO msgpool.interval_slot AS s (type_key, recipient_key, channel, last_due_at)
     VALUES (schedule_delivery.type_key, schedule_delivery.recipient_key, schedule_delivery.channel, at)
@@ -3202,31 +3488,38 @@ BEGIN
         -- one went out less than an interval ago: gather until the interval ends
         ELSE s.last_due_at + msgpool.absolute(t.send_interval)
       END
-    RETURNING s.last_due_at INTO due_at;
-    deferred_by := format('at most one every %s per recipient and channel', t.send_interval);
+    RETURNING s.last_due_at INTO result.due_at;
+    result.deferred_by := format('at most one every %s per recipient and channel', t.send_interval);
   END IF;
-  IF due_at <= at THEN
-    deferred_by := NULL;
+  IF result.due_at <= at THEN
+    result.deferred_by := NULL;
   END IF;
   SELECT * INTO q FROM msgpool.quiet_hours qh
    WHERE qh.type_key = schedule_delivery.type_key AND qh.channel = schedule_delivery.channel
      AND schedule_delivery.urgency < qh.below;
   IF FOUND THEN
-    quiet_end := msgpool.quiet_until(q.starts, q.ends, t.time_zone, due_at);
+    quiet_end := msgpool.quiet_until(q.starts, q.ends, t.time_zone, result.due_at);
     IF quiet_end IS NOT NULL AND q.action = 'drop' THEN
-      dropped := true;
-      deferred_by := format('dropped: quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
+      result.dropped := true;
+      result.deferred_by := format('dropped: quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
                             to_char(q.ends, 'HH24:MI'), t.time_zone, schedule_delivery.channel);
     ELSIF quiet_end IS NOT NULL THEN
-      due_at := quiet_end;
-      deferred_by := concat_ws(', then ', deferred_by,
+      result.due_at := quiet_end;
+      result.deferred_by := concat_ws(', then ', result.deferred_by,
                                format('quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
                                       to_char(q.ends, 'HH24:MI'), t.time_zone, schedule_delivery.channel));
     END IF;
   END IF;
+  RETURN result;
 END;
 $$;
-ALTER FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean, OUT due_at timestamp with time zone, OUT deferred_by text, OUT dropped boolean) OWNER TO msgpool;
+ALTER FUNCTION msgpool.schedule_delivery(type_key text, channel msgpool.channel, recipient_key text, urgency msgpool.urgency, timed boolean) OWNER TO msgpool_owner;
+
+-- secret_columns(); Type: FUNCTION; Schema: msgpool
+CREATE FUNCTION msgpool.secret_columns() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ARRAY['webhook_secret', 'inbox_secret', 'password_hash'] $$;
+ALTER FUNCTION msgpool.secret_columns() OWNER TO msgpool_owner;
 
 -- send(text, jsonb, text, timestamp with time zone, text[], text, msgpool.urgency); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.send(type_key text, payload jsonb DEFAULT '{}'::jsonb, dedup_key text DEFAULT NULL::text, deliver_at timestamp with time zone DEFAULT NULL::timestamp with time zone, recipients text[] DEFAULT NULL::text[], source text DEFAULT NULL::text, urgency msgpool.urgency DEFAULT NULL::msgpool.urgency) RETURNS bigint
@@ -3245,7 +3538,7 @@ BEGIN
   RETURN new_id;
 END;
 $$;
-ALTER FUNCTION msgpool.send(type_key text, payload jsonb, dedup_key text, deliver_at timestamp with time zone, recipients text[], source text, urgency msgpool.urgency) OWNER TO msgpool;
+ALTER FUNCTION msgpool.send(type_key text, payload jsonb, dedup_key text, deliver_at timestamp with time zone, recipients text[], source text, urgency msgpool.urgency) OWNER TO msgpool_owner;
 
 -- send_policy; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.send_policy AS ENUM (
@@ -3253,7 +3546,7 @@ CREATE TYPE msgpool.send_policy AS ENUM (
     'times_of_day',
     'interval'
 );
-ALTER TYPE msgpool.send_policy OWNER TO msgpool;
+ALTER TYPE msgpool.send_policy OWNER TO msgpool_owner;
 
 -- sent_per_minute; Type: VIEW; Schema: msgpool
 CREATE VIEW msgpool.sent_per_minute AS
@@ -3264,7 +3557,7 @@ CREATE VIEW msgpool.sent_per_minute AS
      CROSS JOIN generate_series(0, 59) ago(minute))
      LEFT JOIN msgpool.delivery d ON (((d.state = 'sent'::msgpool.delivery_state) AND (d.channel = c.c) AND (d.sent_at > (now() - '01:00:00'::interval)) AND ((floor((EXTRACT(epoch FROM (now() - d.sent_at)) / (60)::numeric)))::integer = ago.minute))))
   GROUP BY c.c, ago.minute;
-ALTER TABLE msgpool.sent_per_minute OWNER TO msgpool;
+ALTER TABLE msgpool.sent_per_minute OWNER TO msgpool_owner;
 
 -- settings settings_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER settings_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.settings FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -3280,13 +3573,17 @@ CREATE TABLE msgpool.settings (
     max_deliver_at_lag interval DEFAULT '01:00:00'::interval NOT NULL,
     retry_base interval DEFAULT '00:00:05'::interval NOT NULL,
     retry_cap interval DEFAULT '01:00:00'::interval NOT NULL,
+    max_claim_bytes integer DEFAULT 16777216 NOT NULL,
+    outbound_deny cidr[] DEFAULT '{169.254.0.0/16,fe80::/10,100.100.100.200/32,fd00:ec2::254/128,0.0.0.0/8,::/128}'::cidr[] NOT NULL,
+    outbound_allow cidr[] DEFAULT '{}'::cidr[] NOT NULL,
+    CONSTRAINT settings_max_claim_bytes_range CHECK (((max_claim_bytes >= 65536) AND (max_claim_bytes <= 1073741824))),
     CONSTRAINT settings_max_deliver_at_lag_not_negative CHECK ((max_deliver_at_lag >= '00:00:00'::interval)),
     CONSTRAINT settings_max_payload_bytes_range CHECK (((max_payload_bytes >= 1024) AND (max_payload_bytes <= 104857600))),
     CONSTRAINT settings_one_row CHECK (only_row),
     CONSTRAINT settings_retry_base_not_negative CHECK ((retry_base >= '00:00:00'::interval)),
     CONSTRAINT settings_retry_cap_above_base CHECK ((retry_cap >= retry_base))
 );
-ALTER TABLE msgpool.settings OWNER TO msgpool;
+ALTER TABLE msgpool.settings OWNER TO msgpool_owner;
 
 -- signed_inbox_list(text, text, integer, integer); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.signed_inbox_list(recipient_key text, token text, page integer DEFAULT 1, page_size integer DEFAULT 20) RETURNS SETOF msgpool.inbox_entry
@@ -3294,11 +3591,11 @@ CREATE FUNCTION msgpool.signed_inbox_list(recipient_key text, token text, page i
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  PERFORM msgpool.require_inbox_token(recipient_key, token, 'inbox');
   RETURN QUERY SELECT * FROM msgpool.inbox_list(recipient_key, false, page, page_size, false);
 END;
 $$;
-ALTER FUNCTION msgpool.signed_inbox_list(recipient_key text, token text, page integer, page_size integer) OWNER TO msgpool;
+ALTER FUNCTION msgpool.signed_inbox_list(recipient_key text, token text, page integer, page_size integer) OWNER TO msgpool_owner;
 
 -- signed_inbox_mark_read(text, text, bigint[]); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.signed_inbox_mark_read(recipient_key text, token text, ids bigint[]) RETURNS integer
@@ -3306,11 +3603,11 @@ CREATE FUNCTION msgpool.signed_inbox_mark_read(recipient_key text, token text, i
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  PERFORM msgpool.require_inbox_token(recipient_key, token, 'inbox');
   RETURN msgpool.inbox_mark_read(recipient_key, ids);
 END;
 $$;
-ALTER FUNCTION msgpool.signed_inbox_mark_read(recipient_key text, token text, ids bigint[]) OWNER TO msgpool;
+ALTER FUNCTION msgpool.signed_inbox_mark_read(recipient_key text, token text, ids bigint[]) OWNER TO msgpool_owner;
 
 -- signed_inbox_show(text, text, bigint); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.signed_inbox_show(recipient_key text, token text, id bigint) RETURNS SETOF msgpool.inbox_entry
@@ -3318,11 +3615,11 @@ CREATE FUNCTION msgpool.signed_inbox_show(recipient_key text, token text, id big
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  PERFORM msgpool.require_inbox_token(recipient_key, token, 'inbox');
   RETURN QUERY SELECT * FROM msgpool.inbox_show(recipient_key, id);
 END;
 $$;
-ALTER FUNCTION msgpool.signed_inbox_show(recipient_key text, token text, id bigint) OWNER TO msgpool;
+ALTER FUNCTION msgpool.signed_inbox_show(recipient_key text, token text, id bigint) OWNER TO msgpool_owner;
 
 -- signed_inbox_unread_count(text, text); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.signed_inbox_unread_count(recipient_key text, token text) RETURNS bigint
@@ -3330,11 +3627,11 @@ CREATE FUNCTION msgpool.signed_inbox_unread_count(recipient_key text, token text
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  PERFORM msgpool.require_inbox_token(recipient_key, token, 'count');
   RETURN msgpool.inbox_unread_count(recipient_key);
 END;
 $$;
-ALTER FUNCTION msgpool.signed_inbox_unread_count(recipient_key text, token text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.signed_inbox_unread_count(recipient_key text, token text) OWNER TO msgpool_owner;
 
 -- spend_provider_budget(msgpool.channel, integer); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.spend_provider_budget(channel msgpool.channel, claimed integer) RETURNS void
@@ -3343,7 +3640,7 @@ CREATE FUNCTION msgpool.spend_provider_budget(channel msgpool.channel, claimed i
   UPDATE msgpool.rate_limit r SET budget_used = r.budget_used + claimed
    WHERE r.channel = spend_provider_budget.channel AND r.provider_per_second IS NOT NULL
 $$;
-ALTER FUNCTION msgpool.spend_provider_budget(channel msgpool.channel, claimed integer) OWNER TO msgpool;
+ALTER FUNCTION msgpool.spend_provider_budget(channel msgpool.channel, claimed integer) OWNER TO msgpool_owner;
 
 -- status; Type: VIEW; Schema: msgpool
 CREATE VIEW msgpool.status AS
@@ -3368,7 +3665,7 @@ CREATE VIEW msgpool.status AS
     ( SELECT count(*) AS count
            FROM msgpool.delivery
           WHERE (delivery.state = 'dead'::msgpool.delivery_state)) AS dead;
-ALTER TABLE msgpool.status OWNER TO msgpool;
+ALTER TABLE msgpool.status OWNER TO msgpool_owner;
 
 -- subscription subscription_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER subscription_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.subscription FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -3404,7 +3701,7 @@ CREATE TABLE msgpool.subscription (
     CONSTRAINT subscription_channels_present CHECK (((cardinality(channels) > 0) AND (array_position(channels, NULL::msgpool.channel) IS NULL))),
     CONSTRAINT subscription_one_subscriber CHECK ((num_nonnulls(recipient_key, group_key) = 1))
 );
-ALTER TABLE msgpool.subscription OWNER TO msgpool;
+ALTER TABLE msgpool.subscription OWNER TO msgpool_owner;
 
 -- subscription_check_channels(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.subscription_check_channels() RETURNS trigger
@@ -3424,7 +3721,7 @@ BEGIN
   RETURN NEW;
 END;
 $$;
-ALTER FUNCTION msgpool.subscription_check_channels() OWNER TO msgpool;
+ALTER FUNCTION msgpool.subscription_check_channels() OWNER TO msgpool_owner;
 
 -- subscription_entry; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.subscription_entry AS (
@@ -3435,7 +3732,7 @@ CREATE TYPE msgpool.subscription_entry AS (
 	paused boolean,
 	created_at timestamp with time zone
 );
-ALTER TYPE msgpool.subscription_entry OWNER TO msgpool;
+ALTER TYPE msgpool.subscription_entry OWNER TO msgpool_owner;
 
 -- subscription_id_seq; Type: SEQUENCE; Schema: msgpool
 ALTER TABLE msgpool.subscription ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -3475,7 +3772,7 @@ BEGIN
      ORDER BY s.type_key, s.group_key NULLS FIRST, s.recipient_key;
 END;
 $$;
-ALTER FUNCTION msgpool.subscriptions(type_key text, recipient_key text, group_key text) OWNER TO msgpool;
+ALTER FUNCTION msgpool.subscriptions(type_key text, recipient_key text, group_key text) OWNER TO msgpool_owner;
 
 -- template template_audit; Type: TRIGGER; Schema: msgpool
 CREATE TRIGGER template_audit AFTER INSERT OR DELETE OR UPDATE ON msgpool.template FOR EACH ROW EXECUTE FUNCTION msgpool.audit_change();
@@ -3505,13 +3802,13 @@ CREATE TABLE msgpool.template (
     CONSTRAINT template_digest_body_present CHECK ((digest_body <> ''::text)),
     CONSTRAINT template_html_body_email_only CHECK (((html_body IS NULL) OR (channel = 'email'::msgpool.channel)))
 );
-ALTER TABLE msgpool.template OWNER TO msgpool;
+ALTER TABLE msgpool.template OWNER TO msgpool_owner;
 
 -- too_deep(jsonb); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.too_deep(payload jsonb) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $_$ SELECT jsonb_path_exists(payload, 'strict $.**{33}') $_$;
-ALTER FUNCTION msgpool.too_deep(payload jsonb) OWNER TO msgpool;
+ALTER FUNCTION msgpool.too_deep(payload jsonb) OWNER TO msgpool_owner;
 
 -- touch_updated_at(); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.touch_updated_at() RETURNS trigger
@@ -3522,12 +3819,12 @@ BEGIN
   RETURN NEW;
 END;
 $$;
-ALTER FUNCTION msgpool.touch_updated_at() OWNER TO msgpool;
+ALTER FUNCTION msgpool.touch_updated_at() OWNER TO msgpool_owner;
 
 -- type_key; Type: DOMAIN; Schema: msgpool
 CREATE DOMAIN msgpool.type_key AS text
 	CONSTRAINT type_key_format CHECK (((length(VALUE) <= 100) AND (VALUE ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'::text)));
-ALTER DOMAIN msgpool.type_key OWNER TO msgpool;
+ALTER DOMAIN msgpool.type_key OWNER TO msgpool_owner;
 
 -- unsent_state(msgpool.message_state, boolean, boolean); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.unsent_state(message_state msgpool.message_state, failed_for_good boolean, out_of_attempts boolean) RETURNS msgpool.delivery_state
@@ -3537,7 +3834,7 @@ CREATE FUNCTION msgpool.unsent_state(message_state msgpool.message_state, failed
               WHEN failed_for_good OR out_of_attempts THEN 'dead'
               ELSE 'pending' END::msgpool.delivery_state
 $$;
-ALTER FUNCTION msgpool.unsent_state(message_state msgpool.message_state, failed_for_good boolean, out_of_attempts boolean) OWNER TO msgpool;
+ALTER FUNCTION msgpool.unsent_state(message_state msgpool.message_state, failed_for_good boolean, out_of_attempts boolean) OWNER TO msgpool_owner;
 
 -- urgency; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.urgency AS ENUM (
@@ -3546,7 +3843,7 @@ CREATE TYPE msgpool.urgency AS ENUM (
     'high',
     'urgent'
 );
-ALTER TYPE msgpool.urgency OWNER TO msgpool;
+ALTER TYPE msgpool.urgency OWNER TO msgpool_owner;
 
 -- waiting_worker waiting_worker_pkey; Type: CONSTRAINT; Schema: msgpool
 ALTER TABLE ONLY msgpool.waiting_worker
@@ -3557,7 +3854,7 @@ CREATE UNLOGGED TABLE msgpool.waiting_worker (
     worker uuid NOT NULL,
     since timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE msgpool.waiting_worker OWNER TO msgpool;
+ALTER TABLE msgpool.waiting_worker OWNER TO msgpool_owner;
 
 -- webhook_flavor; Type: TYPE; Schema: msgpool
 CREATE TYPE msgpool.webhook_flavor AS ENUM (
@@ -3567,7 +3864,7 @@ CREATE TYPE msgpool.webhook_flavor AS ENUM (
     'slack',
     'generic'
 );
-ALTER TYPE msgpool.webhook_flavor OWNER TO msgpool;
+ALTER TYPE msgpool.webhook_flavor OWNER TO msgpool_owner;
 
 -- worker_waiting(uuid, boolean); Type: FUNCTION; Schema: msgpool
 CREATE FUNCTION msgpool.worker_waiting(worker uuid, waiting boolean) RETURNS void
@@ -3583,4 +3880,4 @@ BEGIN
   END IF;
 END;
 $$;
-ALTER FUNCTION msgpool.worker_waiting(worker uuid, waiting boolean) OWNER TO msgpool;
+ALTER FUNCTION msgpool.worker_waiting(worker uuid, waiting boolean) OWNER TO msgpool_owner;

@@ -11,8 +11,10 @@ use crate::{Db, Error, Result};
 pub struct Change {
     pub id: i64,
     pub at: DateTime<Utc>,
-    /// The login role that made it, and its application_name (msgpool-cli, psql, ...).
+    /// Who made it: the console user the console acted for, else the login role.
     pub actor: String,
+    /// The session's login role, and its application_name (msgpool-cli, psql, ...).
+    pub login_role: String,
     pub application: Option<String>,
     /// The table changed, e.g. `message_type`.
     pub subject: String,
@@ -36,7 +38,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Change>> {
     sqlx::query_as(
-        "SELECT a.id, a.at, a.actor, a.application, a.subject, a.action, a.type_key, a.recipient_key,
+        "SELECT a.id, a.at, a.actor, a.login_role, a.application, a.subject, a.action, a.type_key, a.recipient_key,
                 a.group_key, a.channel::text AS channel,
                 (SELECT string_agg(format('%s: %s -> %s', k, coalesce(a.before->>k, 'null'),
                                           coalesce(a.after->>k, 'null')), ', ' ORDER BY k)

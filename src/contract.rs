@@ -180,11 +180,3 @@ impl<'r, T: SqlEnum> sqlx::Decode<'r, sqlx::Postgres> for Known<T> {
         })
     }
 }
-
-/// The records this library maps, for the parity test.
-pub fn records() -> Vec<RecordInfo> {
-    vec![
-        RecordInfo::of::<crate::admin::subscriptions::SubscriptionEntry>(),
-        RecordInfo::of::<crate::inbox::InboxEntry>(),
-    ]
-}

@@ -89,16 +89,29 @@ impl Database {
         let password = role_password(role)?;
         let context = format!("making the {role} login role");
         let mut conn = connect(&options).await?;
-        // a transaction, so that a pooler keeps the statement on one server connection
-        let mut tx = conn.begin().await.map_err(Error::from_database(&context))?;
-        sqlx::query("SELECT msgpool.make_login($1, $2, $3)")
-            .bind(role.login())
-            .bind(role.group())
-            .bind(&password)
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::from_database(&context))?;
-        tx.commit().await.map_err(Error::from_database(&context))?;
+        // Roles are the cluster's: two processes making the same login at once (two consoles
+        // starting on databases of one cluster) collide, and the later one tries again.
+        for attempt in 1.. {
+            // a transaction, so that a pooler keeps the statement on one server connection
+            let mut tx = conn.begin().await.map_err(Error::from_database(&context))?;
+            let made = sqlx::query("SELECT msgpool.make_login($1, $2, $3)")
+                .bind(role.login())
+                .bind(role.group())
+                .bind(&password)
+                .execute(&mut *tx)
+                .await;
+            match made {
+                Ok(_) => {
+                    tx.commit().await.map_err(Error::from_database(&context))?;
+                    break;
+                }
+                Err(e) if attempt < 5 && e.to_string().contains("tuple concurrently updated") => {
+                    drop(tx);
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                Err(e) => return Err(Error::from_database(&context)(e)),
+            }
+        }
         Ok(format!(
             "postgres://{}:{password}@{}:{}/{}",
             role.login(),
@@ -106,6 +119,22 @@ impl Database {
             options.get_port(),
             options.get_database().unwrap_or("postgres")
         ))
+    }
+
+    /// For the embedded cluster, a task that trims its log every half minute
+    /// (`Cluster::trim_logs`), for as long as this process runs: a worker's or a console's
+    /// part. `None` for a given server, whose log is its operator's.
+    pub fn trim_logs_while_running(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let Database::Embedded(home) = self else {
+            return None;
+        };
+        let cluster = Cluster::new(home).ok()?;
+        Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                cluster.trim_logs();
+            }
+        }))
     }
 
     /// Brings the embedded database's schema up to date (a given server is migrated only
@@ -117,36 +146,23 @@ impl Database {
         Ok(())
     }
 
-    /// A pool whose sessions have only `role`'s rights (`SET ROLE` on connect), over a URL
-    /// whose user may take that role (a superuser, or a login of a role granted it).
-    /// Not through a transaction-mode pooler, which would hand the setting to others.
+    /// A pool that logs in as `role`'s own login role ([`Database::role_url`]): its
+    /// sessions have that role's rights and no way back to more (no `SET ROLE` on a
+    /// superuser's connection, which `RESET ROLE` would undo).
     pub async fn pool_as(&self, max_connections: u32, role: Role) -> Result<Db> {
-        if self.is_pooled() {
-            return Err(Error::invalid(
-                format!("the {role} role cannot be set through a transaction-mode pooler"),
-                "give the server's own URL, without --pooler",
-            ));
-        }
         self.migrate_if_embedded().await?;
-        let options = connect_options(&self.url().await?, false)?;
-        let set_role = format!("SET ROLE {}", role.group());
+        let options = connect_options(&self.role_url(role).await?, self.is_pooled())?;
         let pool = pool_options(max_connections)
-            .after_connect(move |conn, _| {
-                let set_role = set_role.clone();
-                Box::pin(async move {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(set_role))
-                        .execute(conn)
-                        .await
-                        .map(drop)
-                })
-            })
             .connect_with(options)
             .await
             .map_err(Error::from_database(format!(
                 "connecting as {}",
-                role.group()
+                role.login()
             )))?;
-        Ok(Db::direct(pool))
+        Ok(match self {
+            Database::Pooled(_) => Db::pooled(pool),
+            _ => Db::direct(pool),
+        })
     }
 
     /// A connection pool of at most `max_connections`, after [`Database::migrate_if_embedded`].
@@ -189,6 +205,9 @@ pub fn home_secret(file: &str) -> Result<String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let file = home().join(file);
+    if file.exists() {
+        refuse_if_others_could_write(&file)?;
+    }
     if let Ok(secret) = std::fs::read_to_string(&file) {
         if !secret.trim().is_empty() {
             return Ok(secret.trim().to_owned());
@@ -206,6 +225,32 @@ pub fn home_secret(file: &str) -> Result<String> {
         .and_then(|mut f| f.write_all(secret.as_bytes()))
         .map_err(Error::io(format!("writing {}", file.display())))?;
     Ok(secret)
+}
+
+/// A secret read from a file another user could have written is not msgpool's to trust:
+/// refused unless this user owns the file and only its owner may write it.
+pub fn refuse_if_others_could_write(file: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(file).map_err(Error::io(format!("reading {}", file.display())))?;
+    let me = nix::unistd::Uid::effective().as_raw();
+    if meta.uid() != me || meta.mode() & 0o022 != 0 {
+        return Err(Error::setup(
+            format!(
+                "{} holds a secret, but {} could write it",
+                file.display(),
+                if meta.uid() != me {
+                    "another user owns it and"
+                } else {
+                    "others"
+                }
+            ),
+            format!(
+                "make it yours and private: chown $(id -u) {0} && chmod 600 {0}",
+                file.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// One connection, or why there is none (refused, unknown host, no answer) naming the server.

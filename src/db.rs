@@ -10,6 +10,12 @@
 //! connection, where the next client's would collide with them: the pooler must clear them
 //! when it takes the connection back (`server_reset_query = DEALLOCATE ALL`,
 //! `server_reset_query_always = 1`; the README says so).
+//!
+//! A handle may act for a person ([`Db::on_behalf_of`]): the console's, for the console user
+//! signed in. Each query then runs in a transaction that says so first
+//! (`msgpool.person`, which the audit trusts from the console's login role alone).
+
+use std::sync::Arc;
 
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
@@ -22,6 +28,7 @@ use sqlx::{Either, Execute, Executor, PgConnection, PgPool, Postgres, Transactio
 pub struct Db {
     pool: PgPool,
     pooled: bool,
+    person: Option<Arc<str>>,
 }
 
 impl Db {
@@ -30,7 +37,21 @@ impl Db {
         Db {
             pool,
             pooled: false,
+            person: None,
         }
+    }
+
+    /// The same pool, each query and transaction saying it acts for `person` (see the module).
+    pub fn on_behalf_of(&self, person: &str) -> Db {
+        Db {
+            person: Some(Arc::from(person)),
+            ..self.clone()
+        }
+    }
+
+    /// A transaction per query: behind a pooler, and for a person.
+    fn per_query_transactions(&self) -> bool {
+        self.pooled || self.person.is_some()
     }
 
     /// A pool straight to the server at `url` (see [`crate::Database::pool`] for msgpool's
@@ -41,7 +62,11 @@ impl Db {
 
     /// Queries over `pool`, whose connections pass a transaction-mode pooler.
     pub fn pooled(pool: PgPool) -> Db {
-        Db { pool, pooled: true }
+        Db {
+            pool,
+            pooled: true,
+            person: None,
+        }
     }
 
     /// The sqlx pool underneath, for what needs a server session of its own (LISTEN).
@@ -50,21 +75,36 @@ impl Db {
     }
 
     pub async fn begin(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await
+        begin(&self.pool, self.person.as_deref()).await
     }
 
     /// A connection for several statements in a row: a pooled connection, or behind a
-    /// pooler a transaction ([`Session::finish`] commits it).
+    /// pooler (or for a person) a transaction ([`Session::finish`] commits it).
     pub async fn session(&self) -> sqlx::Result<Session> {
-        Ok(match self.pooled {
+        Ok(match self.per_query_transactions() {
             false => Session::Direct(self.pool.acquire().await?),
-            true => Session::Pooled(self.pool.begin().await?),
+            true => Session::Pooled(self.begin().await?),
         })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A transaction, saying first whom it acts for.
+async fn begin(
+    pool: &PgPool,
+    person: Option<&str>,
+) -> sqlx::Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    if let Some(person) = person {
+        sqlx::query("SELECT set_config('msgpool.person', $1, true)")
+            .bind(person)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
 }
 
 /// See [`Db::session`].
@@ -113,12 +153,12 @@ impl<'c> Executor<'c> for &'c Db {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        if !self.pooled {
+        if !self.per_query_transactions() {
             return self.pool.fetch_many(query);
         }
-        let pool = self.pool.clone();
+        let (pool, person) = (self.pool.clone(), self.person.clone());
         futures_util::stream::once(async move {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin(&pool, person.as_deref()).await?;
             let results: Vec<_> = (&mut *tx).fetch_many(query).try_collect().await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(futures_util::stream::iter(results.into_iter().map(Ok)))
@@ -132,12 +172,12 @@ impl<'c> Executor<'c> for &'c Db {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        if !self.pooled {
+        if !self.per_query_transactions() {
             return self.pool.fetch_optional(query);
         }
-        let pool = self.pool.clone();
+        let (pool, person) = (self.pool.clone(), self.person.clone());
         Box::pin(async move {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin(&pool, person.as_deref()).await?;
             let row = (&mut *tx).fetch_optional(query).await?;
             tx.commit().await?;
             Ok(row)

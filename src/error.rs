@@ -417,6 +417,12 @@ pub const REFUSALS: &[Refusal] = &[
         None,
         None,
     ),
+    refusal(
+        "settings_max_claim_bytes_range",
+        "max_claim_bytes must be between 65536 and 1073741824",
+        None,
+        None,
+    ),
 ];
 
 /// Constraints msgpool's own tools never trip (they check first: keys, one row, a subscriber)
@@ -438,8 +444,9 @@ pub const INVARIANTS: &[&str] = &[
     "waiting_worker_pkey",
     "inbox_pkey",
     "inbox_delivery_id_key",
-    "inbox_secret_pkey",
-    "inbox_secret_one_row",
+    "console_user_pkey",
+    "console_user_password_hashed",
+    "producer_pkey",
     "settings_pkey",
     "settings_one_row",
     "audit_pkey",

@@ -1,16 +1,43 @@
 //! Signed links to one recipient's inbox, over the token functions of
-//! `sql/schema/06_inbox.sql`: a back-office application hands its user
-//! `/inbox/{recipient}?token=…`, and whoever holds the token reaches that inbox and nothing else.
+//! `sql/schema/11_inbox.sql`: a back-office application hands its user
+//! `/inbox/{recipient}?token=…`, and whoever holds the token reaches that inbox, for what the
+//! token's scope grants, until it ends, and nothing else.
 
 use crate::domain::RecipientKey;
 use crate::inbox::InboxEntry;
 use crate::url::percent_encode;
 use crate::{Db, Error, Result};
 
-/// The token of `recipient`'s inbox link (an HMAC of the key with the database's secret).
-pub async fn token(pool: &Db, recipient: &RecipientKey) -> Result<String> {
-    sqlx::query_scalar("SELECT msgpool.inbox_token($1)")
+/// What a link lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Read the inbox and mark messages read.
+    Inbox,
+    /// Only count the unread: the bell, which other pages embed.
+    Count,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scope::Inbox => "inbox",
+            Scope::Count => "count",
+        }
+    }
+}
+
+/// The token of `recipient`'s inbox link: an HMAC, with the recipient's own secret, of the
+/// key, the scope and when it ends (`valid_for`, a PostgreSQL interval; `None`: never).
+pub async fn token(
+    pool: &Db,
+    recipient: &RecipientKey,
+    scope: Scope,
+    valid_for: Option<&str>,
+) -> Result<String> {
+    sqlx::query_scalar("SELECT msgpool.inbox_token($1, $2, $3::interval)")
         .bind(recipient.as_str())
+        .bind(scope.as_str())
+        .bind(valid_for)
         .fetch_one(pool)
         .await
         .map_err(Error::from_database(format!(
@@ -28,12 +55,13 @@ pub fn path(recipient: &str, token: &str) -> String {
     )
 }
 
-/// A new secret: every link given out so far stops working.
-pub async fn rotate_secret(pool: &Db) -> Result<()> {
-    sqlx::query("SELECT msgpool.inbox_rotate_secret()")
-        .execute(pool)
+/// A new secret for `recipient` (or, with `None`, everyone): every link given out so far
+/// stops working. Returns how many recipients got one.
+pub async fn rotate_secret(pool: &Db, recipient: Option<&RecipientKey>) -> Result<i32> {
+    sqlx::query_scalar("SELECT msgpool.inbox_rotate_secret($1)")
+        .bind(recipient.map(RecipientKey::as_str))
+        .fetch_one(pool)
         .await
-        .map(drop)
         .map_err(Error::from_database("rotating the inbox links' secret"))
 }
 

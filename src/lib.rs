@@ -30,3 +30,11 @@ pub mod url;
 pub use database::Database;
 pub use db::Db;
 pub use error::{Error, INVARIANTS, REFUSALS, Refusal, Result};
+
+/// The records of the SQL contract this library maps, for the parity test.
+pub fn records() -> Vec<contract::RecordInfo> {
+    vec![
+        contract::RecordInfo::of::<admin::subscriptions::SubscriptionEntry>(),
+        contract::RecordInfo::of::<inbox::InboxEntry>(),
+    ]
+}

@@ -227,19 +227,12 @@ async fn thousands_of_hostile_inputs_are_refused_with_mp_codes_and_good_ones_all
          INSERT INTO msgpool.recipient (key, name) VALUES ('zhang.san', '张三');
          INSERT INTO msgpool.recipient (key, name, enabled) VALUES ('li.si.disabled', '李四', false);
          INSERT INTO msgpool.template (type_key, channel, subject, body)
-           VALUES ('fuzz.ok', 'inbox', 'n={{ n }}', '{{ n }}');",
+           VALUES ('fuzz.ok', 'inbox', 'n={{ n }}', '{{ n }}');
+         -- a producer names only the type's subscribers
+         INSERT INTO msgpool.subscription (type_key, recipient_key) VALUES ('fuzz.ok', 'zhang.san');",
     )
     .await;
-    let login = format!("fuzz_{}", uuid::Uuid::new_v4().simple());
-    exec(
-        &db.pool,
-        &format!("CREATE ROLE {login} LOGIN PASSWORD 'pw' IN ROLE msgpool_producer"),
-    )
-    .await;
-    let (_, rest) = db.url.split_once('@').expect("url");
-    let producer = Db::connect(&format!("postgres://{login}:pw@{rest}"))
-        .await
-        .expect("connect as a producer");
+    let (_, producer) = support::login_as(&db, "msgpool_producer").await;
 
     let mut rng = Rng(SEED);
     let mut messages = std::collections::HashSet::new();

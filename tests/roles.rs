@@ -140,12 +140,12 @@ async fn each_role_may_do_its_job_and_nothing_more() {
         // producer: the door's helpers that run with the owner's rights are not its to call
         (
             "msgpool_producer",
-            "SELECT msgpool.count_duplicate('server.down', 'db1', 1, 'infinity')",
+            "SELECT msgpool.count_duplicate('server.down', 'billing', 'db1', 1, 'infinity')",
             false,
         ),
         (
             "msgpool_producer",
-            "SELECT msgpool.check_recipients('{zhang.san}')",
+            "SELECT msgpool.check_recipients('{zhang.san}', 'server.down')",
             false,
         ),
         ("msgpool_producer", "SELECT * FROM msgpool.audit", false),

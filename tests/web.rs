@@ -28,7 +28,9 @@ async fn every_console_route_refuses_an_anonymous_request() {
     for (method, path, access) in msgpool_web::ROUTES {
         let page = console.anonymous(method, &concrete(path)).await;
         match access {
-            msgpool_web::Access::Console => {
+            msgpool_web::Access::Viewer
+            | msgpool_web::Access::Operator
+            | msgpool_web::Access::Admin => {
                 walked += 1;
                 match *method {
                     "GET" => {
@@ -147,7 +149,7 @@ async fn a_read_only_console_shows_everything_and_refuses_every_change() {
     let before: i64 = scalar(&db.pool, "SELECT count(*) FROM msgpool.audit").await;
     for (method, path, access) in msgpool_web::ROUTES {
         // signing out is tried last: it ends the session
-        if *method != "POST" || *access != msgpool_web::Access::Console || *path == "/signout" {
+        if *method != "POST" || access.console_role().is_none() || *path == "/signout" {
             continue;
         }
         let path = concrete(path);
@@ -842,19 +844,29 @@ async fn the_inbox_opens_with_its_token_only() {
 }
 
 #[tokio::test]
-async fn the_console_runs_as_msgpool_admin_and_the_inbox_as_msgpool_inbox() {
+async fn the_console_logs_in_as_its_own_role_and_the_inbox_as_msgpool_inbox() {
     let db = TestDb::new().await;
     seed(&db.pool).await;
     let database = msgpool::Database::Url(db.url.clone());
-    let admin = database
-        .pool_as(1, msgpool::domain::Role::Admin)
+    let console = database
+        .pool_as(1, msgpool::domain::Role::Console)
         .await
-        .expect("admin");
-    let user: String = sqlx::query_scalar("SELECT current_user::text")
-        .fetch_one(&admin)
+        .expect("console");
+    // a login of its own, not SET ROLE on a superuser's connection: no way back up
+    let (session, current): (String, String) =
+        sqlx::query_as("SELECT session_user::text, current_user::text")
+            .fetch_one(&console)
+            .await
+            .expect("user");
+    assert_eq!(
+        (session.as_str(), current.as_str()),
+        ("msgpool_console_login", "msgpool_console_login")
+    );
+    let reset = sqlx::raw_sql("SET ROLE msgpool_owner")
+        .execute(&console)
         .await
-        .expect("user");
-    assert_eq!(user, "msgpool_admin");
+        .expect_err("no climbing");
+    assert_eq!(support::sqlstate(&reset), "42501");
     let inbox = database
         .pool_as(1, msgpool::domain::Role::Inbox)
         .await
@@ -880,7 +892,7 @@ async fn the_console_runs_as_msgpool_admin_and_the_inbox_as_msgpool_inbox() {
 }
 
 #[tokio::test]
-async fn the_inbox_token_is_an_hmac_sha256_of_the_recipient_key() {
+async fn the_inbox_token_is_an_hmac_sha256_of_the_key_scope_and_end_with_the_recipients_secret() {
     use hmac::Mac as _;
     let db = TestDb::new().await;
     seed(&db.pool).await;
@@ -894,9 +906,13 @@ async fn the_inbox_token_is_an_hmac_sha256_of_the_recipient_key() {
         vector,
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
-    let secret: Vec<u8> = scalar(&db.pool, "SELECT secret FROM msgpool.inbox_secret").await;
+    let secret: Vec<u8> = scalar(
+        &db.pool,
+        "SELECT inbox_secret FROM msgpool.recipient WHERE key = 'zhang.san'",
+    )
+    .await;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).expect("key");
-    mac.update("zhang.san".as_bytes());
+    mac.update("zhang.san\ninbox\n0".as_bytes());
     let expected: String = mac
         .finalize()
         .into_bytes()
@@ -904,7 +920,7 @@ async fn the_inbox_token_is_an_hmac_sha256_of_the_recipient_key() {
         .map(|b| format!("{b:02x}"))
         .collect();
     let token: String = scalar(&db.pool, "SELECT msgpool.inbox_token('zhang.san')").await;
-    assert_eq!(token, expected);
+    assert_eq!(token, format!("inbox-0-{expected}"));
 }
 
 #[tokio::test]

@@ -57,10 +57,12 @@ pub async fn run(
     load_history(pool, plan.messages, figures.say).await?;
     let database = msgpool::Database::Url(url.to_owned());
     let router = msgpool_web::router(msgpool_web::Console {
-        admin_db: database.pool_as(4, msgpool::domain::Role::Admin).await?,
+        admin_db: database.pool_as(4, msgpool::domain::Role::Console).await?,
         inbox_db: database.pool_as(4, msgpool::domain::Role::Inbox).await?,
-        sign_in_token: TOKEN.to_owned(),
+        sign_in_token: Some(TOKEN.to_owned()),
         read_only: true,
+        public_url: None,
+        trusted_proxy: None,
     });
     let cookie = sign_in(&router).await?;
     let inbox_token: String = sqlx::query_scalar("SELECT msgpool.inbox_token('bench-c-1')")
@@ -180,6 +182,7 @@ async fn load_history(
 
 async fn sign_in(router: &axum::Router) -> anyhow::Result<String> {
     let request = Request::post("/signin")
+        .header(header::HOST, "127.0.0.1")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(format!("token={TOKEN}")))?;
     let response = router.clone().oneshot(request).await?;
@@ -199,6 +202,7 @@ async fn get(
     cookie: &str,
 ) -> anyhow::Result<(StatusCode, String)> {
     let request = Request::get(path)
+        .header(header::HOST, "127.0.0.1")
         .header(header::COOKIE, cookie)
         .body(Body::empty())?;
     let response = router.clone().oneshot(request).await?;

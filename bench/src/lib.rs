@@ -149,9 +149,9 @@ async fn pool_scenarios(
     sqlx::query("CHECKPOINT").execute(pool).await?;
 
     let mut worker = Worker::start(url, home, INBOX_WORKER, &[])?;
-    // Clean: every round from an empty pool. Rounds over the last ones' rows, vacuumed, ran
-    // 5-10% slower than the first: a small analyzed history, a case apart from both this
-    // one and the history's.
+    // Clean: every round from an empty pool. Rounds over the last ones' rows, vacuumed, run
+    // slower than the first: a small analyzed history, a case apart from both this one and
+    // the history's.
     let clean = burn_down(pool, plan.burn_down, Between::Emptied).await?;
     figures.add("burn_down", clean, "deliveries/s");
     figures.add("worker_peak_rss", worker.peak_rss_mb()?, "MB");
@@ -291,7 +291,7 @@ enum Between {
 }
 
 /// Scenario 2: the median of [`BURN_DOWN_ROUNDS`] rounds. A slow spell of the machine moves
-/// a single round by up to 15% either way here; the median keeps one such round from making
+/// a single round well beyond the code's own effects; the median keeps one such round from making
 /// the figure, or the history ratio made of two of them. Before each round after the first,
 /// `between` puts the pool back in the state the first round started from.
 async fn burn_down(pool: &PgPool, count: i64, between: Between) -> anyhow::Result<f64> {

@@ -85,6 +85,12 @@ enum Command {
     Inbox(commands::inbox::InboxCommand),
     /// Serve the web console and the inbox pages
     Web(commands::web::WebArgs),
+    /// Who may sign in to the console, as viewer, operator or admin
+    #[command(subcommand, name = "console-user")]
+    ConsoleUser(commands::console_user::ConsoleUserCommand),
+    /// The sources a producer's login role may name
+    #[command(subcommand)]
+    Producer(commands::producer::ProducerCommand),
     /// Run a worker: expand due messages and deliver them, until SIGINT or SIGTERM
     Worker(Box<commands::worker::WorkerArgs>),
     /// Delete finished history older than the retention (deliveries and attempts with it)
@@ -164,6 +170,8 @@ async fn run() -> ExitCode {
         Command::Retry(args) => commands::deliveries::retry(&ctx, args).await,
         Command::Inbox(args) => commands::inbox::run(&ctx, args).await,
         Command::Web(args) => commands::web::run(&ctx, args).await,
+        Command::ConsoleUser(cmd) => commands::console_user::run(&ctx, cmd).await,
+        Command::Producer(cmd) => commands::producer::run(&ctx, cmd).await,
         Command::Worker(args) => commands::worker::run(&ctx, *args).await,
         Command::Audit(args) => commands::audit::run(&ctx, args).await,
         Command::Bench(args) => commands::bench::run(&ctx, args).await,

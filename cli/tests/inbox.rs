@@ -99,7 +99,13 @@ async fn inbox_link_gives_the_signed_link_and_rotate_secret_revokes_it() {
         link.trim(),
         format!("https://msg.example.com/inbox/zhang.san?token={token}")
     );
-    assert_eq!(token.len(), 64, "an HMAC-SHA256 in hex");
+    let (scope, rest) = token.split_once('-').expect("scope-ends-hmac");
+    let (ends, hmac) = rest.split_once('-').expect("scope-ends-hmac");
+    assert_eq!(
+        (scope, ends, hmac.len()),
+        ("inbox", "0", 64),
+        "an HMAC-SHA256 in hex: {token}"
+    );
     let err = fails(&db, &["inbox", "link", "zhang.sen"]);
     assert!(err.contains("did you mean 'zhang.san'"), "{err}");
     ok(&db, &["inbox", "rotate-secret"]);

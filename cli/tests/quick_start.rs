@@ -5,7 +5,57 @@ mod cli;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
-use cli::{msgpool_on, ok, quick_start};
+use cli::{QUICK_START, msgpool_on, ok, quick_start};
+
+/// A command line split as a shell would: words, with '…' and "…" quoting.
+fn words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quote, mut in_word) = (Vec::new(), String::new(), None, false);
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, ' ') if in_word => {
+                words.push(std::mem::take(&mut word));
+                in_word = false;
+            }
+            (None, ' ') => {}
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_quick_start_run_here_is_the_one_the_readme_shows() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's quick start block");
+    let shown: Vec<Vec<String>> = block
+        .lines()
+        .filter_map(|line| line.strip_prefix("msgpool "))
+        .map(words)
+        .collect();
+    let run: Vec<Vec<String>> = QUICK_START
+        .iter()
+        .map(|args| args.iter().map(|a| a.to_string()).collect())
+        .collect();
+    assert_eq!(shown, run, "README.md's quick start and QUICK_START differ");
+}
 
 #[tokio::test]
 async fn the_readme_quick_start_works_as_written() {

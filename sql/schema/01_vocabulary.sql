@@ -29,6 +29,10 @@ CREATE TYPE msgpool.attempt_outcome AS ENUM ('sent', 'retry', 'dead', 'throttled
 
 CREATE TYPE msgpool.quiet_action AS ENUM ('defer', 'drop');
 
+-- What a console user may do: viewer reads; operator also retries, cancels (and
+-- acknowledges); admin also configures.
+CREATE TYPE msgpool.console_role AS ENUM ('viewer', 'operator', 'admin');
+
 COMMENT ON TYPE msgpool.urgency IS
   'How urgent a message is, in order: low < normal < high < urgent (urgent ignores every window)';
 COMMENT ON TYPE msgpool.channel IS 'A way of telling someone: in-site inbox, email, SMS, chat webhook';
@@ -41,6 +45,7 @@ COMMENT ON TYPE msgpool.delivery_state IS
   'pending (due at next_attempt_at), sending (leased), then sent, dead (gave up), skipped (not sendable) or cancelled';
 COMMENT ON TYPE msgpool.attempt_outcome IS
   'What one attempt came to; throttled (the provider asked to wait) spends no attempt';
+COMMENT ON TYPE msgpool.console_role IS 'What a console user may do: viewer reads, operator also acts on messages, admin also configures';
 COMMENT ON TYPE msgpool.quiet_action IS 'What quiet hours do to a delivery inside them: defer it, or drop it (recorded skipped)';
 
 -- A message type key is what producers write in their code: dotted lowercase words,
@@ -211,3 +216,35 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT string_agg(to_char(t, 'HH24:MI'), ', ' ORDER BY t) FROM unnest(times) t $$;
 
 COMMENT ON FUNCTION msgpool.format_times IS 'Times of day in words: 08:00, 17:00';
+
+-- 32 bytes from the server's strong random source (gen_random_uuid() draws on it; random()
+-- would be guessable).
+CREATE FUNCTION msgpool.new_inbox_secret()
+RETURNS bytea
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()));
+$$;
+
+COMMENT ON FUNCTION msgpool.new_inbox_secret IS '32 bytes from the server''s strong random source';
+
+-- HMAC-SHA256 (RFC 2104) with the built-in sha256(), so no extension is needed.
+CREATE FUNCTION msgpool.hmac_sha256(key bytea, message bytea)
+RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE STRICT
+AS $$
+DECLARE
+  block bytea := CASE WHEN length(key) > 64 THEN sha256(key) ELSE key END
+                 || decode(repeat('00', 64), 'hex');
+  inner_pad bytea := decode(repeat('36', 64), 'hex');
+  outer_pad bytea := decode(repeat('5c', 64), 'hex');
+BEGIN
+  FOR i IN 0..63 LOOP
+    inner_pad := set_byte(inner_pad, i, get_byte(block, i) # 54);
+    outer_pad := set_byte(outer_pad, i, get_byte(block, i) # 92);
+  END LOOP;
+  RETURN sha256(outer_pad || sha256(inner_pad || message));
+END;
+$$;
+
+COMMENT ON FUNCTION msgpool.hmac_sha256 IS 'HMAC-SHA256 (RFC 2104) without an extension';

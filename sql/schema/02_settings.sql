@@ -1,5 +1,5 @@
--- Every setting an administrator may change, in one row: the door's limits and the retry
--- timing. A row only administrators write, not session settings: a producer's session could
+-- Every setting an administrator may change, in one row: the door's limits, the retry
+-- timing, how much one claim may hold, and where webhooks may go. A row only administrators write, not session settings: a producer's session could
 -- otherwise lift a limit (a 30 MB payload) for itself, and a worker's session could make a
 -- provider outage end in a stampede.
 --   UPDATE msgpool.settings SET max_payload_bytes = 262144, retry_cap = '30 minutes';
@@ -14,6 +14,13 @@ CREATE TABLE msgpool.settings (
   retry_base         interval NOT NULL DEFAULT '5 seconds'
                      CONSTRAINT settings_retry_base_not_negative CHECK (retry_base >= interval '0'),
   retry_cap          interval NOT NULL DEFAULT '1 hour',
+  max_claim_bytes    integer NOT NULL DEFAULT 16777216
+                     CONSTRAINT settings_max_claim_bytes_range CHECK (max_claim_bytes BETWEEN 65536 AND 1073741824),
+  -- link-local (cloud metadata at 169.254.169.254), Alibaba's and AWS's IPv6 metadata, and
+  -- the unspecified addresses (0.0.0.0 reaches this host)
+  outbound_deny      cidr[] NOT NULL
+                     DEFAULT '{169.254.0.0/16, fe80::/10, 100.100.100.200/32, fd00:ec2::254/128, 0.0.0.0/8, ::/128}',
+  outbound_allow     cidr[] NOT NULL DEFAULT '{}',
   CONSTRAINT settings_retry_cap_above_base CHECK (retry_cap >= retry_base)
 );
 
@@ -25,6 +32,11 @@ COMMENT ON COLUMN msgpool.settings.max_payload_bytes IS 'Payloads larger than th
 COMMENT ON COLUMN msgpool.settings.max_deliver_at_lag IS 'A deliver_at further in the past than this is refused (MP007)';
 COMMENT ON COLUMN msgpool.settings.retry_base IS 'The wait before a failed delivery''s first retry; each retry doubles it';
 COMMENT ON COLUMN msgpool.settings.retry_cap IS 'The longest wait between retries';
+COMMENT ON COLUMN msgpool.settings.max_claim_bytes IS
+  'A claim takes deliveries until their payloads reach this many bytes (at least one): a worker''s memory follows it';
+COMMENT ON COLUMN msgpool.settings.outbound_deny IS
+  'Networks webhooks may not reach, checked after DNS resolution, before any connection';
+COMMENT ON COLUMN msgpool.settings.outbound_allow IS 'Networks webhooks may reach even inside outbound_deny';
 
 CREATE FUNCTION msgpool.max_payload_bytes()
 RETURNS integer
@@ -39,6 +51,15 @@ LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT s.max_deliver_at_lag FROM msgpool.settings s $$;
 
 COMMENT ON FUNCTION msgpool.max_deliver_at_lag IS 'How far in the past deliver_at may be, from msgpool.settings';
+
+-- Where webhooks may go, for the workers (which read no table): networks refused after DNS
+-- resolution, and exceptions to them.
+CREATE FUNCTION msgpool.outbound_policy(OUT deny text[], OUT allow text[])
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT s.outbound_deny::text[], s.outbound_allow::text[] FROM msgpool.settings s $$;
+
+COMMENT ON FUNCTION msgpool.outbound_policy IS 'The networks webhooks may not reach, and the exceptions (settings)';
 
 -- How long to wait before retry number `attempt` (1 = the first retry): exponential from
 -- retry_base up to retry_cap, with ±25 % jitter so a provider outage does not end in a

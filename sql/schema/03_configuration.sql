@@ -28,6 +28,8 @@ CREATE TABLE msgpool.message_type (
   created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now(),
   digest        boolean NOT NULL DEFAULT true,
+  max_urgency   msgpool.urgency,
+  any_recipient boolean NOT NULL DEFAULT false,
   CONSTRAINT message_type_send_times_given
     CHECK (send_policy <> 'times_of_day' OR cardinality(send_times) > 0),
   CONSTRAINT message_type_send_interval_given
@@ -49,6 +51,10 @@ COMMENT ON COLUMN msgpool.message_type.max_attempts IS 'Attempts at a delivery b
 COMMENT ON COLUMN msgpool.message_type.enabled IS 'A disabled type is refused at the door (MP002); what is in the pool still goes out';
 COMMENT ON COLUMN msgpool.message_type.digest IS
   'Deferred deliveries due together for one recipient and channel go out as one digest (true) or one by one';
+COMMENT ON COLUMN msgpool.message_type.max_urgency IS
+  'The most urgent a producer may ask its messages to be (MP018); NULL: no higher than urgency';
+COMMENT ON COLUMN msgpool.message_type.any_recipient IS
+  'Producers may name recipients who are not its subscribers; false: only subscribers (MP019)';
 
 CREATE TRIGGER message_type_touch BEFORE UPDATE ON msgpool.message_type
   FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
@@ -98,7 +104,8 @@ CREATE TABLE msgpool.recipient (
                  CHECK (webhook_secret IS NULL OR webhook_url IS NOT NULL),
   enabled        boolean NOT NULL DEFAULT true,
   created_at     timestamptz NOT NULL DEFAULT now(),
-  updated_at     timestamptz NOT NULL DEFAULT now()
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  inbox_secret   bytea NOT NULL DEFAULT msgpool.new_inbox_secret()
 );
 
 CREATE TRIGGER recipient_touch BEFORE UPDATE ON msgpool.recipient
@@ -108,6 +115,8 @@ COMMENT ON TABLE msgpool.recipient IS 'A person or a chat group that can be told
 COMMENT ON COLUMN msgpool.recipient.phone IS 'E.164: +8613800000000';
 COMMENT ON COLUMN msgpool.recipient.webhook_url IS 'A chat robot''s or a service''s webhook; its credentials are shown redacted';
 COMMENT ON COLUMN msgpool.recipient.webhook_secret IS 'The signing secret (DingTalk, Feishu) or HMAC key (generic); never shown';
+COMMENT ON COLUMN msgpool.recipient.inbox_secret IS
+  'What the recipient''s inbox links are signed with (msgpool.inbox_token()); never shown, rotated by inbox_rotate_secret()';
 COMMENT ON COLUMN msgpool.recipient.enabled IS 'A disabled recipient''s deliveries are recorded skipped; producers naming them are refused (MP006)';
 -- A recipient's deliveries and inbox follow a rename and keep it from removal:
 -- recipient_guard() in 05_delivery.sql.
@@ -162,14 +171,56 @@ COMMENT ON TABLE msgpool.subscription IS 'A type''s subscribers: a recipient or 
 COMMENT ON COLUMN msgpool.subscription.channels IS 'Some of the type''s channels; NULL: all of them';
 COMMENT ON COLUMN msgpool.subscription.paused IS 'Kept as it is, but receives nothing until resumed';
 
--- A webhook URL as people may see it: query values (DingTalk's access_token, WeCom's key)
--- are credentials, shown as ***. What is sent uses the URL itself.
+-- What an administrator allows a producing service: the sources its login role may give a
+-- message. Without one, a producer's source is its login role's name; administrators'
+-- sessions may give any source.
+CREATE TABLE msgpool.producer (
+  login_role text PRIMARY KEY,
+  sources    text[] NOT NULL DEFAULT '{}',
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE msgpool.producer IS 'Per producing login role: the sources its messages may name (else: the role''s name)';
+
+-- The console's users, each with a role (console_role). The password is kept only as an
+-- argon2 hash, made by `msgpool console-user add`; the audit never shows it.
+CREATE TABLE msgpool.console_user (
+  name          msgpool.recipient_key PRIMARY KEY,
+  role          msgpool.console_role NOT NULL,
+  password_hash text NOT NULL CONSTRAINT console_user_password_hashed CHECK (password_hash LIKE '$argon2%'),
+  enabled       boolean NOT NULL DEFAULT true,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TRIGGER console_user_touch BEFORE UPDATE ON msgpool.console_user
+  FOR EACH ROW EXECUTE FUNCTION msgpool.touch_updated_at();
+
+COMMENT ON TABLE msgpool.console_user IS 'Who may sign in to the console, as viewer, operator or admin';
+COMMENT ON COLUMN msgpool.console_user.password_hash IS 'argon2id, PHC string format; never shown';
+
+-- A URL as people may see it: every credential it can carry shown as ***. What is sent uses
+-- the URL itself. The one redaction, for every flavor: the CLI, the console, the audit, and
+-- the worker's log (which asks the database) all show URLs through it.
+--   userinfo                 https://user:pass@host/...         -> https://***@host/...
+--   query values             DingTalk ?access_token=, WeCom ?key= -> ?access_token=***
+--   Slack                    /services/T.../B.../SECRET          -> /services/T.../B.../***
+--   Feishu, Lark             /open-apis/bot/v2/hook/TOKEN        -> /hook/***
+--   any path segment that looks like a token (16 characters or more of letters, digits,
+--   - and _, with a digit among them): /hooks/catch/123/a1b2c3d4e5f6g7h8 -> /hooks/catch/123/***
 CREATE FUNCTION msgpool.redacted_url(url text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT regexp_replace(url, '([?&][^=&#]*=)[^&#]*', '\1***', 'g') $$;
+AS $$
+  SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(url,
+           '([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@[:space:]]*@', '\1***@', 'g'),
+           '([?&][^=&#]*=)[^&#]*', '\1***', 'g'),
+           '(/services/[^/?#]+/[^/?#]+/)[^/?#]+', '\1***'),
+           '(/hook/)[^/?#]+', '\1***'),
+           '/(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}(?=[/?#]|$)', '/***', 'g')
+$$;
 
-COMMENT ON FUNCTION msgpool.redacted_url IS 'A webhook URL as people may see it: credentials as ***';
+COMMENT ON FUNCTION msgpool.redacted_url IS 'A URL as people may see it: userinfo, query values and token-like path segments as ***';
 
 -- A key that names no row is refused, with the nearest key as the hint or how to list them:
 -- MP001 for a message type, MP005 for a recipient, MP013 for a group. The admin tools and

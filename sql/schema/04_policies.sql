@@ -58,7 +58,8 @@ COMMENT ON COLUMN msgpool.quiet_hours.starts IS 'Local time in the type''s time 
 COMMENT ON COLUMN msgpool.quiet_hours.below IS 'Messages less urgent than this are held; from it up, they go out';
 
 -- The interval policy's memory: when the latest notification of a type to a recipient on a
--- channel is due. Upserted by schedule_delivery(), so concurrent expanders agree.
+-- channel is due. Upserted by schedule_delivery(), so concurrent expanders agree. Keys are
+-- plain text: copies of checked ones, written on the hot path.
 CREATE TABLE msgpool.interval_slot (
   type_key      text NOT NULL,
   recipient_key text NOT NULL,
@@ -164,38 +165,45 @@ $$;
 COMMENT ON FUNCTION msgpool.quiet_until IS
   'The end of the local window [starts, ends) in a zone, if an instant falls inside it; else NULL';
 
+-- When one delivery of a message goes out, as schedule_delivery() decides it: its due time,
+-- the rule that decided it in words, and whether quiet hours drop it (then deferred_by says
+-- why). A row of expand() alone: no worker or program sees it.
+CREATE TYPE msgpool.schedule AS (
+  due_at      timestamptz,
+  deferred_by text,
+  dropped     boolean
+);
+
+COMMENT ON TYPE msgpool.schedule IS 'When one delivery goes out, by which rule, and whether it is dropped (inside expand())';
+
 -- When one delivery of a message goes out: the send-time policy (unless the producer gave
--- deliver_at: `timed`), then quiet hours. Urgent: at once. deferred_by is the rule in words;
--- with dropped, why it was dropped. Called by msgpool.expand() only for deliveries a rule
--- could touch, so immediate types without quiet hours never pay for it.
+-- deliver_at: `timed`), then quiet hours. Urgent: at once. Called by msgpool.expand() only
+-- for deliveries a rule could touch, so immediate types without quiet hours never pay for it.
 CREATE FUNCTION msgpool.schedule_delivery(
-  type_key        text,
-  channel         msgpool.channel,
-  recipient_key   text,
-  urgency         msgpool.urgency,
-  timed           boolean,
-  OUT due_at      timestamptz,
-  OUT deferred_by text,
-  OUT dropped     boolean
+  type_key      text,
+  channel       msgpool.channel,
+  recipient_key text,
+  urgency       msgpool.urgency,
+  timed         boolean
 )
+RETURNS msgpool.schedule
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
   at timestamptz := msgpool.clock();
   t msgpool.message_type;
   q msgpool.quiet_hours;
+  result msgpool.schedule := ROW(at, NULL, false);
   quiet_end timestamptz;
 BEGIN
-  due_at := at;
-  dropped := false;
   IF schedule_delivery.urgency = 'urgent' THEN
-    RETURN;
+    RETURN result;
   END IF;
   SELECT * INTO t FROM msgpool.message_type mt WHERE mt.key = schedule_delivery.type_key;
 
   IF NOT timed AND t.send_policy = 'times_of_day' THEN
-    due_at := msgpool.next_send_time(t.send_times, t.time_zone, at);
-    deferred_by := format('send times %s (%s)', msgpool.format_times(t.send_times), t.time_zone);
+    result.due_at := msgpool.next_send_time(t.send_times, t.time_zone, at);
+    result.deferred_by := format('send times %s (%s)', msgpool.format_times(t.send_times), t.time_zone);
   ELSIF NOT timed AND t.send_policy = 'interval' THEN
     INSERT INTO msgpool.interval_slot AS s (type_key, recipient_key, channel, last_due_at)
     VALUES (schedule_delivery.type_key, schedule_delivery.recipient_key, schedule_delivery.channel, at)
@@ -207,29 +215,30 @@ BEGIN
         -- one went out less than an interval ago: gather until the interval ends
         ELSE s.last_due_at + msgpool.absolute(t.send_interval)
       END
-    RETURNING s.last_due_at INTO due_at;
-    deferred_by := format('at most one every %s per recipient and channel', t.send_interval);
+    RETURNING s.last_due_at INTO result.due_at;
+    result.deferred_by := format('at most one every %s per recipient and channel', t.send_interval);
   END IF;
-  IF due_at <= at THEN
-    deferred_by := NULL;
+  IF result.due_at <= at THEN
+    result.deferred_by := NULL;
   END IF;
 
   SELECT * INTO q FROM msgpool.quiet_hours qh
    WHERE qh.type_key = schedule_delivery.type_key AND qh.channel = schedule_delivery.channel
      AND schedule_delivery.urgency < qh.below;
   IF FOUND THEN
-    quiet_end := msgpool.quiet_until(q.starts, q.ends, t.time_zone, due_at);
+    quiet_end := msgpool.quiet_until(q.starts, q.ends, t.time_zone, result.due_at);
     IF quiet_end IS NOT NULL AND q.action = 'drop' THEN
-      dropped := true;
-      deferred_by := format('dropped: quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
+      result.dropped := true;
+      result.deferred_by := format('dropped: quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
                             to_char(q.ends, 'HH24:MI'), t.time_zone, schedule_delivery.channel);
     ELSIF quiet_end IS NOT NULL THEN
-      due_at := quiet_end;
-      deferred_by := concat_ws(', then ', deferred_by,
+      result.due_at := quiet_end;
+      result.deferred_by := concat_ws(', then ', result.deferred_by,
                                format('quiet hours %s-%s (%s) for %s', to_char(q.starts, 'HH24:MI'),
                                       to_char(q.ends, 'HH24:MI'), t.time_zone, schedule_delivery.channel));
     END IF;
   END IF;
+  RETURN result;
 END;
 $$;
 

@@ -33,6 +33,7 @@ CREATE TABLE msgpool.message (
   created_at      timestamptz NOT NULL DEFAULT now(),
   last_seen_at    timestamptz NOT NULL DEFAULT now(),
   expanded_at     timestamptz,
+  sent_by         text NOT NULL DEFAULT session_user,
   CONSTRAINT message_expanded_when_expanded CHECK (
     CASE state WHEN 'pending' THEN expanded_at IS NULL WHEN 'expanded' THEN expanded_at IS NOT NULL ELSE true END)
 ) WITH (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
@@ -42,13 +43,15 @@ COMMENT ON TABLE msgpool.message IS
 COMMENT ON COLUMN msgpool.message.payload IS 'A JSON object; its keys are the template variables';
 COMMENT ON COLUMN msgpool.message.dedup_key IS 'The same type and key within the type''s dedup window is counted on this message, not sent';
 COMMENT ON COLUMN msgpool.message.recipients IS 'Explicit recipient keys, checked at the door; NULL: the type''s subscribers';
-COMMENT ON COLUMN msgpool.message.source IS 'Which service sent it; defaults to the session''s application_name';
+COMMENT ON COLUMN msgpool.message.source IS
+  'Which service sent it: one its role may name (msgpool.producer), by default the role''s name; an administrator''s session, any (default: application_name)';
 COMMENT ON COLUMN msgpool.message.urgency IS 'The producer''s urgency if it gave one, else the type''s';
 COMMENT ON COLUMN msgpool.message.deliver_at IS 'What the producer asked for: no delivery before then; NULL: the type''s policy';
 COMMENT ON COLUMN msgpool.message.due_at IS 'When the pool expands it: deliver_at, or when it arrived';
 COMMENT ON COLUMN msgpool.message.duplicate_count IS 'Repeats counted on it by dedup';
 COMMENT ON COLUMN msgpool.message.last_seen_at IS 'When it, or its latest repeat, arrived';
 COMMENT ON COLUMN msgpool.message.expanded_at IS 'When expand() made its deliveries';
+COMMENT ON COLUMN msgpool.message.sent_by IS 'The login role that sent it: only it, or an administrator, may cancel it';
 
 -- Exactly the rows the expander takes, in the order it takes them; stays small however
 -- much history the table holds.

@@ -7,9 +7,25 @@
 --   MP004 payload too large           MP008 empty recipient list
 --   MP012 dedup_key or source longer than 200 characters
 --   MP014 payload nested too deeply   MP015 a producer's session pinned the clock
+--   MP018 urgency above the type's    MP019 recipients that are not the type's subscribers
+--   MP020 a source the producer's role may not give
 -- Two triggers: message_validate for every message (the producer's rights, for speed), and
 -- message_admit, with the owner's rights, for what a producer may not do itself (read the
 -- recipients, open a dedup key).
+--
+-- Producers cannot touch each other: a message records the login role that sent it
+-- (sent_by), dedup keys are that role's own, a producer names only the sources its role is
+-- allowed, asks for no more urgency than the type allows and names only the type's
+-- subscribers (unless the type says otherwise), and learns nothing of which recipient keys
+-- exist. An administrator's session is held to none of these.
+
+-- Whether this session is an administrator's (the console's and the CLI's are).
+CREATE FUNCTION msgpool.is_admin()
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$ SELECT pg_catalog.pg_has_role(session_user, 'msgpool_admin', 'MEMBER') $$;
+
+COMMENT ON FUNCTION msgpool.is_admin IS 'Whether the session''s login role is an administrator (the door holds producers to more)';
 
 -- More nested arrays and objects than this are refused at the door (MP014): a worker's JSON
 -- reader has a depth limit of its own (128), and nothing a template reads needs 32.
@@ -26,12 +42,17 @@ COMMENT ON FUNCTION msgpool.too_deep IS 'True when a payload nests arrays and ob
 -- on it: its duplicate_count and last_seen_at go up, send() returns the earlier id, and a
 -- raw INSERT inserts nothing. One row per open key; its primary key is what serialises
 -- concurrent producers of one key (INSERT ... ON CONFLICT), so exactly one opens the message.
+-- Keys are plain text: they are copies of a message's, which the door has checked.
+-- A key is its producer's (sent_by): another service's message with the same key is a
+-- message of its own. A message held back for later (deliver_at ahead) neither opens a key
+-- nor is counted: it must not swallow what is due now.
 CREATE TABLE msgpool.dedup (
   type_key   text NOT NULL,
+  sent_by    text NOT NULL,
   dedup_key  text NOT NULL,
   message_id bigint NOT NULL,
   closes_at  timestamptz NOT NULL,
-  PRIMARY KEY (type_key, dedup_key)
+  PRIMARY KEY (type_key, sent_by, dedup_key)
 );
 
 CREATE INDEX dedup_message ON msgpool.dedup (message_id);
@@ -39,13 +60,16 @@ CREATE INDEX dedup_message ON msgpool.dedup (message_id);
 COMMENT ON TABLE msgpool.dedup IS
   'Open dedup keys: while closes_at is ahead, a message with this type and key is counted on message_id';
 
--- The recipients named by a message, checked: refuses an empty list (MP008), unknown keys
--- (MP005) and disabled ones (MP006); returns them sorted, each once. The hint names the
--- nearest key only to a session whose login role may read recipients: a producer could
--- otherwise enumerate them. SECURITY DEFINER: producers cannot read the recipient table.
--- One plan per session (planning `key = ANY (...)` on every call cost more than the probe),
--- and never a sequential scan: a plan kept from when the table was small stays a key probe.
-CREATE FUNCTION msgpool.check_recipients(recipient_keys text[])
+-- The recipients named by a message of type_key, checked; returns them sorted, each once.
+-- An empty list is refused (MP008). For an administrator's session, unknown keys (MP005,
+-- with the nearest key) and disabled recipients (MP006) are refused. A producer's session
+-- may name only the type's subscribers, directly or through a group (MP019; unknown keys
+-- are among those it names, so the answer says nothing of which keys exist), unless the
+-- type takes any recipient: then an unknown or disabled one is accepted, and its delivery
+-- is recorded skipped with the reason, for an administrator to see. SECURITY DEFINER:
+-- producers cannot read the recipient or subscription tables. One plan per session, and
+-- never a sequential scan: a plan kept from when the table was small stays a key probe.
+CREATE FUNCTION msgpool.check_recipients(recipient_keys text[], type_key text)
 RETURNS text[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -53,48 +77,92 @@ SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 AS $$
 DECLARE
+  wanted text[] := ARRAY(SELECT DISTINCT k FROM unnest(recipient_keys) k ORDER BY 1);
   found_keys text[];
   unknown_keys text[];
   disabled_keys text[];
+  outsiders text[];
 BEGIN
   IF cardinality(recipient_keys) = 0 THEN
     RAISE EXCEPTION 'recipients is an empty list'
       USING ERRCODE = 'MP008',
             HINT = 'pass NULL to send to the type''s subscribers, or name at least one recipient';
   END IF;
+  IF NOT msgpool.is_admin() THEN
+    IF (SELECT NOT t.any_recipient FROM msgpool.message_type t WHERE t.key = check_recipients.type_key) THEN
+      outsiders := ARRAY(
+        SELECT w FROM unnest(wanted) w
+         WHERE w IS NULL OR NOT EXISTS (
+                 SELECT 1 FROM msgpool.subscription s
+                  WHERE s.type_key = check_recipients.type_key AND s.recipient_key = w)
+           AND NOT EXISTS (
+                 SELECT 1 FROM msgpool.subscription s
+                   JOIN msgpool.group_member gm ON gm.group_key = s.group_key
+                  WHERE s.type_key = check_recipients.type_key AND gm.recipient_key = w)
+         ORDER BY 1);
+      IF cardinality(outsiders) > 0 THEN
+        RAISE EXCEPTION '% may name only its subscribers: not %', type_key,
+            array_to_string(outsiders, ', ', 'NULL')
+          USING ERRCODE = 'MP019',
+                HINT = 'leave recipients out to reach the subscribers, or ask an administrator to subscribe them or to let the type take any recipient';
+      END IF;
+    END IF;
+    -- in the key format, or the deliveries' key column would refuse the whole expansion
+    PERFORM w::msgpool.recipient_key FROM unnest(wanted) w;
+    RETURN wanted;
+  END IF;
   SELECT coalesce(array_agg(r.key::text ORDER BY r.key::text), '{}'),
          array_agg(r.key::text ORDER BY r.key::text) FILTER (WHERE NOT r.enabled)
     INTO found_keys, disabled_keys
     FROM msgpool.recipient r
-   WHERE r.key = ANY (recipient_keys);
-  unknown_keys := ARRAY(SELECT DISTINCT wanted FROM unnest(recipient_keys) AS wanted
-                         WHERE wanted IS NULL OR wanted <> ALL (found_keys) ORDER BY 1);
+   WHERE r.key = ANY (wanted);
+  unknown_keys := ARRAY(SELECT w FROM unnest(recipient_keys) AS w
+                         WHERE w IS NULL OR w <> ALL (found_keys) GROUP BY w ORDER BY 1);
   IF cardinality(unknown_keys) > 0 THEN
     RAISE EXCEPTION 'unknown recipient(s) %', array_to_string(unknown_keys, ', ', 'NULL')
       USING ERRCODE = 'MP005',
-            HINT = CASE WHEN has_table_privilege(session_user, 'msgpool.recipient', 'SELECT')
-                     THEN msgpool.did_you_mean(unknown_keys[1], ARRAY(SELECT r.key::text FROM msgpool.recipient r),
-                                               'list recipients with: msgpool recipient list')
-                     ELSE 'check the key with an administrator; recipients are added with: msgpool recipient add KEY --name NAME'
-                   END;
+            HINT = msgpool.did_you_mean(unknown_keys[1], ARRAY(SELECT r.key::text FROM msgpool.recipient r),
+                                        'list recipients with: msgpool recipient list');
   END IF;
   IF disabled_keys IS NOT NULL THEN
     RAISE EXCEPTION 'recipient(s) % disabled', array_to_string(disabled_keys, ', ')
       USING ERRCODE = 'MP006',
-            HINT = 'leave them out, or an administrator enables them with: msgpool recipient enable KEY';
+            HINT = 'leave them out, or enable them with: msgpool recipient enable KEY';
   END IF;
   RETURN found_keys;
 END;
 $$;
 
 COMMENT ON FUNCTION msgpool.check_recipients IS
-  'A message''s named recipients, checked (MP005, MP006, MP008), sorted, each once';
+  'A message''s named recipients, checked (MP005, MP006, MP008; a producer''s, MP019), sorted, each once';
+
+-- A source a producer's session gives must be one the administrator allows its login role
+-- (msgpool.producer), or the role's own name (MP020). SECURITY DEFINER: producers do not
+-- read each other's allowances.
+CREATE FUNCTION msgpool.check_source(source text)
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF source IS DISTINCT FROM session_user::text AND NOT EXISTS (
+       SELECT 1 FROM msgpool.producer p WHERE p.login_role = session_user AND source = ANY (p.sources)) THEN
+    RAISE EXCEPTION 'source % is not one that % may give', quote_literal(source), session_user
+      USING ERRCODE = 'MP020',
+            HINT = format('leave source out (it is then %s), or an administrator allows it: msgpool producer allow %s --sources %s',
+                          session_user, session_user, source);
+  END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION msgpool.check_source IS 'Refuses a source the producer''s login role may not give (MP020)';
 
 -- Opens the dedup key for message message_id until closes_at, or, while it is open for an
 -- earlier message, counts the new one on it and returns the earlier id (NULL: message_id
 -- opened it). ON CONFLICT locks the key's row even when it does not update it, so the count
 -- cannot be lost to a concurrent producer, and the message it names is committed.
-CREATE FUNCTION msgpool.count_duplicate(type_key text, dedup_key text, message_id bigint, closes_at timestamptz)
+CREATE FUNCTION msgpool.count_duplicate(type_key text, sent_by text, dedup_key text, message_id bigint,
+                                        closes_at timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql
 AS $$
@@ -102,9 +170,9 @@ DECLARE
   opened boolean;
   earlier bigint;
 BEGIN
-  INSERT INTO msgpool.dedup AS d (type_key, dedup_key, message_id, closes_at)
-  VALUES (count_duplicate.type_key, count_duplicate.dedup_key, count_duplicate.message_id,
-          count_duplicate.closes_at)
+  INSERT INTO msgpool.dedup AS d (type_key, sent_by, dedup_key, message_id, closes_at)
+  VALUES (count_duplicate.type_key, count_duplicate.sent_by, count_duplicate.dedup_key,
+          count_duplicate.message_id, count_duplicate.closes_at)
   ON CONFLICT ON CONSTRAINT dedup_pkey DO UPDATE
     SET message_id = excluded.message_id, closes_at = excluded.closes_at
     WHERE d.closes_at <= msgpool.clock()
@@ -115,8 +183,8 @@ BEGIN
   UPDATE msgpool.message m
      SET duplicate_count = m.duplicate_count + 1, last_seen_at = now()
     FROM msgpool.dedup d
-   WHERE d.type_key = count_duplicate.type_key AND d.dedup_key = count_duplicate.dedup_key
-     AND m.id = d.message_id
+   WHERE d.type_key = count_duplicate.type_key AND d.sent_by = count_duplicate.sent_by
+     AND d.dedup_key = count_duplicate.dedup_key AND m.id = d.message_id
   RETURNING m.id INTO earlier;
   RETURN earlier;
 END;
@@ -191,15 +259,17 @@ AS $$
 DECLARE
   enabled boolean;
   type_urgency msgpool.urgency;
+  max_urgency msgpool.urgency;
   max_bytes integer;
   max_lag interval;
   wake boolean;
 BEGIN
   -- the limits in the same query: as a function call of their own, reading the settings
   -- row would be a query of its own for every insert
-  SELECT mt.enabled, mt.urgency, s.max_payload_bytes, s.max_deliver_at_lag,
+  SELECT mt.enabled, mt.urgency, coalesce(mt.max_urgency, mt.urgency), s.max_payload_bytes,
+         s.max_deliver_at_lag,
          EXISTS (SELECT 1 FROM msgpool.waiting_worker w WHERE w.since > now() - interval '1 minute')
-    INTO enabled, type_urgency, max_bytes, max_lag, wake
+    INTO enabled, type_urgency, max_urgency, max_bytes, max_lag, wake
     FROM msgpool.message_type mt, msgpool.settings s
    WHERE mt.key = NEW.type_key;
   IF enabled IS NOT TRUE OR jsonb_typeof(NEW.payload) <> 'object'
@@ -214,9 +284,23 @@ BEGIN
   END IF;
 
   NEW.payload := coalesce(NEW.payload, '{}');
-  NEW.urgency := coalesce(NEW.urgency, type_urgency);
   NEW.due_at := greatest(NEW.deliver_at, msgpool.clock());
-  NEW.source := coalesce(NEW.source, nullif(current_setting('application_name', true), ''));
+  NEW.sent_by := session_user;
+  -- a producer's own: only what the administrator allows its role (the checks run only
+  -- for what it gave; an administrator's session is held to none of them)
+  IF NEW.urgency > max_urgency AND NOT msgpool.is_admin() THEN
+    RAISE EXCEPTION '% messages may be at most %, not %', NEW.type_key, max_urgency, NEW.urgency
+      USING ERRCODE = 'MP018',
+            HINT = format('leave urgency out (it is then %s), or ask an administrator to raise the type''s max urgency: msgpool type edit %s --max-urgency %s',
+                          type_urgency, NEW.type_key, NEW.urgency);
+  END IF;
+  NEW.urgency := coalesce(NEW.urgency, type_urgency);
+  IF NEW.source IS NULL THEN
+    NEW.source := CASE WHEN msgpool.is_admin() THEN nullif(current_setting('application_name', true), '')
+                       ELSE session_user::text END;
+  ELSIF NOT msgpool.is_admin() THEN
+    PERFORM msgpool.check_source(NEW.source);
+  END IF;
   -- Whatever was written in the pool's own columns, a new message starts here.
   -- (Producers cannot write them; an administrator's INSERT might.)
   IF NEW.state IS DISTINCT FROM 'pending' OR NEW.duplicate_count IS DISTINCT FROM 0
@@ -252,12 +336,13 @@ DECLARE
   earlier bigint;
 BEGIN
   IF NEW.recipients IS NOT NULL THEN
-    NEW.recipients := msgpool.check_recipients(NEW.recipients);
+    NEW.recipients := msgpool.check_recipients(NEW.recipients, NEW.type_key);
   END IF;
-  IF NEW.dedup_key IS NOT NULL THEN
+  IF NEW.dedup_key IS NOT NULL AND NEW.due_at <= msgpool.clock() THEN
     SELECT mt.dedup_window INTO dedup_window FROM msgpool.message_type mt WHERE mt.key = NEW.type_key;
     IF dedup_window > interval '0' THEN
-      earlier := msgpool.count_duplicate(NEW.type_key, NEW.dedup_key, NEW.id, msgpool.clock() + dedup_window);
+      earlier := msgpool.count_duplicate(NEW.type_key, NEW.sent_by, NEW.dedup_key, NEW.id,
+                                         msgpool.clock() + dedup_window);
       IF earlier IS NOT NULL THEN
         -- for send(), which returns the earlier id; a raw INSERT simply inserts no row
         PERFORM set_config('msgpool.duplicate_of', earlier::text, true);

@@ -11,7 +11,7 @@
 --   (new)     skipped    expand()                    it cannot be made: skip_reason says why
 --   pending   pending    defer_over_recipient_limit  over a recipient's rate limit: later
 --                        defer_over_robot_limit      over a chat robot's limit: later
---   pending   sending    lease_due()                 a worker's claim: lease_token, lease_deadline
+--   pending   sending    claim_deliveries()          a worker's claim: lease_token, lease_deadline
 --   pending   cancelled  cancel()                    its message was cancelled
 --   sending   sent       record_outcomes()           the provider took it (sent_at)
 --                        deliver_to_inbox()          the inbox row is written (sent_at)

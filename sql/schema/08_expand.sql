@@ -8,7 +8,8 @@
 -- (directly or through a group; someone reached twice is one recipient, with the union of
 -- the channels).
 -- Which channels: the type's, narrowed by the subscription. A delivery that cannot be made
--- is recorded as skipped with the reason, for an administrator to act on: a disabled
+-- is recorded as skipped with the reason, for an administrator to act on: a key a producer
+-- named that no recipient has (the door does not tell producers which keys exist); a disabled
 -- recipient; a missing contact for a channel the subscription names; a recipient reachable
 -- on none of the type's channels. A missing contact for a channel nobody asked of that
 -- recipient (a person without a webhook, on a type that also posts to a robot) is not a
@@ -64,18 +65,19 @@ BEGIN
            tg.urgency < 'urgent' AND ((t.send_policy <> 'immediate' AND NOT tg.timed) OR q.type_key IS NOT NULL)
              AS ruled,
            CASE
+             WHEN r.enabled IS NULL THEN 'no recipient has this key'
              WHEN NOT r.enabled THEN 'recipient disabled'
              WHEN tg.channel = 'email' AND r.email IS NULL THEN 'recipient has no email address'
              WHEN tg.channel = 'sms' AND r.phone IS NULL THEN 'recipient has no phone number'
              WHEN tg.channel = 'webhook' AND r.webhook_url IS NULL THEN 'recipient has no webhook'
            END AS unsendable,
-           r.enabled AS recipient_enabled
+           coalesce(r.enabled, false) AS recipient_enabled
       FROM targets tg
       JOIN msgpool.message_type t ON t.key = tg.type_key
       -- one probe of the primary key per delivery (LIMIT keeps the planner from turning this
       -- into a join): estimating a batch's deliveries blindly, it would scan every recipient
-      CROSS JOIN LATERAL (SELECT r.enabled, r.email, r.phone, r.webhook_url
-                            FROM msgpool.recipient r WHERE r.key = tg.recipient_key LIMIT 1) r
+      LEFT JOIN LATERAL (SELECT r.enabled, r.email, r.phone, r.webhook_url
+                           FROM msgpool.recipient r WHERE r.key = tg.recipient_key LIMIT 1) r ON true
       LEFT JOIN msgpool.quiet_hours q ON q.type_key = tg.type_key AND q.channel = tg.channel
   ),
   checked AS (
@@ -86,23 +88,22 @@ BEGIN
      WHERE c.unsendable IS NULL OR NOT c.recipient_enabled OR c.asked OR NOT c.reachable
   ),
   scheduled AS (
-    -- a one-time filter on the outer row: the function runs only where a rule could apply
-    SELECT c.*, s.due_at, s.deferred_by, s.dropped
+    SELECT c.*,
+           CASE WHEN c.ruled AND c.unsendable IS NULL
+                THEN msgpool.schedule_delivery(c.type_key, c.channel, c.recipient_key, c.urgency, c.timed)
+           END AS s
       FROM checked c
-      LEFT JOIN LATERAL (
-        SELECT * FROM msgpool.schedule_delivery(c.type_key, c.channel, c.recipient_key, c.urgency, c.timed)
-         WHERE c.ruled AND c.unsendable IS NULL) s ON true
   ),
   inserted AS (
     INSERT INTO msgpool.delivery (message_id, recipient_key, channel, state, skip_reason, next_attempt_at,
                                   deferred_by, gather_key)
     SELECT sc.message_id, sc.recipient_key, sc.channel,
-           CASE WHEN sc.unsendable IS NULL AND sc.dropped IS NOT TRUE THEN 'pending' ELSE 'skipped' END
+           CASE WHEN sc.unsendable IS NULL AND (sc.s).dropped IS NOT TRUE THEN 'pending' ELSE 'skipped' END
              ::msgpool.delivery_state,
-           coalesce(sc.unsendable, CASE WHEN sc.dropped THEN sc.deferred_by END),
-           coalesce(sc.due_at, msgpool.clock()),
-           CASE WHEN sc.dropped IS NOT TRUE THEN sc.deferred_by END,
-           CASE WHEN sc.digest AND sc.deferred_by IS NOT NULL AND sc.dropped IS NOT TRUE
+           coalesce(sc.unsendable, CASE WHEN (sc.s).dropped THEN (sc.s).deferred_by END),
+           coalesce((sc.s).due_at, msgpool.clock()),
+           CASE WHEN (sc.s).dropped IS NOT TRUE THEN (sc.s).deferred_by END,
+           CASE WHEN sc.digest AND (sc.s).deferred_by IS NOT NULL AND (sc.s).dropped IS NOT TRUE
                 THEN sc.type_key END
       FROM scheduled sc
     ON CONFLICT ON CONSTRAINT delivery_once DO NOTHING

@@ -5,7 +5,7 @@
 --   2. provider_budget()             the provider's per-second budget caps the batch
 --   3. defer_over_recipient_limit()  what would break a recipient's or a chat robot's limit
 --      defer_over_robot_limit()      moves later, saying why
---   4. lease_due()                   the claim itself: the batch leased, with what to render
+--   4. the claim itself             the batch leased, with what to render and send it
 --
 -- Then spend_provider_budget() counts what was claimed. expand_and_claim() is expand() and
 -- the claims in one round trip, for an idle worker woken by a producer. A worker keeps its
@@ -14,8 +14,10 @@
 
 -- Step 1. Leases that expired (their worker died or hung) are taken back: the delivery is due
 -- again at once, or dead if that was its last attempt, or cancelled if its message was
--- (unsent_state()). Returns how many. Steps 1, 2 and 4 are plpgsql so that each keeps its
--- plan for the session: a claim runs many times a second, and planning them is not free.
+-- (unsent_state()). Returns how many. Steps 1 and 2 are plpgsql, and step 4 is written in
+-- claim_deliveries() itself, so that each keeps its plan for the session: a claim runs many
+-- times a second, and neither planning it anew nor handing its rows through one more
+-- function is free.
 CREATE FUNCTION msgpool.rescue_expired_leases(channel msgpool.channel)
 RETURNS integer
 LANGUAGE plpgsql
@@ -185,24 +187,62 @@ $$;
 COMMENT ON FUNCTION msgpool.defer_over_robot_limit IS
   'Moves due webhook deliveries that would break a chat robot''s limit later, or gathers them into a digest';
 
--- Step 4. Leases up to batch_size due deliveries of one channel for `lease`, oldest due
--- first, and returns them with everything to render and send them. Deferred deliveries of a
+-- Step 4, the claim itself (in claim_deliveries() below, where it keeps its plan for the
+-- session): leases up to batch_size due deliveries of one channel for `lease`, oldest due
+-- first, and no more than their payloads' settings.max_claim_bytes (at least one), so a
+-- worker's memory is bounded by bytes as well as rows; returns them with everything to
+-- render and send them. Deferred deliveries of a
 -- digest-mode type due together for one recipient share one lease token: the worker sends
 -- them as one digest and writes the same outcome for each; all but the first (the lead)
 -- record gathered_into = the lead's id. Each send to a limited chat robot is remembered
 -- (robot_send; a digest is one).
-CREATE FUNCTION msgpool.lease_due(channel msgpool.channel, batch_size integer, lease interval)
+-- A worker's claim: the four steps above, in one transaction.
+CREATE FUNCTION msgpool.claim_deliveries(channel msgpool.channel, batch_size integer, lease interval)
 RETURNS SETOF msgpool.claimed_delivery
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  limits msgpool.rate_limit;
+  claimed integer;
 BEGIN
+  -- 1. leases whose worker stopped or hung come back
+  PERFORM msgpool.rescue_expired_leases(claim_deliveries.channel);
+  -- 2. the provider's budget caps the batch
+  SELECT * INTO limits FROM msgpool.rate_limit r WHERE r.channel = claim_deliveries.channel;
+  IF limits.provider_per_second IS NOT NULL THEN
+    batch_size := msgpool.provider_budget(claim_deliveries.channel, batch_size);
+    IF batch_size <= 0 THEN
+      RETURN;
+    END IF;
+  END IF;
+  -- 3. what would break a recipient's or a chat robot's limit moves later
+  IF limits.recipient_max IS NOT NULL THEN
+    PERFORM msgpool.defer_over_recipient_limit(claim_deliveries.channel, limits.recipient_max,
+                                               limits.recipient_window, batch_size);
+  END IF;
+  IF claim_deliveries.channel = 'webhook' THEN
+    -- one webhook claim at a time counts robots' sends: a concurrent claim's sends are
+    -- committed, and seen, before this one counts
+    PERFORM pg_advisory_xact_lock(hashtext('msgpool.robot_limit'));
+    PERFORM msgpool.defer_over_robot_limit(batch_size);
+  END IF;
+  -- 4. the claim
   RETURN QUERY
-  WITH due AS (
-    SELECT d.id, d.recipient_key, d.gather_key FROM msgpool.delivery d
-     WHERE d.state = 'pending' AND d.channel = lease_due.channel AND d.next_attempt_at <= msgpool.clock()
+  WITH locked AS (
+    SELECT d.id, d.recipient_key, d.gather_key, d.next_attempt_at, pg_column_size(m.payload) AS bytes
+      FROM msgpool.delivery d JOIN msgpool.message m ON m.id = d.message_id
+     WHERE d.state = 'pending' AND d.channel = claim_deliveries.channel AND d.next_attempt_at <= msgpool.clock()
      ORDER BY d.next_attempt_at, d.id
      LIMIT batch_size
-     FOR UPDATE SKIP LOCKED
+     FOR UPDATE OF d SKIP LOCKED
+  ),
+  -- what is locked past the byte budget stays pending (the lock ends with the claim)
+  due AS (
+    SELECT s.id, s.recipient_key, s.gather_key
+      FROM (SELECT l.*, sum(l.bytes) OVER (ORDER BY l.next_attempt_at, l.id) - l.bytes AS before
+              FROM locked l) s
+     WHERE s.before < (SELECT st.max_claim_bytes FROM msgpool.settings st)
   ),
   digests AS (
     SELECT g.recipient_key, g.gather_key, min(g.id) AS lead, gen_random_uuid() AS token
@@ -222,7 +262,7 @@ BEGIN
   robot_sends AS (
     INSERT INTO msgpool.robot_send (robot)
     SELECT r.webhook_url FROM claimed c JOIN msgpool.recipient r ON r.key = c.recipient_key
-     WHERE lease_due.channel = 'webhook' AND c.gathered_into IS NULL
+     WHERE claim_deliveries.channel = 'webhook' AND c.gathered_into IS NULL
        AND r.webhook_flavor IN (SELECT l.flavor FROM msgpool.robot_limit l)
   )
   SELECT c.id, c.lease_token, c.attempts, c.channel, m.id, m.payload, m.duplicate_count,
@@ -237,41 +277,6 @@ BEGIN
     JOIN msgpool.recipient r ON r.key = c.recipient_key
     LEFT JOIN msgpool.template tpl ON tpl.type_key = m.type_key AND tpl.channel = c.channel
    ORDER BY c.id;
-END;
-$$;
-
-COMMENT ON FUNCTION msgpool.lease_due IS
-  'Leases up to batch_size due deliveries of a channel and returns them as claimed_delivery rows';
-
--- A worker's claim: the four steps above, in one transaction.
-CREATE FUNCTION msgpool.claim_deliveries(channel msgpool.channel, batch_size integer, lease interval)
-RETURNS SETOF msgpool.claimed_delivery
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  limits msgpool.rate_limit;
-  claimed integer;
-BEGIN
-  PERFORM msgpool.rescue_expired_leases(claim_deliveries.channel);
-  SELECT * INTO limits FROM msgpool.rate_limit r WHERE r.channel = claim_deliveries.channel;
-  IF limits.provider_per_second IS NOT NULL THEN
-    batch_size := msgpool.provider_budget(claim_deliveries.channel, batch_size);
-    IF batch_size <= 0 THEN
-      RETURN;
-    END IF;
-  END IF;
-  IF limits.recipient_max IS NOT NULL THEN
-    PERFORM msgpool.defer_over_recipient_limit(claim_deliveries.channel, limits.recipient_max,
-                                               limits.recipient_window, batch_size);
-  END IF;
-  IF claim_deliveries.channel = 'webhook' THEN
-    -- one webhook claim at a time counts robots' sends: a concurrent claim's sends are
-    -- committed, and seen, before this one counts
-    PERFORM pg_advisory_xact_lock(hashtext('msgpool.robot_limit'));
-    PERFORM msgpool.defer_over_robot_limit(batch_size);
-  END IF;
-  RETURN QUERY SELECT * FROM msgpool.lease_due(claim_deliveries.channel, batch_size, lease);
   IF limits.provider_per_second IS NOT NULL THEN
     GET DIAGNOSTICS claimed = ROW_COUNT;
     PERFORM msgpool.spend_provider_budget(claim_deliveries.channel, claimed);

@@ -241,89 +241,82 @@ $$;
 
 COMMENT ON FUNCTION msgpool.inbox_delete IS 'Deletes some inbox messages for good; the message and its deliveries stay as history';
 
--- 32 bytes from the server's strong random source (gen_random_uuid() draws on it; random()
--- would be guessable).
-CREATE FUNCTION msgpool.new_inbox_secret()
-RETURNS bytea
-LANGUAGE sql VOLATILE
-AS $$
-  SELECT sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()));
-$$;
-
-COMMENT ON FUNCTION msgpool.new_inbox_secret IS '32 bytes from the server''s strong random source';
-
 -- Signed links to one recipient's inbox. A back-office application gives its signed-in user
--- `/inbox/{recipient}?token=...` with the token from inbox_token(); the token is an HMAC of
--- the recipient key with this secret, so rotating it (inbox_rotate_secret()) revokes every
--- link at once.
-CREATE TABLE msgpool.inbox_secret (
-  only_row   boolean PRIMARY KEY DEFAULT true CONSTRAINT inbox_secret_one_row CHECK (only_row),
-  secret     bytea NOT NULL DEFAULT msgpool.new_inbox_secret(),
-  rotated_at timestamptz NOT NULL DEFAULT now()
-);
-INSERT INTO msgpool.inbox_secret DEFAULT VALUES;
-
-COMMENT ON TABLE msgpool.inbox_secret IS 'The key inbox links are signed with (one row); rotating it revokes every link';
-
--- HMAC-SHA256 (RFC 2104) with the built-in sha256(), so no extension is needed.
-CREATE FUNCTION msgpool.hmac_sha256(key bytea, message bytea)
-RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE STRICT
-AS $$
-DECLARE
-  block bytea := CASE WHEN length(key) > 64 THEN sha256(key) ELSE key END
-                 || decode(repeat('00', 64), 'hex');
-  inner_pad bytea := decode(repeat('36', 64), 'hex');
-  outer_pad bytea := decode(repeat('5c', 64), 'hex');
-BEGIN
-  FOR i IN 0..63 LOOP
-    inner_pad := set_byte(inner_pad, i, get_byte(block, i) # 54);
-    outer_pad := set_byte(outer_pad, i, get_byte(block, i) # 92);
-  END LOOP;
-  RETURN sha256(outer_pad || sha256(inner_pad || message));
-END;
-$$;
-
-COMMENT ON FUNCTION msgpool.hmac_sha256 IS 'HMAC-SHA256 (RFC 2104) without an extension';
-
--- The token of a recipient's inbox link; refuses an unknown recipient with the nearest key.
-CREATE FUNCTION msgpool.inbox_token(recipient_key text)
+-- `/inbox/{recipient}?token=...` with a token from inbox_token(): the scope it grants, when
+-- it ends (0: never), and an HMAC of the recipient's key, the scope and the end with that
+-- recipient's own secret (recipient.inbox_secret). A link names one recipient and does one
+-- thing: `inbox` reads and marks read, `count` only counts the unread (the bell, which other
+-- pages embed). Rotating a recipient's secret revokes their links; removing the recipient
+-- takes the secret along, so one re-added under the same key gets none of the old links.
+CREATE FUNCTION msgpool.inbox_token(recipient_key text, scope text DEFAULT 'inbox',
+                                    valid_for interval DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  secret bytea;
+  ends bigint := coalesce(extract(epoch FROM now() + valid_for)::bigint, 0);
 BEGIN
   PERFORM msgpool.require_recipient(recipient_key);
-  RETURN encode(msgpool.hmac_sha256(s.secret, convert_to(recipient_key, 'UTF8')), 'hex')
-    FROM msgpool.inbox_secret s;
+  IF scope NOT IN ('inbox', 'count') THEN
+    RAISE EXCEPTION 'no inbox link scope %', quote_literal(scope)
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'inbox (read and mark read) or count (the bell)';
+  END IF;
+  SELECT r.inbox_secret INTO secret FROM msgpool.recipient r WHERE r.key = inbox_token.recipient_key;
+  RETURN scope || '-' || ends || '-'
+         || encode(msgpool.hmac_sha256(secret, convert_to(recipient_key || E'\n' || scope || E'\n' || ends, 'UTF8')), 'hex');
 END;
 $$;
 
-COMMENT ON FUNCTION msgpool.inbox_token IS 'The token of a recipient''s inbox link';
+COMMENT ON FUNCTION msgpool.inbox_token IS
+  'The token of a recipient''s inbox link: scope inbox (read, mark read) or count (the bell), maybe ending';
 
--- A new secret: every inbox link given out so far stops working.
-CREATE FUNCTION msgpool.inbox_rotate_secret()
-RETURNS void
-LANGUAGE sql
+-- A new secret for one recipient's links (or, with NULL, everyone's): every link given out
+-- so far stops working. Returns how many recipients got one.
+CREATE FUNCTION msgpool.inbox_rotate_secret(recipient_key text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
 AS $$
-  UPDATE msgpool.inbox_secret
-     SET secret = msgpool.new_inbox_secret(), rotated_at = now();
+DECLARE
+  rotated integer;
+BEGIN
+  IF recipient_key IS NOT NULL THEN
+    PERFORM msgpool.require_recipient(recipient_key);
+  END IF;
+  UPDATE msgpool.recipient r SET inbox_secret = msgpool.new_inbox_secret()
+   WHERE inbox_rotate_secret.recipient_key IS NULL OR r.key = inbox_rotate_secret.recipient_key;
+  GET DIAGNOSTICS rotated = ROW_COUNT;
+  RETURN rotated;
+END;
 $$;
 
-COMMENT ON FUNCTION msgpool.inbox_rotate_secret IS 'A new signing key: every inbox link given out so far stops working';
+COMMENT ON FUNCTION msgpool.inbox_rotate_secret IS
+  'A new link secret for one recipient (or all): every inbox link given out so far stops working';
 
--- Refuses a token that is not the recipient's (MP017), comparing the whole token.
-CREATE FUNCTION msgpool.require_inbox_token(recipient_key text, token text)
+-- Refuses a token that is not the recipient's, does not grant `scope` (an inbox token grants
+-- count too), or has ended (MP017), comparing the whole token.
+CREATE FUNCTION msgpool.require_inbox_token(recipient_key text, token text, scope text)
 RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  granted text := split_part(token, '-', 1);
+  ends text := split_part(token, '-', 2);
 BEGIN
-  IF token IS NULL OR NOT EXISTS (
-       SELECT 1 FROM msgpool.recipient r, msgpool.inbox_secret s
+  IF token IS NULL OR length(token) > 200 OR ends !~ '^[0-9]{1,12}$' THEN
+    ends := '-1';  -- no token, or not one of ours: refused below
+  END IF;
+  IF ends = '-1'
+     OR NOT (granted = scope OR (granted = 'inbox' AND scope = 'count'))
+     OR (ends <> '0' AND ends::bigint < extract(epoch FROM now()))
+     OR NOT EXISTS (
+       SELECT 1 FROM msgpool.recipient r
         WHERE r.key = require_inbox_token.recipient_key
-          AND encode(msgpool.hmac_sha256(s.secret, convert_to(require_inbox_token.recipient_key, 'UTF8')), 'hex')
-              = token) THEN
+          AND granted || '-' || ends || '-'
+              || encode(msgpool.hmac_sha256(r.inbox_secret,
+                          convert_to(r.key || E'\n' || granted || E'\n' || ends, 'UTF8')), 'hex') = token) THEN
     RAISE EXCEPTION 'this inbox link is not valid for %', quote_literal(recipient_key)
       USING ERRCODE = 'MP017',
             HINT = 'ask for a new link: msgpool inbox link RECIPIENT, or SELECT msgpool.inbox_token(recipient)';
@@ -331,7 +324,8 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION msgpool.require_inbox_token IS 'Refuses a token that is not the recipient''s inbox link token (MP017)';
+COMMENT ON FUNCTION msgpool.require_inbox_token IS
+  'Refuses a token that is not the recipient''s, grants not the scope, or has ended (MP017)';
 
 -- The inbox as its owner reaches it through a signed link: each function checks the token,
 -- then does what the administrators' inbox function of the same name does. The
@@ -343,7 +337,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  PERFORM msgpool.require_inbox_token(recipient_key, token, 'inbox');
   RETURN QUERY SELECT * FROM msgpool.inbox_list(recipient_key, false, page, page_size, false);
 END;
 $$;
@@ -356,7 +350,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  PERFORM msgpool.require_inbox_token(recipient_key, token, 'count');
   RETURN msgpool.inbox_unread_count(recipient_key);
 END;
 $$;
@@ -369,7 +363,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  PERFORM msgpool.require_inbox_token(recipient_key, token, 'inbox');
   RETURN QUERY SELECT * FROM msgpool.inbox_show(recipient_key, id);
 END;
 $$;
@@ -382,7 +376,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM msgpool.require_inbox_token(recipient_key, token);
+  PERFORM msgpool.require_inbox_token(recipient_key, token, 'inbox');
   RETURN msgpool.inbox_mark_read(recipient_key, ids);
 END;
 $$;

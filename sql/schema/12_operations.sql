@@ -214,7 +214,8 @@ COMMENT ON FUNCTION msgpool.retry_deliveries IS
 --   SELECT msgpool.cancel(42);
 -- Its unsent deliveries become cancelled, what was sent stays as history, and its dedup key
 -- closes, so the next message with that key opens a new one. A delivery being sent at this
--- moment finishes. Returns how many deliveries it cancelled; an unknown id is MP011.
+-- moment finishes. Returns how many deliveries it cancelled. A producer may cancel only the
+-- messages its own login role sent; another's is, to it, as an unknown id: MP011.
 -- SECURITY DEFINER: producers may cancel by id without reading the pool.
 CREATE FUNCTION msgpool.cancel(message_id bigint)
 RETURNS integer
@@ -225,11 +226,14 @@ DECLARE
   cancelled integer;
 BEGIN
   -- waits for an expander expanding it, so the deliveries it made are cancelled too
-  PERFORM FROM msgpool.message m WHERE m.id = cancel.message_id FOR UPDATE;
+  PERFORM FROM msgpool.message m
+   WHERE m.id = cancel.message_id AND (m.sent_by = session_user OR msgpool.is_admin())
+     FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'no message %', coalesce(cancel.message_id::text, 'NULL')
+    RAISE EXCEPTION 'no message % of %', coalesce(cancel.message_id::text, 'NULL'),
+        CASE WHEN msgpool.is_admin() THEN 'the pool' ELSE session_user::text END
       USING ERRCODE = 'MP011',
-            HINT = 'msgpool.send() returns the id; msgpool deliveries lists recent messages with theirs';
+            HINT = 'msgpool.send() returns the id; a producer cancels only what its own login role sent';
   END IF;
   UPDATE msgpool.message m SET state = 'cancelled'
    WHERE m.id = cancel.message_id AND m.state IN ('pending', 'expanded');

@@ -29,6 +29,10 @@ pub struct MessageType {
     /// Deferred messages due together go to a recipient as one digest (else one by one).
     pub digest: bool,
     pub max_attempts: i32,
+    /// The most urgent a producer may ask for; `None`: no higher than `urgency`.
+    pub max_urgency: Option<Urgency>,
+    /// Producers may name recipients who are not subscribers.
+    pub any_recipient: bool,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -42,7 +46,7 @@ macro_rules! select {
                     send_policy::text AS send_policy,
                     ARRAY(SELECT to_char(t, 'HH24:MI') FROM unnest(send_times) t ORDER BY t) AS send_times,
                     time_zone, send_interval::text AS send_interval, dedup_window::text AS dedup_window,
-                    digest, max_attempts, enabled, created_at, updated_at
+                    digest, max_attempts, max_urgency, any_recipient, enabled, created_at, updated_at
                FROM msgpool.message_type ",
             $rest
         )
@@ -66,6 +70,8 @@ pub struct MessageTypeSpec {
     pub dedup_window: Option<String>,
     pub digest: Option<bool>,
     pub max_attempts: Option<i32>,
+    pub max_urgency: Option<Urgency>,
+    pub any_recipient: Option<bool>,
 }
 
 pub async fn add(pool: &Db, key: &TypeKey, spec: &MessageTypeSpec) -> Result<MessageType> {
@@ -104,7 +110,9 @@ pub(crate) async fn apply(
              send_interval = coalesce($10::interval, send_interval),
              dedup_window  = coalesce($11::interval, dedup_window),
              max_attempts  = coalesce($12, max_attempts),
-             digest        = coalesce($13, digest)
+             digest        = coalesce($13, digest),
+             max_urgency   = coalesce($14, max_urgency),
+             any_recipient = coalesce($15, any_recipient)
            WHERE key = $1",
     )
     .bind(key.as_str())
@@ -120,6 +128,8 @@ pub(crate) async fn apply(
     .bind(spec.dedup_window.as_deref())
     .bind(spec.max_attempts)
     .bind(spec.digest)
+    .bind(spec.max_urgency)
+    .bind(spec.any_recipient)
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() == 0 {

@@ -2,8 +2,10 @@
 //! constraints and the SQL functions are the rules, and word the refusals ("did you mean",
 //! "disable instead"); these functions map rows to types.
 
+pub mod console_users;
 pub mod groups;
 pub mod message_types;
+pub mod producers;
 pub mod quiet_hours;
 pub mod rate_limits;
 pub mod recipients;

@@ -5,6 +5,7 @@ use crate::contract::SqlType as _;
 
 mod attempt_outcome;
 mod channel;
+mod console_role;
 mod delivery_state;
 mod message_state;
 mod quiet_action;
@@ -17,6 +18,7 @@ mod webhook_flavor;
 
 pub use attempt_outcome::AttemptOutcome;
 pub use channel::{Channel, Channels};
+pub use console_role::ConsoleRole;
 pub use delivery_state::DeliveryState;
 pub use message_state::MessageState;
 pub use quiet_action::QuietAction;
@@ -164,6 +166,7 @@ pub const SQL_ENUMS: &[(&str, &[&str])] = &[
     (DeliveryState::SQL, DeliveryState::NAMES),
     (AttemptOutcome::SQL, AttemptOutcome::NAMES),
     (QuietAction::SQL, QuietAction::NAMES),
+    (ConsoleRole::SQL, ConsoleRole::NAMES),
 ];
 
 /// Defines a key newtype whose every value matches the SQL domain's format.

@@ -2,8 +2,13 @@ use super::name_enum;
 
 name_enum!(
     /// One of msgpool's group roles: what a login role may do with the pool
-    /// (`msgpool_producer`, `msgpool_worker`, `msgpool_inbox`, `msgpool_admin`).
-    Role, "role", { Producer => "producer", Worker => "worker", Inbox => "inbox", Admin => "admin" }
+    /// (`msgpool_producer`, `msgpool_worker`, `msgpool_inbox`, `msgpool_admin`, and
+    /// `msgpool_console`, the console's: an administrator that names the console user it
+    /// acts for).
+    Role, "role", {
+        Producer => "producer", Worker => "worker", Inbox => "inbox", Admin => "admin",
+        Console => "console"
+    }
 );
 
 impl Role {

@@ -3,8 +3,11 @@
 //! ```text
 //! <home>/lock          held while a process initialises or starts the cluster
 //! <home>/password      the superuser's password (mode 0600)
-//! <home>/server/       owned by the server user: socket, postgres.log
-//! <home>/server/data/  the cluster; data/msgpool.conf holds the port and addresses
+//! <home>/server/       owned by the server user: socket, postgres.log (what the server
+//!                      says before its log collector starts)
+//! <home>/server/log/   the server's log, in files of at most 10 MB; msgpool keeps the
+//!                      newest few (trim_logs), so no flood of errors fills the disk
+//! <home>/server/data/  the cluster; data/msgpool.conf holds the port, addresses and logging
 //! ```
 //!
 //! The server is started with `pg_ctl` and outlives the msgpool process that started it, so
@@ -18,6 +21,10 @@ use std::process::Stdio;
 
 use sqlx::Connection;
 use tokio::process::Command;
+
+/// The server's log files: at most this large each, and this many kept.
+pub const LOG_FILE_SIZE: u64 = 10 * 1024 * 1024;
+pub const LOG_FILES_KEPT: usize = 5;
 
 use super::binaries;
 use super::server_user::ServerUser;
@@ -129,7 +136,34 @@ impl Cluster {
             self.start().await?;
             self.create_database().await?;
         }
+        self.trim_logs();
         self.url()
+    }
+
+    fn log_dir(&self) -> PathBuf {
+        self.server_dir().join("log")
+    }
+
+    /// Removes all but the newest [`LOG_FILES_KEPT`] of the server's log files (each at most
+    /// [`LOG_FILE_SIZE`]), and returns how many bytes the log holds now. The server writes
+    /// a new file at each start and when one is full; msgpool's processes trim the rest.
+    pub fn trim_logs(&self) -> u64 {
+        let mut files: Vec<(PathBuf, u64)> = fs::read_dir(self.log_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
+            .filter(|(path, _)| path.extension().is_some_and(|x| x == "log"))
+            .collect();
+        // the names hold when each file was begun: newest last
+        files.sort();
+        let keep = files.len().saturating_sub(LOG_FILES_KEPT);
+        for (old, _) in files.drain(..keep) {
+            if let Err(e) = fs::remove_file(&old) {
+                tracing::warn!(file = %old.display(), error = %e, "could not remove an old server log");
+            }
+        }
+        files.iter().map(|(_, len)| len).sum()
     }
 
     /// Stops the server (fast shutdown: connections are closed, in-flight transactions roll
@@ -304,8 +338,15 @@ impl Cluster {
         } else {
             String::new()
         };
+        let log_dir = self.log_dir().display().to_string();
+        // Logged without a refused statement's text (a stranger's 200 KB payload would be
+        // written whole, each time), in files of a bounded size that trim_logs() keeps few of.
         let conf = format!(
-            "# written by msgpool at each start\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{socket_dir}'\n"
+            "# written by msgpool at each start\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{socket_dir}'\n\
+             logging_collector = on\nlog_directory = '{log_dir}'\nlog_filename = 'postgres-%Y%m%d-%H%M%S.log'\n\
+             log_rotation_size = '{}kB'\nlog_rotation_age = 0\nlog_file_mode = 0600\n\
+             log_min_error_statement = panic\nlog_error_verbosity = terse\n",
+            LOG_FILE_SIZE / 1024
         );
         let path = self.data_dir().join("msgpool.conf");
         fs::write(&path, conf).map_err(Error::io(format!("writing {}", path.display())))?;

@@ -6,4 +6,4 @@ mod cluster;
 mod server_user;
 
 pub use binaries::find as server_binaries;
-pub use cluster::{Cluster, ClusterState};
+pub use cluster::{Cluster, ClusterState, LOG_FILE_SIZE, LOG_FILES_KEPT};

@@ -26,12 +26,26 @@ pub struct Page {
 impl Console {
     /// Serves the console over the database at `url`, as its roles.
     pub async fn start(url: &str, read_only: bool) -> Console {
+        Console::serve(url, read_only, None).await
+    }
+
+    /// The same, reached at `public_url` (the only host it then answers to).
+    pub async fn start_public(url: &str, public_url: &str) -> Console {
+        Console::serve(url, false, Some(public_url.to_owned())).await
+    }
+
+    async fn serve(url: &str, read_only: bool, public_url: Option<String>) -> Console {
         let database = Database::Url(url.to_owned());
         let console = msgpool_web::Console {
-            admin_db: database.pool_as(4, Role::Admin).await.expect("admin pool"),
+            admin_db: database
+                .pool_as(4, Role::Console)
+                .await
+                .expect("console pool"),
             inbox_db: database.pool_as(2, Role::Inbox).await.expect("inbox pool"),
-            sign_in_token: TOKEN.to_owned(),
+            sign_in_token: Some(TOKEN.to_owned()),
             read_only,
+            public_url,
+            trusted_proxy: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -53,10 +67,24 @@ impl Console {
         }
     }
 
-    /// Starts and signs in.
+    /// Starts and signs in with the shared token.
     pub async fn signed_in(url: &str, read_only: bool) -> Console {
+        Console::signed_in_with(url, read_only, &[("token", TOKEN)]).await
+    }
+
+    /// Starts and signs in as a console user.
+    pub async fn signed_in_as(url: &str, user: &str, password: &str) -> Console {
+        Console::signed_in_with(url, false, &[("user", user), ("password", password)]).await
+    }
+
+    /// A sign-in as it is, without keeping its session.
+    pub async fn sign_in_raw(&self, form: &[(&str, &str)]) -> Page {
+        self.post_raw("/signin", form, None).await
+    }
+
+    async fn signed_in_with(url: &str, read_only: bool, form: &[(&str, &str)]) -> Console {
         let mut console = Console::start(url, read_only).await;
-        let page = console.post_raw("/signin", &[("token", TOKEN)], None).await;
+        let page = console.post_raw("/signin", form, None).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "sign in: {}", page.body);
         let set_cookie = page.set_cookie.expect("a session cookie");
         console.cookie = set_cookie.split(';').next().map(str::to_owned);
@@ -135,6 +163,44 @@ impl Console {
             _ => self.client.get(url),
         };
         read(request.send().await.expect("request")).await
+    }
+
+    /// An answer's headers, one `name: value` line each (names lowercase).
+    pub async fn get_headers(&self, path: &str) -> String {
+        self.get_headers_with_host(path, "").await
+    }
+
+    /// The same, asking for `host` (empty: the address's own).
+    pub async fn get_headers_with_host(&self, path: &str, host: &str) -> String {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        if !host.is_empty() {
+            request = request.header("host", host);
+        }
+        let response = request.send().await.expect("GET");
+        response
+            .headers()
+            .iter()
+            .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?")))
+            .collect()
+    }
+
+    /// A form posted as it is, asking for `host`.
+    pub async fn post_with_host(&self, path: &str, host: &str, form: &[(&str, &str)]) -> Page {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("host", host)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        read(request.send().await.expect("POST")).await
     }
 
     pub async fn post_json(&self, path: &str, json: &str) -> Page {

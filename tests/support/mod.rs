@@ -322,6 +322,22 @@ pub type Worker = (
     tokio::task::JoinHandle<msgpool::Result<()>>,
 );
 
+/// A login role of its own with `group`'s rights (e.g. `msgpool_producer`), and a pool
+/// connected as it: what a real service has. Returns (login role, pool).
+pub async fn login_as(db: &TestDb, group: &str) -> (String, Db) {
+    let login = format!("{group}_{}", uuid::Uuid::new_v4().simple());
+    exec(
+        &db.pool,
+        &format!("CREATE ROLE {login} LOGIN PASSWORD 'pw' IN ROLE {group}"),
+    )
+    .await;
+    let (_, rest) = db.url.split_once('@').expect("url");
+    let pool = Db::connect(&format!("postgres://{login}:pw@{rest}"))
+        .await
+        .expect("connect as the login role");
+    (login, pool)
+}
+
 /// How a test's worker runs: on `channels`, polling every 50 ms, stopping within 5 s, its
 /// outbox in a temporary folder of its own. Tests change what they need with `..`.
 pub fn worker_config(

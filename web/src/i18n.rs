@@ -56,10 +56,20 @@ pub async fn switch(Path(lang): Path<String>, Query(query): Query<Back>) -> Resp
     let lang = if lang == "zh" { "zh" } else { "en" };
     let back = query
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| is_console_path(b))
         .unwrap_or_else(|| "/".to_owned());
     let cookie = format!("lang={lang}; Path=/; SameSite=Strict; Max-Age=31536000");
     ([(header::SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
+}
+
+/// Whether `back` is a path of this console: `/` and printable characters only, never a
+/// second `/` or `\` after the first (which browsers read as another host), nor a tab or a
+/// newline, which they strip before reading it.
+fn is_console_path(back: &str) -> bool {
+    let mut chars = back.chars();
+    chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && back.chars().all(|c| c.is_ascii_graphic() && c != '\\')
 }
 
 /// (key, English, 中文)
@@ -73,6 +83,13 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("nav.status", "Status", "运行状态"),
     ("signout", "Sign out", "退出"),
     ("signin", "Sign in", "登录"),
+    ("signin.user", "User", "用户名"),
+    ("signin.password", "Password", "密码"),
+    (
+        "signin.or_token",
+        "Or, without a user, the console's token:",
+        "或者不填用户名，使用控制台令牌：",
+    ),
     ("signin.token", "Console token", "控制台令牌"),
     (
         "signin.help",
@@ -81,8 +98,8 @@ const LABELS: &[(&str, &str, &str)] = &[
     ),
     (
         "signin.wrong",
-        "That token is not this console's. Copy it again from where msgpool web started.",
-        "令牌不正确，请从 msgpool web 启动输出中重新复制。",
+        "That user and password, or that token, do not sign in here. Check them and try again.",
+        "用户名和密码或令牌不正确，请检查后重试。",
     ),
     (
         "read_only",

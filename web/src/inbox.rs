@@ -123,11 +123,21 @@ pub async fn bell(
         .unread_count(&state.console.inbox_db)
         .await
     {
-        Ok(unread) => state.pages.render(
-            &ctx,
-            "bell.html",
-            context! { recipient, token => link.token, unread },
-        ),
+        Ok(unread) => {
+            let mut page = state.pages.render(
+                &ctx,
+                "bell.html",
+                context! { recipient, token => link.token, unread },
+            );
+            // the one page made to be framed, by whatever application embeds the bell
+            if let Ok(policy) =
+                axum::http::HeaderValue::from_str(&crate::render::content_security_policy("*"))
+            {
+                page.headers_mut()
+                    .insert(header::CONTENT_SECURITY_POLICY, policy);
+            }
+            page
+        }
         Err(e) => state.pages.problem(&ctx, &e),
     }
 }

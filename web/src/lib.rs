@@ -2,11 +2,13 @@
 //! (and so the same SQL functions) as the CLI. Templates, htmx and the stylesheet are
 //! embedded in the binary; nothing is fetched from elsewhere.
 //!
-//! Two kinds of route: the console's, behind a sign-in and CSRF tokens (`auth`), whose
-//! database work runs as `msgpool_admin`; and the inbox's, reached with a recipient's signed
-//! token, whose database work runs as `msgpool_inbox` and can reach that inbox only.
+//! Two kinds of route: the console's, behind a sign-in (a console user's role decides which
+//! routes) and CSRF tokens (`auth`), whose database work runs as the console's login role,
+//! naming the user it acts for; and the inbox's, reached with a recipient's signed token,
+//! whose database work runs as `msgpool_inbox` and can reach that inbox only.
 
 mod auth;
+mod client;
 mod form;
 pub use form::MAX_BODY_BYTES;
 mod i18n;
@@ -16,13 +18,16 @@ mod render;
 mod session;
 mod state;
 mod statics;
+mod throttle;
 
 use axum::Router;
 use axum::routing::{get, post};
 
+pub use auth::TOKEN_USER;
+pub use client::TrustedProxy;
 pub use session::SESSION_COOKIE;
-pub use state::Console;
 use state::State;
+pub use state::{Console, MIN_TOKEN_CHARS};
 
 /// Who may request a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +36,12 @@ pub enum Access {
     Public,
     /// Whoever holds the recipient's inbox token.
     InboxToken,
-    /// A signed-in session (and, for a POST, its CSRF token).
-    Console,
+    /// A signed-in console user (for a POST, with its CSRF token): any, reading.
+    Viewer,
+    /// ... an operator or an admin: acting on messages and deliveries.
+    Operator,
+    /// ... an admin: changing the configuration.
+    Admin,
 }
 
 /// Declares every route once: [`ROUTES`] is this table, and [`router`] is built from it, so
@@ -49,7 +58,7 @@ macro_rules! routes {
             let (mut console, mut inbox, mut public) = (Router::new(), Router::new(), Router::new());
             $(
                 let routes = match Access::$access {
-                    Access::Console => &mut console,
+                    Access::Viewer | Access::Operator | Access::Admin => &mut console,
                     Access::InboxToken => &mut inbox,
                     Access::Public => &mut public,
                 };
@@ -74,41 +83,41 @@ routes! {
     InboxToken get "/api/inbox/{recipient}" => inbox::api_list,
     InboxToken get "/api/inbox/{recipient}/unread-count" => inbox::api_unread_count,
     InboxToken post "/api/inbox/{recipient}/read" => inbox::api_read,
-    Console get "/" => pages::home,
-    Console post "/signout" => auth::sign_out,
-    Console get "/types" => pages::types::list,
-    Console get "/types/new" => pages::type_form::new,
-    Console post "/types/new" => pages::type_form::create,
-    Console get "/types/check-key" => pages::type_form::check_key,
-    Console post "/types/preview" => pages::type_form::preview,
-    Console get "/types/{key}" => pages::type_form::edit,
-    Console post "/types/{key}" => pages::type_form::update,
-    Console post "/types/{key}/enabled" => pages::types::set_enabled,
-    Console post "/types/{key}/test" => pages::type_form::send_test,
-    Console get "/recipients" => pages::recipients::list,
-    Console get "/recipients/new" => pages::recipients::new,
-    Console post "/recipients/new" => pages::recipients::create,
-    Console get "/recipients/{key}" => pages::recipients::show,
-    Console post "/recipients/{key}" => pages::recipients::update,
-    Console post "/recipients/{key}/enabled" => pages::recipients::set_enabled,
-    Console post "/recipients/{key}/remove" => pages::recipients::remove,
-    Console post "/recipients/{key}/groups" => pages::recipients::groups,
-    Console post "/recipients/{key}/subscriptions" => pages::recipients::subscriptions,
-    Console get "/groups" => pages::groups::list,
-    Console post "/groups/new" => pages::groups::create,
-    Console get "/groups/{key}" => pages::groups::show,
-    Console post "/groups/{key}/members" => pages::groups::members,
-    Console post "/groups/{key}/subscriptions" => pages::groups::subscriptions,
-    Console post "/groups/{key}/remove" => pages::groups::remove,
-    Console get "/messages" => pages::activity::messages,
-    Console get "/messages/{id}" => pages::activity::message,
-    Console post "/messages/{id}/cancel" => pages::activity::cancel,
-    Console get "/deliveries" => pages::activity::deliveries,
-    Console post "/deliveries/retry" => pages::activity::retry,
-    Console get "/status" => pages::status::page,
-    Console get "/status/panel" => pages::status::panel,
-    Console post "/limits/channel" => pages::limits::channel,
-    Console post "/limits/robot" => pages::limits::robot,
+    Viewer get "/" => pages::home,
+    Viewer post "/signout" => auth::sign_out,
+    Viewer get "/types" => pages::types::list,
+    Viewer get "/types/new" => pages::type_form::new,
+    Admin post "/types/new" => pages::type_form::create,
+    Viewer get "/types/check-key" => pages::type_form::check_key,
+    Viewer post "/types/preview" => pages::type_form::preview,
+    Viewer get "/types/{key}" => pages::type_form::edit,
+    Admin post "/types/{key}" => pages::type_form::update,
+    Admin post "/types/{key}/enabled" => pages::types::set_enabled,
+    Admin post "/types/{key}/test" => pages::type_form::send_test,
+    Viewer get "/recipients" => pages::recipients::list,
+    Viewer get "/recipients/new" => pages::recipients::new,
+    Admin post "/recipients/new" => pages::recipients::create,
+    Viewer get "/recipients/{key}" => pages::recipients::show,
+    Admin post "/recipients/{key}" => pages::recipients::update,
+    Admin post "/recipients/{key}/enabled" => pages::recipients::set_enabled,
+    Admin post "/recipients/{key}/remove" => pages::recipients::remove,
+    Admin post "/recipients/{key}/groups" => pages::recipients::groups,
+    Admin post "/recipients/{key}/subscriptions" => pages::recipients::subscriptions,
+    Viewer get "/groups" => pages::groups::list,
+    Admin post "/groups/new" => pages::groups::create,
+    Viewer get "/groups/{key}" => pages::groups::show,
+    Admin post "/groups/{key}/members" => pages::groups::members,
+    Admin post "/groups/{key}/subscriptions" => pages::groups::subscriptions,
+    Admin post "/groups/{key}/remove" => pages::groups::remove,
+    Viewer get "/messages" => pages::activity::messages,
+    Viewer get "/messages/{id}" => pages::activity::message,
+    Operator post "/messages/{id}/cancel" => pages::activity::cancel,
+    Viewer get "/deliveries" => pages::activity::deliveries,
+    Operator post "/deliveries/retry" => pages::activity::retry,
+    Viewer get "/status" => pages::status::page,
+    Viewer get "/status/panel" => pages::status::panel,
+    Admin post "/limits/channel" => pages::limits::channel,
+    Admin post "/limits/robot" => pages::limits::robot,
 }
 
 /// The console's routes; every one outside `public` and `inbox` passes the sign-in check.
@@ -119,11 +128,22 @@ pub fn router(console: Console) -> Router {
         state.clone(),
         auth::require_session,
     ));
+    let inbox_routes = inbox_routes.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::throttle_inbox_links,
+    ));
     Router::new()
         .merge(console_routes)
         .merge(inbox_routes)
         .merge(public_routes)
-        .layer(axum::middleware::from_fn(render::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            render::security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_known_host,
+        ))
         .layer(axum::middleware::from_fn(time_limit))
         .layer(axum::extract::DefaultBodyLimit::max(form::MAX_BODY_BYTES))
         .with_state(state)
@@ -178,12 +198,16 @@ pub async fn serve(
             },
             () = &mut stop => break,
         };
+        // the peer, for the throttles and a trusted proxy's word
+        let app = app
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIME_LIMIT)
             .serve_connection(
                 TokioIo::new(stream),
-                hyper_util::service::TowerToHyperService::new(app.clone()),
+                hyper_util::service::TowerToHyperService::new(app),
             );
         let connection = connections.watch(connection);
         tokio::spawn(async move {

@@ -179,17 +179,26 @@ where
     }
 }
 
-/// Headers on every answer: no sniffing, no referrer (inbox links carry their token), scripts
-/// only from this server, and no framing except the unread bell, which is made to be framed.
-pub async fn security_headers(request: axum::extract::Request, next: Next) -> Response {
-    let framable = request.uri().path().ends_with("/bell");
+/// The content security policy of every answer: scripts only from this server, and no
+/// framing. The unread bell, made to be framed, sets its own (with `frame-ancestors`).
+pub fn content_security_policy(frame_ancestors: &str) -> String {
+    format!(
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors {frame_ancestors}"
+    )
+}
+
+/// Headers on every answer: no sniffing, no referrer (inbox links carry their token), the
+/// content security policy (unless the handler set its own), and over TLS, HSTS.
+pub async fn security_headers(
+    axum::extract::State(state): axum::extract::State<crate::state::State>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    let frames = if framable { "*" } else { "'none'" };
-    let policy = format!(
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors {frames}"
-    );
-    if let Ok(policy) = HeaderValue::from_str(&policy) {
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(policy) = HeaderValue::from_str(&content_security_policy("'none'"))
+    {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     headers.insert(
@@ -203,6 +212,12 @@ pub async fn security_headers(request: axum::extract::Request, next: Next) -> Re
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
+    if state.over_tls() {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     response
 }
 

@@ -1,19 +1,24 @@
 //! Console sessions: made at sign-in, kept in memory (they end when the console restarts),
-//! each with the CSRF token its forms send back.
+//! each with who signed in, as what, and the CSRF token its forms send back.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, header};
+use msgpool::domain::ConsoleRole;
 
 pub const SESSION_COOKIE: &str = "msgpool_session";
 /// A session ends this long after signing in.
 const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
-/// What a signed-in request carries: the CSRF token its forms must send back.
+/// What a signed-in request carries: who, as what, and the CSRF token its forms must send
+/// back.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The console user's name (the shared token's sessions: `token`).
+    pub user: String,
+    pub role: ConsoleRole,
     pub csrf: String,
 }
 
@@ -21,9 +26,13 @@ pub struct Session {
 pub struct Sessions(Mutex<HashMap<String, (Session, Instant)>>);
 
 impl Sessions {
-    pub fn start(&self) -> String {
+    pub fn start(&self, user: &str, role: ConsoleRole) -> String {
         let id = format!("{}{}", new_secret(), new_secret());
-        let session = Session { csrf: new_secret() };
+        let session = Session {
+            user: user.to_owned(),
+            role,
+            csrf: new_secret(),
+        };
         let mut sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         sessions.retain(|_, (_, started)| now.duration_since(*started) < SESSION_LIFETIME);

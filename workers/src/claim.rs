@@ -64,6 +64,16 @@ impl Claim {
     pub fn deliveries(&self) -> usize {
         1 + self.gathered.len()
     }
+
+    /// The bytes of its payloads, as they arrived.
+    pub fn payload_bytes(&self) -> usize {
+        self.lead.payload.0.len()
+            + self
+                .gathered
+                .iter()
+                .map(|g| g.payload.0.len())
+                .sum::<usize>()
+    }
 }
 
 /// Leases up to `batch_size` due deliveries of `channel` for `lease` (a PostgreSQL interval).

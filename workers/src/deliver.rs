@@ -10,20 +10,15 @@ use chrono::Utc;
 use msgpool::render::{Message, Parts, Rendered, Renderer, Variables};
 use serde_json::Value;
 
-use crate::channels::email::EmailSender;
-use crate::channels::sms::SmsSender;
-use crate::channels::webhook::WebhookSender;
 use crate::claim::{Claim, ClaimedDelivery};
 use crate::outcomes::{Finished, Outcome, OutcomeWriter};
-use crate::send::send;
+use crate::send::{Senders, send};
 
 /// What every delivery task shares.
 pub struct Deliverer {
     pub renderer: Arc<Renderer>,
     pub outcomes: OutcomeWriter,
-    pub email: EmailSender,
-    pub webhook: WebhookSender,
-    pub sms: SmsSender,
+    pub senders: Senders,
 }
 
 pub async fn deliver(claim: Claim, deliverer: Data<Arc<Deliverer>>) -> Result<(), BoxDynError> {
@@ -39,7 +34,7 @@ pub async fn attempt(deliverer: &Deliverer, claim: &Claim) -> Finished {
     let started_at = Utc::now();
     let lead = &claim.lead;
     let outcome = match render(&deliverer.renderer, claim) {
-        Ok((rendered, payload)) => send(deliverer, claim, &payload, rendered).await,
+        Ok((rendered, payload)) => send(&deliverer.senders, claim, &payload, rendered).await,
         Err(problem) => Outcome::Dead(problem),
     };
     if let Outcome::Dead(problem) | Outcome::Retry(problem) = &outcome {

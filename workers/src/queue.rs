@@ -25,6 +25,8 @@ use crate::leases::Leases;
 const HOLD_AT_MOST: Duration = Duration::from_secs(2);
 /// The longest a delivery given back for a full destination waits before it is due again.
 const FULL_WAIT_AT_MOST: Duration = Duration::from_secs(60);
+/// A queue claims more only while the payloads it holds are fewer bytes than this.
+const BUFFER_BYTES: usize = 16 * 1024 * 1024;
 
 /// A claim waiting in the buffer, and where it goes.
 struct Buffered {
@@ -102,9 +104,7 @@ impl ChannelQueue {
             // A claim that came back short took everything due: claiming again at once would
             // only find nothing, next to the outcome write of what it took. Wait for the
             // expander's wake-up (it keeps a permit if it came meanwhile) or the poll.
-            if self.buffered() < self.config.batch_size as usize
-                && !self.drained.swap(false, Ordering::Relaxed)
-            {
+            if self.has_room() && !self.drained.swap(false, Ordering::Relaxed) {
                 match self.fill().await {
                     Err(e) => return Some(Err(e)),
                     Ok(claimed) if claimed > 0 => continue,
@@ -120,11 +120,12 @@ impl ChannelQueue {
         }
     }
 
-    fn buffered(&self) -> usize {
-        self.buffer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+    /// Whether the buffer has room for another claim: fewer deliveries than a batch, and
+    /// fewer payload bytes than [`BUFFER_BYTES`] (a worker's memory follows bytes, not rows).
+    fn has_room(&self) -> bool {
+        let buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        let bytes: usize = buffer.iter().map(|b| b.claim.payload_bytes()).sum();
+        buffer.len() < self.config.batch_size as usize && bytes < BUFFER_BYTES
     }
 
     /// The first buffered delivery whose destination has room, its slot taken; else what

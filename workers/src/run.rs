@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::channels::email::EmailSender;
+use crate::channels::outbound::{Outbound, default_policy};
 use crate::channels::sms::SmsSender;
 use crate::channels::webhook::WebhookSender;
 use apalis::prelude::WorkerBuilderExt;
@@ -20,6 +21,7 @@ use crate::deliver::{Deliverer, deliver};
 use crate::destinations::{Destinations, report};
 use crate::leases::Leases;
 use crate::queue::ChannelQueue;
+use crate::send::Senders;
 use crate::{WorkerConfig, expand, housekeeping, metrics, outcomes};
 
 /// Runs until `stop` is cancelled, then stops gracefully.
@@ -32,11 +34,14 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
         config.in_flight.max,
     )?;
     let sms = SmsSender::new(config.sms.clone(), &config.outbox, config.timeouts)?;
+    // the providers' URLs may carry credentials: shown through the one redaction there is
     if config.channels.contains(&Channel::Sms) {
-        tracing::info!(to = %sms.describe(), "sms channel");
+        let to = redacted(&pool, &sms.describe()).await;
+        tracing::info!(%to, "sms channel");
     }
     if config.channels.contains(&Channel::Email) {
-        tracing::info!(to = %email.describe(), "email channel");
+        let to = redacted(&pool, &email.describe()).await;
+        tracing::info!(%to, "email channel");
     }
     let destinations = Arc::new(Destinations::new(
         config.in_flight,
@@ -59,12 +64,18 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
         heartbeat_stop.clone(),
     ));
     let (writer, writing) = outcomes::spawn(pool.clone(), leases.clone(), config.name.clone());
+    let outbound = Outbound::new(default_policy());
+    let mut background = vec![tokio::spawn(
+        outbound.clone().keep_current(pool.clone(), stop.clone()),
+    )];
     let deliverer = Arc::new(Deliverer {
         renderer: Arc::new(Renderer::default()),
         outcomes: writer,
-        email,
-        webhook: WebhookSender::new(config.timeouts)?,
-        sms,
+        senders: Senders {
+            email,
+            webhook: WebhookSender::new(config.timeouts, outbound)?,
+            sms,
+        },
     });
 
     let queues: Vec<Arc<ChannelQueue>> = config
@@ -81,7 +92,6 @@ pub async fn run(pool: Db, config: WorkerConfig, stop: CancellationToken) -> msg
             ))
         })
         .collect();
-    let mut background = Vec::new();
     if config.expand {
         background.push(tokio::spawn(expand::run(
             pool.clone(),
@@ -192,4 +202,14 @@ async fn supervise(
             }
         }
     }
+}
+
+/// `text` with every URL's credentials hidden, as `msgpool.redacted_url()` hides them; when
+/// the database cannot say, nothing of it.
+async fn redacted(pool: &Db, text: &str) -> String {
+    sqlx::query_scalar("SELECT msgpool.redacted_url($1)")
+        .bind(text)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|_| "(not shown: the database could not redact it)".to_owned())
 }

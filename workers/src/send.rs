@@ -7,15 +7,23 @@ use serde_json::Value;
 use msgpool::domain::Channel;
 use msgpool::render::Rendered;
 
-use crate::channels::webhook::{Notice, Webhook};
+use crate::channels::email::EmailSender;
+use crate::channels::sms::SmsSender;
+use crate::channels::webhook::{Notice, Webhook, WebhookSender};
 use crate::channels::{SendError, Sent};
 use crate::claim::Claim;
-use crate::deliver::Deliverer;
 use crate::destinations::Feedback;
 use crate::outcomes::Outcome;
 
+/// One sender per channel that leaves the database.
+pub struct Senders {
+    pub email: EmailSender,
+    pub webhook: WebhookSender,
+    pub sms: SmsSender,
+}
+
 pub(crate) async fn send(
-    deliverer: &Deliverer,
+    senders: &Senders,
     claim: &Claim,
     payload: &Value,
     rendered: Rendered,
@@ -30,7 +38,7 @@ pub(crate) async fn send(
         }
         Channel::Email => match &d.email {
             Some(address) => {
-                deliverer
+                senders
                     .email
                     .send(
                         &d.recipient_name,
@@ -47,7 +55,7 @@ pub(crate) async fn send(
             )),
         },
         Channel::Sms => match &d.phone {
-            Some(phone) => deliverer.sms.send(phone, &rendered.body, &d.identity).await,
+            Some(phone) => senders.sms.send(phone, &rendered.body, &d.identity).await,
             None => Err(SendError::Unsendable(
                 "the recipient no longer has a phone number".to_owned(),
             )),
@@ -73,7 +81,7 @@ pub(crate) async fn send(
                     recipient_key: &d.recipient_key,
                     identity: &d.identity,
                 };
-                deliverer.webhook.send(&hook, &notice).await
+                senders.webhook.send(&hook, &notice).await
             }
             (None, Ok(_)) => Err(SendError::Unsendable(
                 "the recipient no longer has a webhook".to_owned(),

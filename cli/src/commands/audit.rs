@@ -43,9 +43,15 @@ pub async fn run(ctx: &Context, args: AuditArgs) -> anyhow::Result<()> {
                     .cloned()
                     .collect::<Vec<_>>()
                     .join(" ");
-                let who = match &c.application {
-                    Some(app) => format!("{} ({app})", c.actor),
-                    None => c.actor.clone(),
+                // the person, and the login and application they came through when those say more
+                let login = Some(c.login_role.as_str()).filter(|l| *l != c.actor);
+                let through: Vec<&str> = [login, c.application.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                let who = match through.is_empty() {
+                    true => c.actor.clone(),
+                    false => format!("{} ({})", c.actor, through.join(", ")),
                 };
                 vec![
                     output::time(c.at),

@@ -29,9 +29,21 @@ enum LinkCommand {
         /// Where msgpool web is reached
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         base_url: String,
+        /// A link for the unread bell only, which other pages embed: it counts, and reads
+        /// nothing
+        #[arg(long)]
+        bell: bool,
+        /// The link stops working after this long, e.g. '30 days' (default: when the
+        /// recipient's secret is rotated)
+        #[arg(long, value_name = "INTERVAL")]
+        expires_in: Option<String>,
     },
-    /// A new secret for inbox links: every link given out so far stops working
-    RotateSecret,
+    /// A new secret for one recipient's inbox links (or, without one, everyone's): every
+    /// link given out so far stops working
+    RotateSecret {
+        #[arg(value_parser = parse::<RecipientKey>)]
+        recipient: Option<RecipientKey>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -73,23 +85,43 @@ pub async fn run(ctx: &Context, command: InboxCommand) -> anyhow::Result<()> {
         Some(LinkCommand::Link {
             recipient,
             base_url,
-        }) => link(ctx, &recipient, &base_url).await,
-        Some(LinkCommand::RotateSecret) => {
-            msgpool::inbox_link::rotate_secret(&ctx.pool().await?).await?;
-            outln!("inbox links: new secret; every link given out before no longer works");
+            bell,
+            expires_in,
+        }) => link(ctx, &recipient, &base_url, bell, expires_in.as_deref()).await,
+        Some(LinkCommand::RotateSecret { recipient }) => {
+            let rotated =
+                msgpool::inbox_link::rotate_secret(&ctx.pool().await?, recipient.as_ref()).await?;
+            match recipient {
+                Some(r) => outln!(
+                    "inbox links of {r}: new secret; every link given out before no longer works"
+                ),
+                None => outln!(
+                    "inbox links of {rotated} recipients: new secrets; every link given out before no longer works"
+                ),
+            }
             Ok(())
         }
         None => read(ctx, command.args).await,
     }
 }
 
-async fn link(ctx: &Context, recipient: &RecipientKey, base_url: &str) -> anyhow::Result<()> {
-    let token = msgpool::inbox_link::token(&ctx.pool().await?, recipient).await?;
+async fn link(
+    ctx: &Context,
+    recipient: &RecipientKey,
+    base_url: &str,
+    bell: bool,
+    expires_in: Option<&str>,
+) -> anyhow::Result<()> {
+    use msgpool::inbox_link::Scope;
+    let scope = if bell { Scope::Count } else { Scope::Inbox };
+    let token =
+        msgpool::inbox_link::token(&ctx.pool().await?, recipient, scope, expires_in).await?;
     let base = base_url.trim_end_matches('/');
-    let url = format!(
-        "{base}{}",
-        msgpool::inbox_link::path(recipient.as_str(), &token)
-    );
+    let path = msgpool::inbox_link::path(recipient.as_str(), &token);
+    let url = match scope {
+        Scope::Inbox => format!("{base}{path}"),
+        Scope::Count => format!("{base}{}", path.replacen("?token=", "/bell?token=", 1)),
+    };
     if ctx.json {
         return output::json(
             &serde_json::json!({ "recipient": recipient, "token": token, "url": url }),

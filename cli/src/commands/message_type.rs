@@ -87,6 +87,13 @@ pub struct SpecArgs {
     /// Delivery attempts before a delivery is dead (1-100)
     #[arg(long)]
     max_attempts: Option<i32>,
+    /// The most urgent a producer may ask its messages to be (default: no higher than
+    /// --urgency); administrators' sessions are not held to it
+    #[arg(long, value_parser = parse::<Urgency>)]
+    max_urgency: Option<Urgency>,
+    /// Whether producers may name recipients who are not the type's subscribers
+    #[arg(long)]
+    any_recipient: Option<bool>,
 }
 
 impl From<SpecArgs> for MessageTypeSpec {
@@ -104,6 +111,8 @@ impl From<SpecArgs> for MessageTypeSpec {
             dedup_window: a.dedup_window,
             digest: a.digest,
             max_attempts: a.max_attempts,
+            max_urgency: a.max_urgency,
+            any_recipient: a.any_recipient,
         }
     }
 }
@@ -235,6 +244,18 @@ fn print_type(ctx: &Context, t: &MessageType) -> anyhow::Result<()> {
         ("digest", yes_no(t.digest)),
         ("dedup window", t.dedup_window.clone()),
         ("max attempts", t.max_attempts.to_string()),
+        (
+            "producers may ask",
+            format!(
+                "urgency up to {}; {}",
+                t.max_urgency.unwrap_or(t.urgency),
+                if t.any_recipient {
+                    "any recipient"
+                } else {
+                    "only subscribers as recipients"
+                }
+            ),
+        ),
         ("enabled", yes_no(t.enabled)),
     ]);
     Ok(())

@@ -4,11 +4,13 @@
 pub mod audit;
 pub mod bench;
 pub mod cancel;
+pub mod console_user;
 pub mod db;
 pub mod deliveries;
 pub mod group;
 pub mod inbox;
 pub mod message_type;
+pub mod producer;
 pub mod prune;
 pub mod quiet_hours;
 pub mod rate_limit;

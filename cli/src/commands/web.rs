@@ -20,6 +20,31 @@ pub struct WebArgs {
     /// Show everything, change nothing
     #[arg(long)]
     read_only: bool,
+    #[command(flatten)]
+    access: AccessArgs,
+}
+
+/// Who may reach the console, and how they sign in.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// Where people reach the console, e.g. https://console.example.com: the only host name
+    /// it answers to (else this machine's own), and with https, Secure cookies and HSTS
+    #[arg(long, env = "MSGPOOL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Addresses of a reverse proxy that signs people in (oauth2-proxy), e.g.
+    /// 127.0.0.1/32: requests from them may name the console user in --trusted-header
+    #[arg(long, env = "MSGPOOL_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
+    /// The header a trusted proxy names the console user in
+    #[arg(
+        long,
+        env = "MSGPOOL_TRUSTED_HEADER",
+        default_value = "X-Forwarded-User"
+    )]
+    pub trusted_header: String,
+    /// Sign in with console users only: no shared token
+    #[arg(long, env = "MSGPOOL_WEB_NO_TOKEN")]
+    pub no_token: bool,
 }
 
 pub async fn run(ctx: &Context, args: WebArgs) -> anyhow::Result<()> {
@@ -30,9 +55,10 @@ pub async fn run(ctx: &Context, args: WebArgs) -> anyhow::Result<()> {
         );
     }
     let stop = CancellationToken::new();
-    let console = start(ctx, args.listen, args.read_only, stop.clone()).await?;
+    let console = start(ctx, args.listen, args.read_only, &args.access, stop.clone()).await?;
     console.print();
     outln!("Stop with Ctrl-C.");
+    ctx.database.trim_logs_while_running();
     crate::stop::on_signal(stop).await;
     console.finished().await
 }
@@ -40,7 +66,7 @@ pub async fn run(ctx: &Context, args: WebArgs) -> anyhow::Result<()> {
 /// A running console.
 pub struct Running {
     pub url: String,
-    token: TokenSource,
+    token: Option<TokenSource>,
     read_only: bool,
     served: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -56,8 +82,11 @@ impl Running {
         let mode = if self.read_only { " (read-only)" } else { "" };
         outln!("console{mode}: {}", self.url);
         match &self.token {
-            TokenSource::Environment => outln!("sign in with the token in MSGPOOL_WEB_TOKEN"),
-            TokenSource::File(path, token) => {
+            None => {
+                outln!("sign in as a console user (msgpool console-user add NAME --role admin)")
+            }
+            Some(TokenSource::Environment) => outln!("sign in with the token in MSGPOOL_WEB_TOKEN"),
+            Some(TokenSource::File(path, token)) => {
                 outln!("sign-in token: {token}   (kept in {})", path.display())
             }
         }
@@ -69,20 +98,32 @@ impl Running {
     }
 }
 
-/// Serves the console on `listen` until `stop`, with its own pools as `msgpool_admin` and
-/// `msgpool_inbox`.
+/// Serves the console on `listen` until `stop`, with its own pools, logged in as the
+/// console's and the inbox's login roles.
 pub async fn start(
     ctx: &Context,
     listen: SocketAddr,
     read_only: bool,
+    access: &AccessArgs,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let (sign_in_token, token) = sign_in_token()?;
+    let (sign_in_token, token) = match access.no_token {
+        true => (None, None),
+        false => {
+            let (token, source) = sign_in_token()?;
+            (Some(token), Some(source))
+        }
+    };
     let console = msgpool_web::Console {
-        admin_db: ctx.database.pool_as(8, Role::Admin).await?,
+        admin_db: ctx.database.pool_as(8, Role::Console).await?,
         inbox_db: ctx.database.pool_as(4, Role::Inbox).await?,
         sign_in_token,
         read_only,
+        public_url: access.public_url.clone(),
+        trusted_proxy: (!access.trusted_proxy.is_empty()).then(|| msgpool_web::TrustedProxy {
+            header: access.trusted_header.to_ascii_lowercase(),
+            addresses: access.trusted_proxy.clone(),
+        }),
     };
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         anyhow::anyhow!("cannot serve the console on {listen}: {e} (choose another with --listen)")
@@ -104,6 +145,11 @@ fn sign_in_token() -> anyhow::Result<(String, TokenSource)> {
     if let Ok(token) = std::env::var("MSGPOOL_WEB_TOKEN")
         && !token.trim().is_empty()
     {
+        anyhow::ensure!(
+            token.trim().chars().count() >= msgpool_web::MIN_TOKEN_CHARS,
+            "MSGPOOL_WEB_TOKEN is too short to keep guessers out: give it at least {} characters (e.g. from: openssl rand -hex 16)",
+            msgpool_web::MIN_TOKEN_CHARS
+        );
         return Ok((token.trim().to_owned(), TokenSource::Environment));
     }
     let token = msgpool::database::home_secret(TOKEN_FILE)?;

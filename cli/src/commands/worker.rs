@@ -178,20 +178,28 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
             sqlx::raw_sql(include_str!("demo.sql"))
                 .execute(&pool)
                 .await?;
-            let console =
-                match super::web::start(ctx, args.console_listen, false, stop.clone()).await {
-                    Ok(console) => console,
-                    Err(_) => {
-                        let any_port = std::net::SocketAddr::new(args.console_listen.ip(), 0);
-                        super::web::start(ctx, any_port, false, stop.clone()).await?
-                    }
-                };
+            // the demo's console: this machine only, signed in with the shared token
+            let access = super::web::AccessArgs {
+                public_url: None,
+                trusted_proxy: Vec::new(),
+                trusted_header: String::new(),
+                no_token: false,
+            };
+            let listen = args.console_listen;
+            let console = match super::web::start(ctx, listen, false, &access, stop.clone()).await {
+                Ok(console) => console,
+                Err(_) => {
+                    let any_port = std::net::SocketAddr::new(listen.ip(), 0);
+                    super::web::start(ctx, any_port, false, &access, stop.clone()).await?
+                }
+            };
             print_guide(ctx, &config, &console).await?;
             Some(console)
         }
         false => None,
     };
     tokio::spawn(crate::stop::on_signal(stop.clone()));
+    ctx.database.trim_logs_while_running();
     msgpool_workers::run(pool, config, stop).await?;
     if let Some(console) = console {
         console.finished().await?;
@@ -209,7 +217,9 @@ async fn print_guide(
     let url = ctx.database.url().await?;
     let pool = ctx.pool().await?;
     let zhang_san = msgpool::domain::RecipientKey::parse("zhang.san")?;
-    let inbox_token = msgpool::inbox_link::token(&pool, &zhang_san).await?;
+    let inbox_token =
+        msgpool::inbox_link::token(&pool, &zhang_san, msgpool::inbox_link::Scope::Inbox, None)
+            .await?;
     let inbox_path = msgpool::inbox_link::path(zhang_san.as_str(), &inbox_token);
     console.print();
     let console_url = &console.url;

@@ -68,7 +68,7 @@ pub async fn messages(
             until: time(&query.until)?,
             before: query.before,
         };
-        activity::messages(&state.console.admin_db, &filter, PAGE_SIZE).await
+        activity::messages(&state.admin(&ctx), &filter, PAGE_SIZE).await
     };
     match listed.await {
         Ok(rows) => {
@@ -99,7 +99,7 @@ pub async fn message(
     ctx: Ctx,
     Path(id): Path<i64>,
 ) -> Response {
-    match activity::message(&state.console.admin_db, id).await {
+    match activity::message(&state.admin(&ctx), id).await {
         Ok(detail) => {
             let payload = serde_json::to_string_pretty(&detail.payload).unwrap_or_default();
             state
@@ -115,7 +115,7 @@ pub async fn cancel(
     ctx: Ctx,
     Path(id): Path<i64>,
 ) -> Response {
-    match msgpool::cancel::cancel(&state.console.admin_db, id).await {
+    match msgpool::cancel::cancel(&state.admin(&ctx), id).await {
         Ok(_) => super::go_to(&ctx, &format!("/messages/{id}")),
         Err(e) => state.pages.problem(&ctx, &e),
     }
@@ -171,8 +171,7 @@ pub async fn deliveries(
     ctx: Ctx,
     Query(query): Query<DeliveryQuery>,
 ) -> Response {
-    let listed =
-        async { deliveries::list(&state.console.admin_db, &query.filter()?, PAGE_SIZE).await };
+    let listed = async { deliveries::list(&state.admin(&ctx), &query.filter()?, PAGE_SIZE).await };
     match listed.await {
         Ok(rows) => {
             let next = (rows.len() as i64 == PAGE_SIZE)
@@ -206,7 +205,7 @@ pub async fn retry(State(state): State<crate::state::State>, ctx: Ctx, form: For
     let retried = async {
         let filter = query.filter()?;
         if form.has("all") {
-            return deliveries::retry(&state.console.admin_db, None, &filter).await;
+            return deliveries::retry(&state.admin(&ctx), None, &filter).await;
         }
         let ids: Vec<i64> = form
             .all("id")
@@ -219,7 +218,7 @@ pub async fn retry(State(state): State<crate::state::State>, ctx: Ctx, form: For
                 "tick the dead deliveries to retry, or retry all matching the filter",
             ));
         }
-        deliveries::retry(&state.console.admin_db, Some(&ids), &Filter::default()).await
+        deliveries::retry(&state.admin(&ctx), Some(&ids), &Filter::default()).await
     };
     match retried.await {
         Ok(n) => {

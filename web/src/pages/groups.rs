@@ -12,7 +12,7 @@ use crate::form::FormData;
 use crate::render::Ctx;
 
 pub async fn list(State(state): State<crate::state::State>, ctx: Ctx) -> Response {
-    match groups::list(&state.console.admin_db).await {
+    match groups::list(&state.admin(&ctx)).await {
         Ok(rows) => state.pages.render(&ctx, "groups.html", context! { rows }),
         Err(e) => state.pages.problem(&ctx, &e),
     }
@@ -27,7 +27,7 @@ pub async fn create(
         let key = RecipientKey::parse(form.get("key").unwrap_or_default().trim())?;
         let name = form.get("name").unwrap_or_default().trim().to_owned();
         groups::add(
-            &state.console.admin_db,
+            &state.admin(&ctx),
             &key,
             &name,
             form.filled("description").as_deref(),
@@ -36,7 +36,7 @@ pub async fn create(
     };
     match added.await {
         Ok(g) => super::go_to(&ctx, &format!("/groups/{}", g.key)),
-        Err(e) => match groups::list(&state.console.admin_db).await {
+        Err(e) => match groups::list(&state.admin(&ctx)).await {
             Ok(rows) => {
                 let page = state.pages.render(
                     &ctx,
@@ -56,7 +56,7 @@ async fn page(
     key: &str,
     refused: Option<msgpool::Error>,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(ctx);
     let loaded = async {
         let key = RecipientKey::parse(key)?;
         let group = groups::get(db, &key).await?;
@@ -116,7 +116,7 @@ pub async fn members(
     Path(key): Path<String>,
     form: FormData,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(&ctx);
     after(&state, &ctx, &key, &format!("/groups/{key}"), async {
         let group = RecipientKey::parse(&key)?;
         let member = RecipientKey::parse(form.get("member").unwrap_or_default())?;
@@ -136,7 +136,7 @@ pub async fn subscriptions(
 ) -> Response {
     after(&state, &ctx, &key, &format!("/groups/{key}"), async {
         let subscriber = Subscriber::Group(RecipientKey::parse(&key)?);
-        super::subscribing::change(&state.console.admin_db, &subscriber, &form).await
+        super::subscribing::change(&state.admin(&ctx), &subscriber, &form).await
     })
     .await
 }
@@ -147,7 +147,7 @@ pub async fn remove(
     Path(key): Path<String>,
 ) -> Response {
     after(&state, &ctx, &key, "/groups", async {
-        groups::remove(&state.console.admin_db, &RecipientKey::parse(&key)?)
+        groups::remove(&state.admin(&ctx), &RecipientKey::parse(&key)?)
             .await
             .map(drop)
     })

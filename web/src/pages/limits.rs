@@ -29,7 +29,7 @@ pub async fn channel(
     ctx: Ctx,
     form: FormData,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(&ctx);
     let changed = async {
         let channel: Channel = form.get("channel").unwrap_or_default().parse()?;
         if form.get("action") == Some("remove") {
@@ -59,7 +59,7 @@ pub async fn channel(
 
 /// `action=set` (max_sends per window) or `action=remove` (the window).
 pub async fn robot(State(state): State<crate::state::State>, ctx: Ctx, form: FormData) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(&ctx);
     let changed = async {
         let flavor: WebhookFlavor = form.get("flavor").unwrap_or_default().parse()?;
         let per = form.filled("per").unwrap_or_else(|| "1 minute".to_owned());

@@ -27,7 +27,7 @@ pub async fn list(
     ctx: Ctx,
     Query(filter): Query<RecipientFilter>,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(&ctx);
     let loaded =
         async { Ok::<_, msgpool::Error>((recipients::list(db).await?, groups::list(db).await?)) };
     let (all, groups) = match loaded.await {
@@ -107,7 +107,7 @@ pub async fn create(
 ) -> Response {
     let added = async {
         let key = RecipientKey::parse(form.get("key").unwrap_or_default().trim())?;
-        recipients::add(&state.console.admin_db, &key, &spec_of(&form)?).await
+        recipients::add(&state.admin(&ctx), &key, &spec_of(&form)?).await
     };
     match added.await {
         Ok(r) => super::go_to(&ctx, &format!("/recipients/{}", r.key)),
@@ -132,14 +132,21 @@ async fn page(
     key: &str,
     refused: Option<msgpool::Error>,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(ctx);
     let loaded = async {
         let key = RecipientKey::parse(key)?;
         let recipient = recipients::get(db, &key).await?;
         let groups = groups::list(db).await?;
         let subscriptions = subscriptions::list(db, None, Some(&key), None).await?;
         let types = message_types::list(db).await?;
-        let token = msgpool::inbox_link::token(db, &key).await?;
+        // a read-only console shows no links that would act on someone's inbox
+        let token = match state.console.read_only {
+            true => None,
+            false => Some(
+                msgpool::inbox_link::token(db, &key, msgpool::inbox_link::Scope::Inbox, None)
+                    .await?,
+            ),
+        };
         Ok::<_, msgpool::Error>((recipient, groups, subscriptions, types, token))
     };
     let (recipient, groups, subscriptions, types, token) = match loaded.await {
@@ -150,7 +157,7 @@ async fn page(
         Some(e) => crate::render::status_of(e),
         None => StatusCode::OK,
     };
-    let inbox_link = msgpool::inbox_link::path(recipient.key.as_str(), &token);
+    let inbox_link = token.map(|t| msgpool::inbox_link::path(recipient.key.as_str(), &t));
     let page = state.pages.render(
         ctx,
         "recipient.html",
@@ -197,9 +204,13 @@ pub async fn update(
 ) -> Response {
     after(&state, &ctx, &key, &format!("/recipients/{key}"), async {
         let k = RecipientKey::parse(&key)?;
-        recipients::edit(&state.console.admin_db, &k, &spec_of(&form)?)
-            .await
-            .map(drop)
+        let db = &state.admin(&ctx);
+        let mut spec = spec_of(&form)?;
+        // the form shows the stored URL redacted: sent back unchanged, it keeps the stored one
+        if spec.webhook_url == recipients::get(db, &k).await?.webhook_url {
+            spec.webhook_url = None;
+        }
+        recipients::edit(db, &k, &spec).await.map(drop)
     })
     .await
 }
@@ -213,7 +224,7 @@ pub async fn set_enabled(
     let enabled = form.get("enabled") == Some("true");
     after(&state, &ctx, &key, &format!("/recipients/{key}"), async {
         let k = RecipientKey::parse(&key)?;
-        recipients::set_enabled(&state.console.admin_db, &k, enabled)
+        recipients::set_enabled(&state.admin(&ctx), &k, enabled)
             .await
             .map(drop)
     })
@@ -227,7 +238,7 @@ pub async fn remove(
 ) -> Response {
     after(&state, &ctx, &key, "/recipients", async {
         let k = RecipientKey::parse(&key)?;
-        recipients::remove(&state.console.admin_db, &k).await
+        recipients::remove(&state.admin(&ctx), &k).await
     })
     .await
 }
@@ -239,7 +250,7 @@ pub async fn groups(
     Path(key): Path<String>,
     form: FormData,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(&ctx);
     after(&state, &ctx, &key, &format!("/recipients/{key}"), async {
         let member = RecipientKey::parse(&key)?;
         let wanted = form
@@ -260,7 +271,7 @@ pub async fn subscriptions(
 ) -> Response {
     after(&state, &ctx, &key, &format!("/recipients/{key}"), async {
         let subscriber = Subscriber::Recipient(RecipientKey::parse(&key)?);
-        super::subscribing::change(&state.console.admin_db, &subscriber, &form).await
+        super::subscribing::change(&state.admin(&ctx), &subscriber, &form).await
     })
     .await
 }

@@ -35,7 +35,7 @@ async fn panel_or_page(
     template: &str,
     paused: bool,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(ctx);
     let loaded = async {
         let status = msgpool::status::read(db).await?;
         let sent = msgpool::status::sent_per_minute(db).await?;

@@ -261,7 +261,7 @@ async fn show(
     errors: FieldErrors,
     saved: bool,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(ctx);
     let lists = async {
         let types = message_types::list(db).await?;
         let recipients = recipients::list(db).await?;
@@ -313,7 +313,7 @@ pub async fn edit(
     Query(saved): Query<Saved>,
 ) -> Response {
     let values = match TypeKey::parse(&key) {
-        Ok(k) => values_of(&state.console.admin_db, &k).await,
+        Ok(k) => values_of(&state.admin(&ctx), &k).await,
         Err(e) => Err(e),
     };
     match values {
@@ -370,7 +370,7 @@ async fn save(
         Ok(parsed) => parsed,
         Err(errors) => return show(state, ctx, shown_key, form.values(), errors, false).await,
     };
-    let saved = type_form::save(&state.console.admin_db, &type_key, new, &parsed).await;
+    let saved = type_form::save(&state.admin(ctx), &type_key, new, &parsed).await;
     super::after_change(
         state,
         ctx,
@@ -399,7 +399,7 @@ pub async fn check_key(
     }
     let problem = match TypeKey::parse(key) {
         Err(e) => Some(format!("{e} — {}", e.hint().unwrap_or_default())),
-        Ok(k) => match message_types::get(&state.console.admin_db, &k).await {
+        Ok(k) => match message_types::get(&state.admin(&ctx), &k).await {
             Ok(_) => Some(format!("{k}: {}", ctx.t("key.taken"))),
             // MP001: no such type, so the key is free
             Err(e) if e.sqlstate() == Some("MP001") => None,
@@ -435,7 +435,7 @@ pub async fn preview(
     };
     let previewed = async {
         let payload = sample(&form)?;
-        templates::preview_draft(&state.console.admin_db, &draft, &payload, "张三").await
+        templates::preview_draft(&state.admin(&ctx), &draft, &payload, "张三").await
     };
     let (rendered, problem): (Vec<Value>, _) = match previewed.await {
         Ok(previews) => (
@@ -490,7 +490,7 @@ pub async fn send_test(
         let mut message = NewMessage::new(key, payload);
         message.recipients = Some(vec![recipient.clone()]);
         message.source = Some("console test".to_owned());
-        let id = msgpool::send::send(&state.console.admin_db, &message).await?;
+        let id = msgpool::send::send(&state.admin(&ctx), &message).await?;
         Ok::<_, msgpool::Error>((id, recipient))
     };
     let (class, text, link) = match sent.await {

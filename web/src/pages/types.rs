@@ -22,7 +22,7 @@ pub async fn list(
     ctx: Ctx,
     Query(filter): Query<TypeFilter>,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(&ctx);
     let loaded = async {
         let types = message_types::list(db).await?;
         let counts = msgpool::activity::messages_last_day(db, None).await?;
@@ -68,7 +68,7 @@ pub async fn set_enabled(
     Path(key): Path<String>,
     form: FormData,
 ) -> Response {
-    let db = &state.console.admin_db;
+    let db = &state.admin(&ctx);
     let enabled = form.get("enabled") == Some("true");
     let changed = async {
         let key = TypeKey::parse(&key)?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use msgpool::{Error, Result};
 
 pub mod email;
+pub mod outbound;
 pub mod sms;
 pub mod webhook;
 
@@ -49,8 +50,7 @@ pub(crate) fn http_failure(
     retry_after: Option<&reqwest::header::HeaderValue>,
     body: &str,
 ) -> SendError {
-    let snippet: String = body.chars().take(200).collect();
-    let problem = format!("{provider} answered HTTP {status}: {snippet}");
+    let problem = format!("{provider} answered HTTP {status}: {}", snippet(body));
     let asks_to_wait = matches!(status.as_u16(), 429 | 503);
     match retry_after
         .and_then(|v| v.to_str().ok())
@@ -67,6 +67,35 @@ pub(crate) fn http_failure(
         _ if asks_to_wait || status.is_server_error() => SendError::Transient(problem),
         _ => SendError::Permanent(problem),
     }
+}
+
+/// The start of a provider's reply, as it may be kept and shown: at most 200 characters, each
+/// control character (a terminal's escape, a newline) as a space.
+pub(crate) fn snippet(reply: &str) -> String {
+    reply
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The most of a provider's reply msgpool reads: enough for its error, and no stranger's
+/// endless body in memory.
+const MAX_REPLY_BYTES: usize = 16 * 1024;
+
+/// A reply's body, read up to [`MAX_REPLY_BYTES`] (the rest is not read).
+pub(crate) async fn reply_text(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_REPLY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(MAX_REPLY_BYTES);
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// A Retry-After header's wait: seconds, or an HTTP date; at least a second, at most
@@ -94,19 +123,29 @@ pub struct Timeouts {
     pub total: Duration,
 }
 
-/// The HTTP client the network channels share: [`Timeouts`], and msgpool's user agent.
-pub(crate) fn http_client(timeouts: Timeouts) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// The HTTP client of a network channel: [`Timeouts`], msgpool's user agent, and no
+/// redirects followed (a provider answering 3xx is answered as refused: a redirect could
+/// send a delivery, and its credential, anywhere). Webhooks resolve through the
+/// destination policy.
+pub(crate) fn http_client(
+    timeouts: Timeouts,
+    resolver: Option<outbound::Resolver>,
+) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.total)
-        .user_agent(concat!("msgpool/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| {
-            Error::setup(
-                format!("cannot build the HTTP client: {e}"),
-                "check the machine's TLS set-up",
-            )
-        })
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("msgpool/", env!("CARGO_PKG_VERSION")));
+    let builder = match resolver {
+        Some(resolver) => builder.dns_resolver(std::sync::Arc::new(resolver)),
+        None => builder,
+    };
+    builder.build().map_err(|e| {
+        Error::setup(
+            format!("cannot build the HTTP client: {e}"),
+            "check the machine's TLS set-up",
+        )
+    })
 }
 
 #[cfg(test)]

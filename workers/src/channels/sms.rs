@@ -106,7 +106,7 @@ impl SmsSender {
                 writing: tokio::sync::Mutex::new(()),
             },
         };
-        let client = super::http_client(timeouts)?;
+        let client = super::http_client(timeouts, None)?;
         Ok(SmsSender {
             client,
             provider,
@@ -263,7 +263,7 @@ async fn http_reply(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .cloned();
-    let body = response.text().await.unwrap_or_default();
+    let body = super::reply_text(response).await;
     if status.is_success() {
         return Ok(serde_json::from_str(&body).unwrap_or(Value::Null));
     }

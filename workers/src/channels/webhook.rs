@@ -17,6 +17,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use super::outbound::{Outbound, Resolver};
 use super::{SendError, Sent, Timeouts};
 use msgpool::Result;
 use msgpool::domain::WebhookFlavor;
@@ -44,12 +45,13 @@ pub struct Notice<'a> {
 
 pub struct WebhookSender {
     client: reqwest::Client,
+    outbound: Outbound,
 }
 
 impl WebhookSender {
-    pub fn new(timeouts: Timeouts) -> Result<WebhookSender> {
-        let client = super::http_client(timeouts)?;
-        Ok(WebhookSender { client })
+    pub fn new(timeouts: Timeouts, outbound: Outbound) -> Result<WebhookSender> {
+        let client = super::http_client(timeouts, Some(Resolver(outbound.clone())))?;
+        Ok(WebhookSender { client, outbound })
     }
 
     pub async fn send(&self, hook: &Webhook<'_>, notice: &Notice<'_>) -> Result<Sent, SendError> {
@@ -58,6 +60,18 @@ impl WebhookSender {
             .unwrap_or_default();
         let mut url = reqwest::Url::parse(hook.url)
             .map_err(|e| SendError::Unsendable(format!("invalid webhook URL: {e}")))?;
+        // a URL that names an address is not resolved: the policy looks at it here
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if let Some(ip) = literal {
+            self.outbound
+                .policy()
+                .check(ip)
+                .map_err(|refused| SendError::Unsendable(refused.0))?;
+        }
         let secret = hook.secret.filter(|s| !s.is_empty());
         let title = notice.subject;
         let (body, headers) = match hook.flavor {
@@ -138,15 +152,18 @@ impl WebhookSender {
             .send()
             .await
             // without the URL: DingTalk's and WeCom's carry the robot's credential
-            .map_err(|e| {
-                SendError::Transient(format!("webhook request failed: {}", e.without_url()))
+            .map_err(|e| match super::outbound::refusal(&e) {
+                Some(refused) => SendError::Unsendable(refused),
+                None => {
+                    SendError::Transient(format!("webhook request failed: {}", e.without_url()))
+                }
             })?;
         let status = response.status();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .cloned();
-        let reply = response.text().await.unwrap_or_default();
+        let reply = super::reply_text(response).await;
         if !status.is_success() {
             return Err(super::http_failure(
                 "webhook",
@@ -183,7 +200,7 @@ fn check_reply(flavor: WebhookFlavor, reply: &str) -> Result<(), SendError> {
     let parsed: Value = serde_json::from_str(reply).map_err(|_| {
         SendError::Transient(format!(
             "{provider} answered 200 with something not JSON: {}",
-            reply.chars().take(200).collect::<String>()
+            super::snippet(reply)
         ))
     })?;
     let code = code_field
